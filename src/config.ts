@@ -1,0 +1,49 @@
+// Environment read and validated once, at cold start.
+import { z } from "zod";
+
+const positiveInt = (fallback: number) => z.coerce.number().int().positive().default(fallback);
+
+const commonSchema = z.object({
+  /** DynamoDB table holding clusters, services and subscriptions. */
+  TABLE_NAME: z.string().min(1).default("kafka-ingress"),
+  /** Overrides the DynamoDB endpoint (the local stack's embedded store). */
+  DYNAMODB_ENDPOINT: z.string().url().optional(),
+});
+
+const consumerSchema = commonSchema.extend({
+  /** Lanes in flight at once per invocation. */
+  MAX_CONCURRENCY: positiveInt(128),
+  /** How long a warm consumer trusts what it read about subscriptions and services. */
+  CATALOG_CACHE_TTL_MS: z.coerce.number().int().nonnegative().default(10_000),
+  /** Delivery attempts per record within one invocation (first try included). */
+  MAX_ATTEMPTS: positiveInt(4),
+  /** Time per sink request before it counts as a retryable timeout. */
+  REQUEST_TIMEOUT_MS: positiveInt(10_000),
+  /** Time kept free before the Lambda deadline: no retry starts inside it. */
+  DEADLINE_MARGIN_MS: positiveInt(3_000),
+});
+
+const adminSchema = commonSchema.extend({
+  /** Name or ARN of the consumer function that event source mappings invoke. */
+  CONSUMER_FUNCTION_NAME: z.string().min(1).optional(),
+  /** Largest request body the admin API accepts. */
+  MAX_BODY_BYTES: positiveInt(64 * 1024),
+});
+
+export type ConsumerConfig = z.infer<typeof consumerSchema>;
+export type AdminConfig = z.infer<typeof adminSchema>;
+
+function parse<T>(schema: z.ZodType<T>, env: NodeJS.ProcessEnv, what: string): T {
+  const result = schema.safeParse(env);
+  if (!result.success) {
+    const problems = result.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`);
+    throw new Error(`Invalid ${what} configuration: ${problems.join("; ")}`);
+  }
+  return result.data;
+}
+
+export const consumerConfig = (env: NodeJS.ProcessEnv = process.env): ConsumerConfig =>
+  parse(consumerSchema, env, "consumer");
+
+export const adminConfig = (env: NodeJS.ProcessEnv = process.env): AdminConfig =>
+  parse(adminSchema, env, "admin");

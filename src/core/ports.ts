@@ -1,0 +1,47 @@
+// Interfaces the core and the handlers depend on; adapters implement them.
+import type { FeedRef, KafkaCluster, ServiceDefinition, Subscription } from "./model.ts";
+
+/** What the consumer reads. */
+export interface CatalogReader {
+  getSubscription(id: string): Promise<Subscription | undefined>;
+  listSubscriptions(): Promise<Subscription[]>;
+  getService(name: string): Promise<ServiceDefinition | undefined>;
+  getCluster(name: string): Promise<KafkaCluster | undefined>;
+  listClusters(): Promise<KafkaCluster[]>;
+}
+
+/**
+ * Admin storage. Writes are conditional so that concurrent requests cannot create duplicates or
+ * lose updates. Errors: AlreadyExistsError, NotFoundError, ConflictError, DependencyError.
+ */
+export interface AdminStore extends CatalogReader {
+  /** Throws AlreadyExistsError when a cluster of that name exists. */
+  createCluster(cluster: KafkaCluster): Promise<void>;
+  /** Creates or replaces the properties of a config-declared cluster, keeping its references. */
+  upsertConfigCluster(cluster: KafkaCluster): Promise<void>;
+  /** Throws NotFoundError, or ConflictError while a subscription references it. */
+  deleteCluster(name: string): Promise<void>;
+
+  createService(service: ServiceDefinition): Promise<void>;
+  listServices(): Promise<ServiceDefinition[]>;
+  /** Throws NotFoundError, or ConflictError while a subscription references it. */
+  deleteService(name: string): Promise<void>;
+
+  /**
+   * Stores a new subscription and takes a reference on its cluster and service, failing with
+   * NotFoundError if either vanished meanwhile, AlreadyExistsError if the id or the same
+   * (source, sink) pair exists already.
+   */
+  createSubscription(subscription: Subscription): Promise<void>;
+  /** Replaces status and feed of an existing subscription. Throws NotFoundError. */
+  updateSubscription(subscription: Subscription): Promise<void>;
+  /** Removes the subscription and releases its references. Throws NotFoundError. */
+  deleteSubscription(id: string): Promise<void>;
+}
+
+/** Creates and removes what feeds a subscription (the AWS event source mapping, or a local one). */
+export interface FeedControl {
+  create(subscription: Subscription, cluster: KafkaCluster): Promise<FeedRef>;
+  /** Idempotent: removing what is already gone succeeds. */
+  remove(subscription: Subscription, feed: FeedRef): Promise<void>;
+}
