@@ -21,6 +21,10 @@ const consumerSchema = commonSchema.extend({
   REQUEST_TIMEOUT_MS: positiveInt(10_000),
   /** Time kept free before the Lambda deadline: no retry starts inside it. */
   DEADLINE_MARGIN_MS: positiveInt(3_000),
+  /** Backoff before the first retry is uniform in [0, base]; it doubles per retry up to the cap. */
+  RETRY_BASE_DELAY_MS: positiveInt(100),
+  /** Cap of the backoff (full jitter: the wait is uniform in [0, cap]). */
+  RETRY_MAX_DELAY_MS: positiveInt(2_000),
 });
 
 const adminSchema = commonSchema.extend({

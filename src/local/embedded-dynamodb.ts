@@ -1,7 +1,8 @@
 // A DynamoDB-compatible API on loopback (dynalite over LevelDB), for the local stack and tests.
-import type { AddressInfo } from "node:net";
-import { createRequire } from "node:module";
+
 import type { Server } from "node:http";
+import { createRequire } from "node:module";
+import type { AddressInfo } from "node:net";
 
 interface DynaliteOptions {
   path?: string;

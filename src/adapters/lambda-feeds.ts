@@ -1,0 +1,156 @@
+// FeedControl over the Lambda control plane: one alias of the consumer function per subscription
+// (so that several subscriptions may read the same topic, and the consumer can tell them apart by
+// `context.invokedFunctionArn`), and one Kafka event source mapping invoking that alias.
+import {
+  CreateAliasCommand,
+  CreateEventSourceMappingCommand,
+  DeleteAliasCommand,
+  DeleteEventSourceMappingCommand,
+  type LambdaClient,
+} from "@aws-sdk/client-lambda";
+import { DependencyError, ValidationError } from "../core/errors.ts";
+import { buildFeedParams } from "../core/feed-params.ts";
+import type { FeedRef, KafkaCluster, Subscription } from "../core/model.ts";
+import type { FeedControl } from "../core/ports.ts";
+
+const errorName = (error: unknown): string =>
+  String((error as { name?: unknown } | null)?.name ?? "Error");
+const errorMessage = (error: unknown): string =>
+  String((error as { message?: unknown } | null)?.message ?? error);
+
+function translate(operation: string, error: unknown): Error {
+  if (errorName(error) === "InvalidParameterValueException") {
+    // AWS's own explanation of what it refused; it describes our request, so it is safe to return.
+    return new ValidationError(`AWS Lambda rejected ${operation}: ${errorMessage(error)}`);
+  }
+  return new DependencyError(
+    `Lambda ${operation} failed: ${errorName(error)}: ${errorMessage(error)}`,
+    {
+      cause: error,
+    },
+  );
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+export interface LambdaFeedControlOptions {
+  /**
+   * Waits between attempts when a mapping or alias is busy (ResourceInUseException /
+   * ResourceConflictException, e.g. a mapping still Creating). Default 0.5 s doubling to 8 s.
+   */
+  readonly retryDelaysMs?: readonly number[];
+  readonly log?: (entry: Record<string, unknown>) => void;
+}
+
+const DEFAULT_RETRY_DELAYS_MS = [500, 1000, 2000, 4000, 8000];
+const MAX_DESCRIPTION = 256;
+
+export class LambdaFeedControl implements FeedControl {
+  readonly #client: LambdaClient;
+  readonly #functionName: string;
+  readonly #retryDelaysMs: readonly number[];
+  readonly #log: (entry: Record<string, unknown>) => void;
+
+  /** `consumerFunctionName`: name or ARN of the consumer function (unqualified). */
+  constructor(
+    client: LambdaClient,
+    consumerFunctionName: string,
+    options: LambdaFeedControlOptions = {},
+  ) {
+    this.#client = client;
+    this.#functionName = consumerFunctionName;
+    this.#retryDelaysMs = options.retryDelaysMs ?? DEFAULT_RETRY_DELAYS_MS;
+    this.#log = options.log ?? ((entry) => console.error(JSON.stringify(entry)));
+  }
+
+  async create(subscription: Subscription, cluster: KafkaCluster): Promise<FeedRef> {
+    // Validate the mapping before anything exists on AWS.
+    buildFeedParams(subscription, cluster, "validation");
+
+    let aliasArn: string | undefined;
+    try {
+      const alias = await this.#client.send(
+        new CreateAliasCommand({
+          FunctionName: this.#functionName,
+          Name: subscription.id,
+          FunctionVersion: "$LATEST",
+          Description: `Kafka subscription ${subscription.source} -> ${subscription.sink}`.slice(
+            0,
+            MAX_DESCRIPTION,
+          ),
+        }),
+      );
+      aliasArn = alias.AliasArn;
+    } catch (error) {
+      throw translate("CreateAlias", error);
+    }
+    if (!aliasArn) {
+      await this.#deleteAliasQuietly(subscription.id);
+      throw new DependencyError("Lambda CreateAlias returned no AliasArn");
+    }
+
+    let uuid: string | undefined;
+    try {
+      const mapping = await this.#client.send(
+        new CreateEventSourceMappingCommand(buildFeedParams(subscription, cluster, aliasArn)),
+      );
+      uuid = mapping.UUID;
+    } catch (error) {
+      await this.#deleteAliasQuietly(subscription.id);
+      throw translate("CreateEventSourceMapping", error);
+    }
+    if (!uuid) {
+      await this.#deleteAliasQuietly(subscription.id);
+      throw new DependencyError("Lambda CreateEventSourceMapping returned no UUID");
+    }
+    return { kind: "aws", eventSourceMappingUuid: uuid, functionAliasArn: aliasArn };
+  }
+
+  async remove(subscription: Subscription, feed: FeedRef): Promise<void> {
+    if (feed.kind === "aws") {
+      await this.#retrying("DeleteEventSourceMapping", () =>
+        this.#client.send(
+          new DeleteEventSourceMappingCommand({ UUID: feed.eventSourceMappingUuid }),
+        ),
+      );
+    }
+    await this.#retrying("DeleteAlias", () =>
+      this.#client.send(
+        new DeleteAliasCommand({ FunctionName: this.#functionName, Name: subscription.id }),
+      ),
+    );
+  }
+
+  /** Runs a delete; "not found" counts as done, "busy" is retried with the configured waits. */
+  async #retrying(operation: string, action: () => Promise<unknown>): Promise<void> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await action();
+        return;
+      } catch (error) {
+        const name = errorName(error);
+        if (name === "ResourceNotFoundException") return;
+        const busy = name === "ResourceInUseException" || name === "ResourceConflictException";
+        const delay = this.#retryDelaysMs[attempt];
+        if (!busy || delay === undefined) throw translate(operation, error);
+        await sleep(delay);
+      }
+    }
+  }
+
+  async #deleteAliasQuietly(name: string): Promise<void> {
+    try {
+      await this.#retrying("DeleteAlias", () =>
+        this.#client.send(new DeleteAliasCommand({ FunctionName: this.#functionName, Name: name })),
+      );
+    } catch (error) {
+      this.#log({
+        level: "error",
+        msg: "lambda feeds: could not delete the alias of a failed subscription",
+        function: this.#functionName,
+        alias: name,
+        error: errorMessage(error),
+      });
+    }
+  }
+}

@@ -1,0 +1,239 @@
+// The consumer: one ESM batch in, every record delivered to the subscription's handler, the outcome
+// reported back. Follow one record: decodeKafkaEvent → planBatch (lane) → dispatchLanes →
+// createRequestBuilder (HTTP request) → deliver → RecordOutcome → buildBatchResponse.
+import type { ConsumerConfig } from "../config.ts";
+import { bootstrapServerList, PROP_MSK_CLUSTER_ARN } from "../core/cluster-properties.ts";
+import { dispatchLanes } from "../core/dispatch.ts";
+import { type DecodedEvent, decodeKafkaEvent, type EventSourceInfo } from "../core/event.ts";
+import { createRequestBuilder, type SinkRequest } from "../core/invocation.ts";
+import type { KafkaCluster, ServiceDefinition, Subscription } from "../core/model.ts";
+import {
+  type BatchResponse,
+  buildBatchResponse,
+  consoleLogger,
+  countOutcomes,
+  type Logger,
+  logJson,
+  logTerminalOutcomes,
+} from "../core/outcome.ts";
+import { deliveryMode, planBatch } from "../core/plan.ts";
+import type { CatalogReader } from "../core/ports.ts";
+import { DEFAULT_BACKOFF, type Deliver, type RetryPolicy } from "../core/retry.ts";
+import { OPTION_REPORT_BATCH_ITEM_FAILURES } from "../core/subscription-options.ts";
+import { cachedCatalog } from "./catalog-cache.ts";
+
+/** The part of the Lambda context the consumer uses. */
+export interface InvocationContext {
+  readonly invokedFunctionArn: string;
+  getRemainingTimeInMillis(): number;
+}
+
+export type ConsumerSettings = Pick<
+  ConsumerConfig,
+  | "MAX_CONCURRENCY"
+  | "CATALOG_CACHE_TTL_MS"
+  | "MAX_ATTEMPTS"
+  | "REQUEST_TIMEOUT_MS"
+  | "DEADLINE_MARGIN_MS"
+> &
+  Partial<Pick<ConsumerConfig, "RETRY_BASE_DELAY_MS" | "RETRY_MAX_DELAY_MS">>;
+
+export interface ConsumerDeps {
+  readonly catalog: CatalogReader;
+  readonly config: ConsumerSettings;
+  readonly deliver: Deliver<SinkRequest>;
+  readonly now?: () => number;
+  readonly log?: Logger;
+  readonly sleep?: (ms: number) => Promise<void>;
+  readonly random?: () => number;
+}
+
+export interface Consumer {
+  processEvent(event: unknown, context: InvocationContext): Promise<BatchResponse | undefined>;
+}
+
+/** The event cannot be matched to a subscription, service or handler: retrying will not help
+ * until the catalog or the event source mapping is fixed. */
+export class SubscriptionResolutionError extends Error {
+  override readonly name = "SubscriptionResolutionError";
+}
+
+const SUBSCRIPTION_ID = /^sub_[0-9A-Za-z]+$/;
+
+/** `arn:aws:lambda:<region>:<account>:function:<name>:<sub_id>` → `sub_id`, else undefined. */
+export function subscriptionIdFromArn(arn: string): string | undefined {
+  const parts = arn.split(":");
+  if (parts.length !== 8 || parts[0] !== "arn" || parts[5] !== "function") return undefined;
+  const qualifier = parts[7];
+  return qualifier !== undefined && SUBSCRIPTION_ID.test(qualifier) ? qualifier : undefined;
+}
+
+/** `PLAINTEXT://Broker-1:9092` → `broker-1:9092`. */
+function normalizeServer(server: string): string {
+  return server
+    .trim()
+    .replace(/^[a-z0-9_]+:\/\//i, "")
+    .toLowerCase();
+}
+
+/** Does this cluster's configuration describe the event's source? */
+export function clusterMatchesSource(cluster: KafkaCluster, source: EventSourceInfo): boolean {
+  const arn = cluster.properties[PROP_MSK_CLUSTER_ARN];
+  if (source.clusterArn !== undefined && arn !== undefined && arn === source.clusterArn)
+    return true;
+  const eventServers = new Set(source.bootstrapServers.map(normalizeServer));
+  return bootstrapServerList(cluster.properties).some((s) => eventServers.has(normalizeServer(s)));
+}
+
+const describe = (s: Subscription) => `${s.id} (${s.source} → ${s.sink})`;
+
+export function createConsumer(deps: ConsumerDeps): Consumer {
+  const { config, deliver } = deps;
+  const now = deps.now ?? Date.now;
+  const log = deps.log ?? consoleLogger;
+  const sleep = deps.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
+  const random = deps.random ?? Math.random;
+  const catalog = cachedCatalog(deps.catalog, config.CATALOG_CACHE_TTL_MS, now);
+  const policy: RetryPolicy = {
+    ...DEFAULT_BACKOFF,
+    maxAttempts: config.MAX_ATTEMPTS,
+    requestTimeoutMs: config.REQUEST_TIMEOUT_MS,
+    baseDelayMs: config.RETRY_BASE_DELAY_MS ?? DEFAULT_BACKOFF.baseDelayMs,
+    maxDelayMs: config.RETRY_MAX_DELAY_MS ?? DEFAULT_BACKOFF.maxDelayMs,
+  };
+
+  async function resolveByAlias(id: string, event: DecodedEvent): Promise<Subscription> {
+    const subscription = await catalog.getSubscription(id);
+    if (subscription === undefined) {
+      throw new SubscriptionResolutionError(
+        `Subscription ${id} (the alias this function was invoked through) does not exist; ` +
+          "delete its event source mapping or recreate the subscription",
+      );
+    }
+    const arn = event.source.clusterArn;
+    if (arn !== undefined) {
+      const cluster = await catalog.getCluster(subscription.cluster);
+      const expected = cluster?.properties[PROP_MSK_CLUSTER_ARN];
+      if (expected !== undefined && expected !== arn) {
+        throw new SubscriptionResolutionError(
+          `Subscription ${id} reads cluster ${subscription.cluster} (${expected}) but the event ` +
+            `comes from ${arn}`,
+        );
+      }
+    }
+    return subscription;
+  }
+
+  async function resolveBySource(event: DecodedEvent, arn: string): Promise<Subscription> {
+    const topics = [...new Set(event.partitions.map((p) => p.topic))];
+    const clusters = (await catalog.listClusters()).filter((c) =>
+      clusterMatchesSource(c, event.source),
+    );
+    const names = new Set(clusters.map((c) => c.name));
+    const candidates = (await catalog.listSubscriptions()).filter(
+      (s) => names.has(s.cluster) && topics.includes(s.topic),
+    );
+    if (candidates.length === 1 && candidates[0] !== undefined) return candidates[0];
+    const from = event.source.clusterArn ?? event.source.bootstrapServers.join(",");
+    throw new SubscriptionResolutionError(
+      `Cannot tell which subscription this event is for: ${arn} is not invoked through a ` +
+        `subscription alias; clusters matching ${from}: [${[...names].join(", ")}]; ` +
+        `subscriptions on them for topic ${topics.join(", ")}: ` +
+        `[${candidates.map(describe).join(", ")}]` +
+        (candidates.length > 1 ? " — invoke the function through the subscription's alias" : ""),
+    );
+  }
+
+  async function resolveTarget(
+    event: DecodedEvent,
+    context: InvocationContext,
+  ): Promise<{ subscription: Subscription; service: ServiceDefinition }> {
+    const id = subscriptionIdFromArn(context.invokedFunctionArn);
+    const subscription =
+      id !== undefined
+        ? await resolveByAlias(id, event)
+        : await resolveBySource(event, context.invokedFunctionArn);
+    const strangers = event.partitions.filter((p) => p.topic !== subscription.topic);
+    if (strangers.length > 0) {
+      throw new SubscriptionResolutionError(
+        `Subscription ${subscription.id} reads topic ${subscription.topic} but the event holds ` +
+          `partitions ${strangers.map((p) => p.id).join(", ")}`,
+      );
+    }
+    const service = await catalog.getService(subscription.service);
+    if (service === undefined) {
+      throw new SubscriptionResolutionError(
+        `Service ${subscription.service} of subscription ${subscription.id} is not registered`,
+      );
+    }
+    if (service.handlers[subscription.handler] === undefined) {
+      throw new SubscriptionResolutionError(
+        `Service ${service.name} has no handler ${subscription.handler} ` +
+          `(subscription ${subscription.id}); handlers: ${Object.keys(service.handlers).join(", ")}`,
+      );
+    }
+    return { subscription, service };
+  }
+
+  async function processEvent(
+    rawEvent: unknown,
+    context: InvocationContext,
+  ): Promise<BatchResponse | undefined> {
+    const startedAt = now();
+    const deadlineMs = startedAt + context.getRemainingTimeInMillis() - config.DEADLINE_MARGIN_MS;
+    const event = decodeKafkaEvent(rawEvent);
+    if (event.partitions.every((p) => p.records.length === 0)) return undefined;
+
+    const { subscription, service } = await resolveTarget(event, context);
+    const handler = service.handlers[subscription.handler];
+    if (handler === undefined) throw new Error("unreachable: handler checked in resolveTarget");
+    const mode = deliveryMode(service.type, handler);
+    const plan = planBatch(event, mode);
+    const build = createRequestBuilder({
+      subscriptionId: subscription.id,
+      endpoint: service.endpoint,
+      service: service.name,
+      handler: subscription.handler,
+      keyed: mode.keyed,
+      invocation: service.invocation,
+      input: mode.input,
+    });
+
+    const delivered = await dispatchLanes(
+      plan.lanes,
+      {
+        buildRequest: (p) => build(p.record, p.objectKey),
+        deliver,
+        sleep,
+        now,
+        random,
+      },
+      { maxConcurrency: config.MAX_CONCURRENCY, policy, deadlineMs },
+    );
+    const outcomes = plan.rejected.length > 0 ? [...plan.rejected, ...delivered] : delivered;
+
+    logTerminalOutcomes(outcomes, subscription.id, log);
+    const counts = countOutcomes(outcomes);
+    const firstFailure = outcomes.find((o) => o.status === "failed");
+    logJson(log, {
+      level: counts.failed + counts.notAttempted > 0 ? "warn" : "info",
+      msg: "batch processed",
+      subscription: subscription.id,
+      partitions: event.partitions.map((p) => p.id),
+      lanes: plan.lanes.length,
+      ...counts,
+      ...(firstFailure === undefined
+        ? {}
+        : { firstFailure: { offset: firstFailure.record.offset, reason: firstFailure.reason } }),
+      durationMs: now() - startedAt,
+    });
+
+    return buildBatchResponse(outcomes, {
+      partialBatchResponse: subscription.options[OPTION_REPORT_BATCH_ITEM_FAILURES] === "true",
+      partitionOrder: event.partitions.map((p) => p.id),
+      subscriptionId: subscription.id,
+    });
+  }
+
+  return { processEvent };
+}

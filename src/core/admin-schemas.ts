@@ -1,0 +1,139 @@
+// Request bodies of the admin API: zod schemas (strict: unknown keys are refused) and one readable
+// message per invalid body. Messages name fields, never echo values.
+import { type ZodType, z } from "zod";
+import { ValidationError } from "./errors.ts";
+import type { HandlerSpec, ServiceDefinition } from "./model.ts";
+import { CLUSTER_NAME_PATTERN, HANDLER_NAME_PATTERN, SERVICE_NAME_PATTERN } from "./uris.ts";
+
+const scalar = z.union([z.string(), z.number(), z.boolean()], {
+  error: "must be a string, a number or a boolean",
+});
+
+export const subscriptionBodySchema = z.strictObject({
+  source: z.string({ error: "is required and must be a string like kafka://<cluster>/<topic>" }),
+  sink: z.string({ error: "is required and must be a string like service://<Service>/<handler>" }),
+  options: z.record(z.string(), scalar, { error: "must be an object" }).optional(),
+});
+export type SubscriptionBody = z.infer<typeof subscriptionBodySchema>;
+
+export const clusterBodySchema = z.strictObject({
+  name: z
+    .string({ error: "is required and must be a string" })
+    .regex(CLUSTER_NAME_PATTERN, { error: "must be 1 to 64 letters, digits, '_' or '-'" }),
+  properties: z.record(z.string(), scalar, { error: "is required and must be an object" }),
+});
+export type ClusterBody = z.infer<typeof clusterBodySchema>;
+
+/** An http(s) URL without credentials, query or fragment. */
+const endpointSchema = z
+  .string({ error: "is required and must be a string" })
+  .superRefine((value, ctx) => {
+    let url: URL;
+    try {
+      url = new URL(value);
+    } catch {
+      ctx.addIssue({ code: "custom", message: "must be an absolute http:// or https:// URL" });
+      return;
+    }
+    if (url.protocol !== "http:" && url.protocol !== "https:") {
+      ctx.addIssue({ code: "custom", message: "must be an http:// or https:// URL" });
+    } else if (url.username || url.password) {
+      ctx.addIssue({ code: "custom", message: "must not contain credentials" });
+    } else if (url.search || url.hash) {
+      ctx.addIssue({ code: "custom", message: "must not contain a query or a fragment" });
+    }
+  });
+
+const handlerSchema = z.strictObject(
+  {
+    shared: z.boolean({ error: "must be a boolean" }).optional(),
+    input: z.enum(["json", "binary"], { error: 'must be "json" or "binary"' }).optional(),
+  },
+  { error: "must be an object" },
+);
+
+export const serviceBodySchema = z
+  .strictObject({
+    name: z.string({ error: "is required and must be a string" }).regex(SERVICE_NAME_PATTERN, {
+      error: "must start with a letter or '_', then letters, digits, '_', '.' or '-' (at most 128)",
+    }),
+    type: z.enum(["service", "virtual_object", "workflow"], {
+      error: 'must be "service", "virtual_object" or "workflow"',
+    }),
+    endpoint: endpointSchema,
+    invocation: z.enum(["call", "send"], { error: 'must be "call" or "send"' }).optional(),
+    handlers: z.record(z.string(), handlerSchema, { error: "is required and must be an object" }),
+  })
+  .superRefine((body, ctx) => {
+    const names = Object.keys(body.handlers);
+    if (names.length === 0) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["handlers"],
+        message: "must declare at least one handler",
+      });
+    }
+    for (const name of names) {
+      if (!HANDLER_NAME_PATTERN.test(name)) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["handlers", name],
+          message:
+            "is not a valid handler name: start with a letter or '_', then letters, digits or '_'",
+        });
+      }
+      if (body.handlers[name]?.shared === true && body.type === "service") {
+        ctx.addIssue({
+          code: "custom",
+          path: ["handlers", name, "shared"],
+          message: "is only allowed for virtual_object and workflow services",
+        });
+      }
+    }
+  });
+export type ServiceBody = z.infer<typeof serviceBodySchema>;
+
+function formatPath(path: readonly PropertyKey[]): string {
+  let out = "";
+  for (const segment of path) {
+    if (typeof segment === "number") out += `[${segment}]`;
+    else if (typeof segment === "string" && /^[A-Za-z_][A-Za-z0-9_]*$/.test(segment)) {
+      out += out ? `.${segment}` : segment;
+    } else out += `[${JSON.stringify(String(segment))}]`;
+  }
+  return out;
+}
+
+function describeIssue(issue: z.core.$ZodIssue): string {
+  const where = formatPath(issue.path);
+  if (issue.code === "unrecognized_keys") {
+    const keys = issue.keys.map((key) => JSON.stringify(key)).join(", ");
+    const noun = issue.keys.length > 1 ? "unknown fields" : "unknown field";
+    return where ? `${where}: ${noun} ${keys}` : `${noun} ${keys}`;
+  }
+  if (issue.path.length === 0 && issue.code === "invalid_type") return "body must be a JSON object";
+  return where ? `${where} ${issue.message}` : issue.message;
+}
+
+/** Parses `value` with `schema`, or throws one ValidationError listing every problem. */
+export function parseBody<T>(schema: ZodType<T>, value: unknown, what: string): T {
+  const result = schema.safeParse(value);
+  if (result.success) return result.data;
+  const problems = result.error.issues.map(describeIssue);
+  throw new ValidationError(`invalid ${what}: ${problems.join("; ")}`);
+}
+
+/** The stored form of a service body, defaults applied and the endpoint without trailing '/'. */
+export function serviceFromBody(body: ServiceBody): ServiceDefinition {
+  const handlers: Record<string, HandlerSpec> = {};
+  for (const [name, spec] of Object.entries(body.handlers)) {
+    handlers[name] = { shared: spec.shared ?? false, input: spec.input ?? "json" };
+  }
+  return {
+    name: body.name,
+    type: body.type,
+    endpoint: body.endpoint.replace(/\/+$/, ""),
+    invocation: body.invocation ?? "call",
+    handlers,
+  };
+}

@@ -1,0 +1,362 @@
+// Kafka cluster properties: which ones we honour, their validation, the config-file form
+// (`[[ingress.kafka-clusters]]`) and redaction for API output. Credentials travel by reference
+// (a Secrets Manager ARN); clear credentials are accepted only from the local config file.
+import { ValidationError } from "./errors.ts";
+import type { ClusterOrigin, KafkaCluster } from "./model.ts";
+import { CLUSTER_NAME_PATTERN, quote } from "./uris.ts";
+
+export const PROP_BOOTSTRAP_SERVERS = "bootstrap.servers";
+export const PROP_MSK_CLUSTER_ARN = "aws.msk.cluster.arn";
+export const PROP_SECURITY_PROTOCOL = "security.protocol";
+export const PROP_SASL_MECHANISM = "sasl.mechanism";
+export const PROP_SECRET_ARN = "aws.secrets.manager.arn";
+export const PROP_VPC_SUBNETS = "aws.vpc.subnets";
+export const PROP_VPC_SECURITY_GROUPS = "aws.vpc.security.groups";
+export const PROP_SASL_USERNAME = "sasl.username";
+export const PROP_SASL_PASSWORD = "sasl.password";
+
+export const SECURITY_PROTOCOLS = ["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] as const;
+export const SASL_MECHANISMS = ["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512", "AWS_MSK_IAM"] as const;
+export type SecurityProtocol = (typeof SECURITY_PROTOCOLS)[number];
+export type SaslMechanism = (typeof SASL_MECHANISMS)[number];
+
+/** Properties accepted through the admin API. */
+export const API_CLUSTER_PROPERTIES: readonly string[] = [
+  PROP_BOOTSTRAP_SERVERS,
+  PROP_MSK_CLUSTER_ARN,
+  PROP_SECURITY_PROTOCOL,
+  PROP_SASL_MECHANISM,
+  PROP_SECRET_ARN,
+  PROP_VPC_SUBNETS,
+  PROP_VPC_SECURITY_GROUPS,
+];
+/** Properties accepted from the local config file: the API ones plus clear SASL credentials. */
+export const CONFIG_CLUSTER_PROPERTIES: readonly string[] = [
+  ...API_CLUSTER_PROPERTIES,
+  PROP_SASL_USERNAME,
+  PROP_SASL_PASSWORD,
+];
+
+const HOST_LABEL = "[A-Za-z0-9_](?:[A-Za-z0-9_-]*[A-Za-z0-9_])?";
+const HOST_PORT = new RegExp(
+  `^(?:${HOST_LABEL}(?:\\.${HOST_LABEL})*|\\[[0-9A-Fa-f:.]+\\]):(\\d{1,5})$`,
+);
+/** `arn:aws:kafka:<region>:<account>:cluster/<name>/<uuid>` (also other partitions). */
+const MSK_CLUSTER_ARN =
+  /^arn:aws[a-z-]*:kafka:[a-z0-9-]+:\d{12}:cluster\/[A-Za-z0-9-]{1,64}\/[A-Za-z0-9-]+$/;
+const SECRET_ARN = /^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[A-Za-z0-9/_+=.@-]+$/;
+const SUBNET_ID = /^subnet-[0-9a-z]{1,64}$/;
+const SECURITY_GROUP_ID = /^sg-[0-9a-zA-Z]{1,64}$/;
+const MAX_SUBNETS = 16;
+const MAX_SECURITY_GROUPS = 5;
+
+/**
+ * Keys whose values must never leave the process: clear credentials and anything named like one.
+ * The Secrets Manager ARN is a reference, not a secret, and is shown.
+ */
+export function isSecretProperty(key: string): boolean {
+  if (key === PROP_SECRET_ARN) return false;
+  return key === PROP_SASL_USERNAME || /password|secret|token|key$/i.test(key);
+}
+
+export const REDACTED = "<redacted>";
+
+export function redactProperties(
+  properties: Readonly<Record<string, string>>,
+): Record<string, string> {
+  const result: Record<string, string> = {};
+  for (const [key, value] of Object.entries(properties)) {
+    result[key] = isSecretProperty(key) ? REDACTED : value;
+  }
+  return result;
+}
+
+/** The cluster as the API shows it: secret-like values replaced by a marker. */
+export function redactCluster(cluster: KafkaCluster): KafkaCluster {
+  return {
+    name: cluster.name,
+    properties: redactProperties(cluster.properties),
+    origin: cluster.origin,
+  };
+}
+
+const csv = (value: string): string[] =>
+  value
+    .split(",")
+    .map((part) => part.trim())
+    .filter((part) => part.length > 0);
+
+/** `bootstrap.servers` as a list of `host:port`. */
+export const bootstrapServerList = (properties: Readonly<Record<string, string>>): string[] =>
+  csv(properties[PROP_BOOTSTRAP_SERVERS] ?? "");
+
+function normaliseBootstrapServers(value: string): string {
+  const servers = csv(value);
+  if (servers.length === 0) {
+    throw new ValidationError(`property "bootstrap.servers" must list at least one host:port`);
+  }
+  for (const server of servers) {
+    const match = HOST_PORT.exec(server);
+    const port = match ? Number(match[1]) : 0;
+    if (!match || port < 1 || port > 65_535) {
+      const hint = server.includes("://") ? " (without a scheme such as PLAINTEXT://)" : "";
+      throw new ValidationError(
+        `property "bootstrap.servers" must be a comma-separated list of host:port${hint}, got ${quote(server)}`,
+      );
+    }
+  }
+  return servers.join(",");
+}
+
+function normaliseIdList(key: string, value: string, pattern: RegExp, max: number): string {
+  const ids = csv(value);
+  if (ids.length === 0 || ids.length > max) {
+    throw new ValidationError(`property ${quote(key)} must list 1 to ${max} comma-separated ids`);
+  }
+  for (const id of ids) {
+    if (!pattern.test(id)) {
+      throw new ValidationError(`property ${quote(key)} has an invalid id ${quote(id)}`);
+    }
+  }
+  return ids.join(",");
+}
+
+function oneOf<T extends string>(key: string, value: string, allowed: readonly T[]): T {
+  const upper = value.trim().toUpperCase();
+  const found = allowed.find((candidate) => candidate === upper);
+  if (!found) {
+    throw new ValidationError(
+      `property ${quote(key)} must be one of ${allowed.join(", ")}, got ${quote(value)}`,
+    );
+  }
+  return found;
+}
+
+function toText(key: string, value: unknown): string {
+  if (typeof value === "string") return value;
+  if (typeof value === "boolean") return value ? "true" : "false";
+  if (typeof value === "number" && Number.isFinite(value)) return String(value);
+  throw new ValidationError(`property ${quote(key)} must be a string, a number or a boolean`);
+}
+
+/**
+ * Validates and normalises cluster properties. `origin` "api" rejects clear credentials; "config"
+ * (the local config file) accepts `sasl.username` / `sasl.password`. Messages never contain the
+ * values of secret-like properties.
+ */
+export function validateClusterProperties(
+  raw: Readonly<Record<string, unknown>>,
+  origin: ClusterOrigin,
+): Record<string, string> {
+  const keys = Object.keys(raw);
+  if (origin === "api") {
+    const credentials = keys.filter(
+      (key) => key === PROP_SASL_USERNAME || key === PROP_SASL_PASSWORD,
+    );
+    if (credentials.length > 0) {
+      throw new ValidationError(
+        `properties ${credentials.map((k) => quote(k)).join(", ")} are not accepted through the API: credentials go by Secrets Manager reference — store them in a secret and set "aws.secrets.manager.arn" to its ARN`,
+      );
+    }
+  }
+  const supported = origin === "api" ? API_CLUSTER_PROPERTIES : CONFIG_CLUSTER_PROPERTIES;
+  const unknown = keys.filter((key) => !supported.includes(key));
+  if (unknown.length > 0) {
+    throw new ValidationError(
+      `unsupported cluster propert${unknown.length > 1 ? "ies" : "y"} ${unknown.map((k) => quote(k)).join(", ")}; supported properties: ${supported.join(", ")}`,
+    );
+  }
+
+  const p: Record<string, string> = {};
+  for (const key of keys) {
+    const text = toText(key, raw[key]);
+    if (isSecretProperty(key)) {
+      if (text.length === 0) throw new ValidationError(`property ${quote(key)} must not be empty`);
+      p[key] = text;
+      continue;
+    }
+    const value = text.trim();
+    switch (key) {
+      case PROP_BOOTSTRAP_SERVERS:
+        p[key] = normaliseBootstrapServers(value);
+        break;
+      case PROP_MSK_CLUSTER_ARN:
+        if (!MSK_CLUSTER_ARN.test(value)) {
+          throw new ValidationError(
+            `property "aws.msk.cluster.arn" must be an MSK cluster ARN like arn:aws:kafka:<region>:<account>:cluster/<name>/<uuid>, got ${quote(value)}`,
+          );
+        }
+        p[key] = value;
+        break;
+      case PROP_SECURITY_PROTOCOL:
+        p[key] = oneOf(key, value, SECURITY_PROTOCOLS);
+        break;
+      case PROP_SASL_MECHANISM:
+        p[key] = oneOf(key, value, SASL_MECHANISMS);
+        break;
+      case PROP_SECRET_ARN:
+        if (!SECRET_ARN.test(value)) {
+          throw new ValidationError(
+            `property "aws.secrets.manager.arn" must be a Secrets Manager secret ARN like arn:aws:secretsmanager:<region>:<account>:secret:<name>`,
+          );
+        }
+        p[key] = value;
+        break;
+      case PROP_VPC_SUBNETS:
+        p[key] = normaliseIdList(key, value, SUBNET_ID, MAX_SUBNETS);
+        break;
+      case PROP_VPC_SECURITY_GROUPS:
+        p[key] = normaliseIdList(key, value, SECURITY_GROUP_ID, MAX_SECURITY_GROUPS);
+        break;
+      default:
+        p[key] = value;
+    }
+  }
+  checkConsistency(p);
+  return p;
+}
+
+function checkConsistency(p: Readonly<Record<string, string>>): void {
+  const msk = p[PROP_MSK_CLUSTER_ARN] !== undefined;
+  if (!msk && p[PROP_BOOTSTRAP_SERVERS] === undefined) {
+    throw new ValidationError(
+      `cluster properties need "bootstrap.servers" (a self-managed cluster) or "aws.msk.cluster.arn" (an Amazon MSK cluster)`,
+    );
+  }
+  const protocol = p[PROP_SECURITY_PROTOCOL] as SecurityProtocol | undefined;
+  const mechanism = p[PROP_SASL_MECHANISM] as SaslMechanism | undefined;
+  const sasl = protocol === "SASL_PLAINTEXT" || protocol === "SASL_SSL";
+  if (mechanism && protocol && !sasl) {
+    throw new ValidationError(
+      `property "sasl.mechanism" needs "security.protocol" SASL_PLAINTEXT or SASL_SSL, not ${protocol}`,
+    );
+  }
+  if (sasl && !mechanism) {
+    throw new ValidationError(`"security.protocol" ${protocol} needs "sasl.mechanism"`);
+  }
+  const hasClearCredentials =
+    p[PROP_SASL_USERNAME] !== undefined || p[PROP_SASL_PASSWORD] !== undefined;
+  if (hasClearCredentials) {
+    if (p[PROP_SASL_USERNAME] === undefined || p[PROP_SASL_PASSWORD] === undefined) {
+      throw new ValidationError(`"sasl.username" and "sasl.password" go together`);
+    }
+    // Without a mechanism they are unused (the reference config shows them beside PLAINTEXT
+    // brokers), which is harmless; with IAM they contradict it.
+    if (mechanism === "AWS_MSK_IAM") {
+      throw new ValidationError(
+        `"sasl.username" / "sasl.password" do not go with "sasl.mechanism" AWS_MSK_IAM`,
+      );
+    }
+  }
+  if (mechanism === "AWS_MSK_IAM" && !msk) {
+    throw new ValidationError(`"sasl.mechanism" AWS_MSK_IAM needs "aws.msk.cluster.arn"`);
+  }
+  if (mechanism && mechanism !== "AWS_MSK_IAM" && !hasClearCredentials && !p[PROP_SECRET_ARN]) {
+    throw new ValidationError(
+      `"sasl.mechanism" ${mechanism} needs credentials: set "aws.secrets.manager.arn" to the ARN of the secret holding them`,
+    );
+  }
+  if (msk && (mechanism === "PLAIN" || mechanism === "SCRAM-SHA-256")) {
+    throw new ValidationError(
+      `Amazon MSK event sources support "sasl.mechanism" SCRAM-SHA-512 or AWS_MSK_IAM, not ${mechanism}`,
+    );
+  }
+  if (p[PROP_SECRET_ARN] && (!mechanism || mechanism === "AWS_MSK_IAM") && protocol !== "SSL") {
+    throw new ValidationError(
+      `"aws.secrets.manager.arn" is used for SASL PLAIN/SCRAM credentials or, with "security.protocol" SSL, a client certificate; set one of those`,
+    );
+  }
+  const subnets = p[PROP_VPC_SUBNETS] !== undefined;
+  const groups = p[PROP_VPC_SECURITY_GROUPS] !== undefined;
+  if (subnets !== groups) {
+    throw new ValidationError(`"aws.vpc.subnets" and "aws.vpc.security.groups" go together`);
+  }
+  if (subnets && msk) {
+    throw new ValidationError(
+      `"aws.vpc.subnets" / "aws.vpc.security.groups" apply to self-managed clusters; an MSK event source uses the cluster's own network settings`,
+    );
+  }
+}
+
+const CONFIG_PREFIX = /^([A-Za-z_]+):\/\//;
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+/**
+ * Converts one `[[ingress.kafka-clusters]]` entry (`name`, `brokers = ["PLAINTEXT://host:9092"]`,
+ * plus quoted Kafka property keys) into a config-origin cluster. The brokers' scheme prefix is
+ * stripped and becomes `security.protocol` unless that is set explicitly.
+ */
+export function clusterFromConfigEntry(
+  entry: unknown,
+  where = "ingress.kafka-clusters entry",
+): KafkaCluster {
+  const fail = (message: string): never => {
+    throw new ValidationError(`${where}: ${message}`);
+  };
+  if (!isRecord(entry)) return fail("must be a table");
+  const { name, brokers, ...rest } = entry;
+  if (typeof name !== "string" || !CLUSTER_NAME_PATTERN.test(name)) {
+    return fail(`"name" must be 1 to 64 letters, digits, '_' or '-'`);
+  }
+  const properties: Record<string, unknown> = { ...rest };
+  if (brokers !== undefined) {
+    if (properties[PROP_BOOTSTRAP_SERVERS] !== undefined) {
+      fail(`set either "brokers" or "bootstrap.servers", not both`);
+    }
+    const list = typeof brokers === "string" ? [brokers] : brokers;
+    if (!Array.isArray(list) || list.length === 0 || !list.every((b) => typeof b === "string")) {
+      fail(`"brokers" must be a non-empty list of strings such as "PLAINTEXT://broker:9092"`);
+    }
+    const protocols = new Set<string>();
+    const servers = (list as string[]).map((broker) => {
+      const match = CONFIG_PREFIX.exec(broker.trim());
+      if (match?.[1]) protocols.add(match[1].toUpperCase());
+      return broker.trim().replace(CONFIG_PREFIX, "");
+    });
+    if (protocols.size > 1) fail(`"brokers" mix protocols ${[...protocols].join(", ")}`);
+    properties[PROP_BOOTSTRAP_SERVERS] = servers.join(",");
+    const [protocol] = [...protocols];
+    if (protocol && properties[PROP_SECURITY_PROTOCOL] === undefined) {
+      properties[PROP_SECURITY_PROTOCOL] = protocol;
+    }
+  }
+  try {
+    return { name, properties: validateClusterProperties(properties, "config"), origin: "config" };
+  } catch (error) {
+    if (error instanceof ValidationError) return fail(`cluster ${quote(name)}: ${error.message}`);
+    throw error;
+  }
+}
+
+/**
+ * Reads the clusters of a parsed Restate-style config document (`ingress.kafka-clusters`, an
+ * array of tables). A document without that section has no clusters. Duplicate names are refused.
+ */
+export function clustersFromConfigFile(document: unknown): KafkaCluster[] {
+  if (!isRecord(document))
+    throw new ValidationError("config file: expected a table at the top level");
+  const ingress = document.ingress;
+  if (ingress === undefined) return [];
+  if (!isRecord(ingress)) throw new ValidationError(`config file: "ingress" must be a table`);
+  const entries = ingress["kafka-clusters"];
+  if (entries === undefined) return [];
+  if (!Array.isArray(entries)) {
+    throw new ValidationError(
+      `config file: "ingress.kafka-clusters" must be an array of tables ([[ingress.kafka-clusters]])`,
+    );
+  }
+  const clusters = entries.map((entry, index) =>
+    clusterFromConfigEntry(entry, `ingress.kafka-clusters[${index}]`),
+  );
+  const seen = new Set<string>();
+  for (const cluster of clusters) {
+    if (seen.has(cluster.name)) {
+      throw new ValidationError(`config file: cluster ${quote(cluster.name)} is declared twice`);
+    }
+    seen.add(cluster.name);
+  }
+  return clusters;
+}

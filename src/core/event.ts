@@ -1,0 +1,197 @@
+// Decodes the Kafka event the Lambda event source mapping (ESM) sends: MSK (`aws:kafka`) or
+// self-managed (`SelfManagedKafka`). The shape is validated (a malformed event names the offending
+// path); the content of a single record (its base64) is not allowed to sink the batch: a record
+// that cannot be decoded carries `decodeError` and becomes a terminal outcome for itself only.
+import { z } from "zod";
+
+export type EventSourceKind = "msk" | "self-managed";
+
+export interface EventSourceInfo {
+  readonly kind: EventSourceKind;
+  /** MSK only: the cluster ARN (`eventSourceArn`). */
+  readonly clusterArn?: string;
+  /** `host:port` entries of `bootstrapServers`, in event order. */
+  readonly bootstrapServers: readonly string[];
+}
+
+export interface DecodedRecord {
+  readonly topic: string;
+  readonly partition: number;
+  readonly offset: number;
+  /** Epoch milliseconds. */
+  readonly timestamp: number;
+  /** `CREATE_TIME` | `LOG_APPEND_TIME` (`NO_TIMESTAMP_TYPE` when the event has none). */
+  readonly timestampType: string;
+  /** `null` when the record has no key (absent or null in the event). */
+  readonly key: Uint8Array | null;
+  /** `null` for a tombstone (absent or null in the event). */
+  readonly value: Uint8Array | null;
+  /** The record's own Kafka headers, in record order (names may repeat). */
+  readonly headers: ReadonlyArray<readonly [string, Uint8Array]>;
+  /** Set when the record's key or value is not valid base64: the record is undeliverable. */
+  readonly decodeError?: string;
+}
+
+export interface DecodedPartition {
+  /** The records-map key, `<topic>-<partition>`: what a partial batch response names. */
+  readonly id: string;
+  readonly topic: string;
+  readonly partition: number;
+  /** Sorted by offset. */
+  readonly records: readonly DecodedRecord[];
+}
+
+export interface DecodedEvent {
+  readonly source: EventSourceInfo;
+  readonly partitions: readonly DecodedPartition[];
+}
+
+/** The event does not have the shape of a Kafka ESM event; nothing in it can be trusted. */
+export class MalformedEventError extends Error {
+  override readonly name = "MalformedEventError";
+}
+
+const headerByte = z.number().int().min(-128).max(255);
+
+const recordSchema = z.object({
+  topic: z.string().min(1),
+  partition: z.number().int().nonnegative(),
+  offset: z.number().int().nonnegative(),
+  timestamp: z.number(),
+  timestampType: z.string().optional(),
+  key: z.string().nullish(),
+  value: z.string().nullish(),
+  headers: z.array(z.record(z.string(), z.array(headerByte))).nullish(),
+});
+
+const recordsSchema = z.record(z.string(), z.array(recordSchema));
+
+const eventSchema = z.discriminatedUnion("eventSource", [
+  z.object({
+    eventSource: z.literal("aws:kafka"),
+    eventSourceArn: z.string().min(1),
+    bootstrapServers: z.string(),
+    records: recordsSchema,
+  }),
+  z.object({
+    eventSource: z.literal("SelfManagedKafka"),
+    bootstrapServers: z.string(),
+    records: recordsSchema,
+  }),
+]);
+
+type RawRecord = z.infer<typeof recordSchema>;
+
+const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+
+/** Strict base64 (standard alphabet, canonical padding); `undefined` when not valid. */
+export function decodeBase64Strict(text: string): Uint8Array | undefined {
+  if (text.length % 4 !== 0 || !BASE64.test(text)) return undefined;
+  return Buffer.from(text, "base64");
+}
+
+function formatPath(path: ReadonlyArray<PropertyKey>): string {
+  let out = "event";
+  for (const part of path) {
+    if (typeof part === "number") out += `[${part}]`;
+    else if (typeof part === "string" && /^[A-Za-z_$][\w$]*$/.test(part)) out += `.${part}`;
+    else out += `[${JSON.stringify(String(part))}]`;
+  }
+  return out;
+}
+
+export function splitBootstrapServers(value: string): string[] {
+  return value
+    .split(",")
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0);
+}
+
+function decodeRecord(raw: RawRecord): DecodedRecord {
+  const problems: string[] = [];
+  let key: Uint8Array | null = null;
+  if (raw.key != null) {
+    const bytes = decodeBase64Strict(raw.key);
+    if (bytes === undefined) problems.push("key is not valid base64");
+    else key = bytes;
+  }
+  let value: Uint8Array | null = null;
+  if (raw.value != null) {
+    const bytes = decodeBase64Strict(raw.value);
+    if (bytes === undefined) problems.push("value is not valid base64");
+    else value = bytes;
+  }
+  const headers: Array<readonly [string, Uint8Array]> = [];
+  for (const header of raw.headers ?? []) {
+    for (const [name, bytes] of Object.entries(header)) {
+      headers.push([name, Uint8Array.from(bytes, (b) => b & 0xff)]);
+    }
+  }
+  const decoded: DecodedRecord = {
+    topic: raw.topic,
+    partition: raw.partition,
+    offset: raw.offset,
+    timestamp: raw.timestamp,
+    timestampType: raw.timestampType ?? "NO_TIMESTAMP_TYPE",
+    key,
+    value,
+    headers,
+  };
+  return problems.length > 0 ? { ...decoded, decodeError: problems.join("; ") } : decoded;
+}
+
+/** Validates and decodes an ESM Kafka event. Throws MalformedEventError naming the bad path. */
+export function decodeKafkaEvent(event: unknown): DecodedEvent {
+  const parsed = eventSchema.safeParse(event);
+  if (!parsed.success) {
+    const issues = parsed.error.issues
+      .slice(0, 5)
+      .map((i) => `${formatPath(i.path)}: ${i.message}`);
+    const more = parsed.error.issues.length > 5 ? ` (+${parsed.error.issues.length - 5} more)` : "";
+    throw new MalformedEventError(`Malformed Kafka event: ${issues.join("; ")}${more}`);
+  }
+  const data = parsed.data;
+  const source: EventSourceInfo =
+    data.eventSource === "aws:kafka"
+      ? {
+          kind: "msk",
+          clusterArn: data.eventSourceArn,
+          bootstrapServers: splitBootstrapServers(data.bootstrapServers),
+        }
+      : { kind: "self-managed", bootstrapServers: splitBootstrapServers(data.bootstrapServers) };
+
+  const partitions: DecodedPartition[] = [];
+  for (const [id, rawRecords] of Object.entries(data.records)) {
+    const records = rawRecords.map(decodeRecord);
+    const first = records[0];
+    for (let i = 0; i < records.length; i++) {
+      const r = records[i] as DecodedRecord;
+      if (`${r.topic}-${r.partition}` !== id) {
+        throw new MalformedEventError(
+          `Malformed Kafka event: ${formatPath(["records", id, i])} is ${r.topic}-${r.partition}, not in partition "${id}"`,
+        );
+      }
+    }
+    // The ESM sends each partition in offset order; sort anyway, cheaply when already sorted.
+    let sorted = true;
+    for (let i = 1; i < records.length && sorted; i++) {
+      sorted = (records[i - 1] as DecodedRecord).offset <= (records[i] as DecodedRecord).offset;
+    }
+    if (!sorted) records.sort((a, b) => a.offset - b.offset);
+    const { topic, partition } = first ?? parsePartitionId(id);
+    partitions.push({ id, topic, partition, records });
+  }
+  return { source, partitions };
+}
+
+/** `orders-eu-3` → `{topic: "orders-eu", partition: 3}` (topics may contain dashes). */
+export function parsePartitionId(id: string): { topic: string; partition: number } {
+  const dash = id.lastIndexOf("-");
+  const partition = Number(id.slice(dash + 1));
+  if (dash <= 0 || !Number.isInteger(partition) || partition < 0) {
+    throw new MalformedEventError(
+      `Malformed Kafka event: records key "${id}" is not <topic>-<partition>`,
+    );
+  }
+  return { topic: id.slice(0, dash), partition };
+}

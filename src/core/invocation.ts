@@ -1,0 +1,144 @@
+// Builds the HTTP request that invokes the sink handler for one record (SPEC §4): the Restate
+// ingress path scheme, Restate's Kafka metadata headers, an idempotency key, and the record's own
+// Kafka headers forwarded under a reserved, collision-free prefix.
+import type { DecodedRecord } from "./event.ts";
+import type { InvocationMode, PayloadFormat } from "./model.ts";
+
+/** Everything about the sink that is the same for every record of a batch. */
+export interface SinkTarget {
+  readonly subscriptionId: string;
+  /** Base URL, may carry a path prefix (`https://gw.example.com/restate`). */
+  readonly endpoint: string;
+  readonly service: string;
+  readonly handler: string;
+  readonly keyed: boolean;
+  readonly invocation: InvocationMode;
+  readonly input: PayloadFormat;
+}
+
+export interface SinkRequest {
+  readonly method: "POST";
+  readonly url: string;
+  /** Lower-case names. A name forwarded from repeated Kafka headers maps to several values. */
+  readonly headers: Readonly<Record<string, string | string[]>>;
+  /** Undefined for a tombstone (no body, no content-type). */
+  readonly body: Uint8Array | undefined;
+}
+
+/**
+ * Record headers are forwarded as:
+ * - `kafka.header.<name>: <value>` when the value is printable ASCII (0x20–0x7E) without leading or
+ *   trailing space — what survives every HTTP stack unchanged;
+ * - `kafka.header-b64.<name>: <base64 of the value bytes>` otherwise (binary, control characters,
+ *   non-ASCII UTF-8: HTTP header values are not UTF-8-safe, Node sends them as latin1).
+ * `<name>` is the Kafka header name lower-cased (HTTP names are case-insensitive) with every
+ * character that is not an RFC 9110 token character, and `%` itself, percent-encoded as UTF-8
+ * (`%xx`, lower-case hex, as receivers see names lower-cased): the HTTP name is always a valid
+ * token and percent-decodes back to the lower-cased Kafka name.
+ * A header name repeated in the record becomes a repeated HTTP header line, in record order.
+ * Our own headers (`kafka.topic`, `kafka.key`, ...) never start with `kafka.header.` or
+ * `kafka.header-b64.`, so forwarded headers cannot collide with them.
+ */
+export const FORWARDED_HEADER_PREFIX = "kafka.header.";
+export const FORWARDED_HEADER_B64_PREFIX = "kafka.header-b64.";
+
+/**
+ * The idempotency key: `<subscription id>/<topic>/<partition>/<offset>`. Deterministic, so every
+ * redelivery of a record (retry in the invocation, batch retried by the ESM) carries the same key
+ * and a Restate ingress runs the handler once. Subscription ids and Kafka topic names
+ * (`[a-zA-Z0-9._-]`, at most 249 chars) are printable ASCII, so the key is a valid header value,
+ * never empty and at most ~300 bytes. Restate scopes idempotency keys per target (service,
+ * handler, object key), which only narrows collisions further.
+ */
+export function idempotencyKey(subscriptionId: string, record: DecodedRecord): string {
+  return `${subscriptionId}/${record.topic}/${record.partition}/${record.offset}`;
+}
+
+const TOKEN_CHAR = /[!#$&'*+\-.^_`|~0-9a-z]/;
+const utf8Encoder = new TextEncoder();
+
+/** Lower-cased Kafka header name made into an HTTP token by percent-encoding (see above). */
+export function headerNameToken(name: string): string {
+  const lower = name.toLowerCase();
+  if (/^[!#$&'*+\-.^_`|~0-9a-z]*$/.test(lower)) return lower;
+  let out = "";
+  for (const ch of lower) {
+    if (TOKEN_CHAR.test(ch)) {
+      out += ch;
+      continue;
+    }
+    for (const byte of utf8Encoder.encode(ch)) {
+      out += `%${byte.toString(16).padStart(2, "0")}`;
+    }
+  }
+  return out;
+}
+
+function isPlainHeaderValue(bytes: Uint8Array): boolean {
+  const n = bytes.length;
+  if (n > 0 && (bytes[0] === 0x20 || bytes[n - 1] === 0x20)) return false;
+  for (let i = 0; i < n; i++) {
+    const b = bytes[i] as number;
+    if (b < 0x20 || b > 0x7e) return false;
+  }
+  return true;
+}
+
+function toBase64(bytes: Uint8Array): string {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("base64");
+}
+
+/** The header entries forwarding a record's own Kafka headers. */
+export function forwardedHeaders(
+  headers: ReadonlyArray<readonly [string, Uint8Array]>,
+): Array<[string, string]> {
+  const out: Array<[string, string]> = [];
+  for (const [name, value] of headers) {
+    const token = headerNameToken(name);
+    if (isPlainHeaderValue(value))
+      out.push([FORWARDED_HEADER_PREFIX + token, Buffer.from(value).toString("latin1")]);
+    else out.push([FORWARDED_HEADER_B64_PREFIX + token, toBase64(value)]);
+  }
+  return out;
+}
+
+function trimTrailingSlashes(s: string): string {
+  let end = s.length;
+  while (end > 0 && s.charCodeAt(end - 1) === 0x2f) end--;
+  return s.slice(0, end);
+}
+
+/** Precomputes what is common to every request of a batch; `build` is then cheap per record. */
+export function createRequestBuilder(
+  target: SinkTarget,
+): (record: DecodedRecord, objectKey?: string) => SinkRequest {
+  const base = `${trimTrailingSlashes(target.endpoint)}/${encodeURIComponent(target.service)}/`;
+  const suffix = `${encodeURIComponent(target.handler)}${target.invocation === "send" ? "/send" : ""}`;
+  const contentType = target.input === "json" ? "application/json" : "application/octet-stream";
+
+  return (record, objectKey) => {
+    if (target.keyed && objectKey === undefined) {
+      throw new Error("a keyed sink needs an object key"); // planBatch never lets this happen
+    }
+    const url = target.keyed
+      ? `${base}${encodeURIComponent(objectKey ?? "")}/${suffix}`
+      : base + suffix;
+    const headers: Record<string, string | string[]> = {
+      "restate.subscription.id": target.subscriptionId,
+      "kafka.topic": record.topic,
+      "kafka.partition": String(record.partition),
+      "kafka.offset": String(record.offset),
+      "kafka.timestamp": String(record.timestamp),
+      "idempotency-key": idempotencyKey(target.subscriptionId, record),
+    };
+    if (record.key !== null) headers["kafka.key"] = toBase64(record.key);
+    if (record.value !== null) headers["content-type"] = contentType;
+    for (const [name, value] of forwardedHeaders(record.headers)) {
+      const existing = headers[name];
+      if (existing === undefined) headers[name] = value;
+      else if (Array.isArray(existing)) existing.push(value);
+      else headers[name] = [existing, value];
+    }
+    return { method: "POST", url, headers, body: record.value ?? undefined };
+  };
+}

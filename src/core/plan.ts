@@ -1,0 +1,119 @@
+// Plans a decoded batch into lanes (SPEC §3). A lane is delivered one record after another:
+// exclusive handlers of virtual objects / workflows get one lane per (partition, key) in offset
+// order; services and shared handlers get one lane per record (no order). Records that can never
+// be delivered (no usable key, invalid JSON, bad base64) are terminal up front: they enter no lane
+// and so never hold back other records.
+import type { DecodedEvent, DecodedRecord } from "./event.ts";
+import type { HandlerSpec, PayloadFormat, ServiceType } from "./model.ts";
+import type { RecordOutcome } from "./outcome.ts";
+
+export interface DeliveryMode {
+  /** The record key addresses the object / workflow (path segment). */
+  readonly keyed: boolean;
+  /** Records of one (partition, key) are delivered in offset order, one at a time. */
+  readonly ordered: boolean;
+  readonly input: PayloadFormat;
+}
+
+export function deliveryMode(type: ServiceType, handler: HandlerSpec): DeliveryMode {
+  const keyed = type !== "service";
+  return { keyed, ordered: keyed && !handler.shared, input: handler.input };
+}
+
+export interface PlannedRecord {
+  readonly partitionId: string;
+  readonly record: DecodedRecord;
+  /** The object / workflow key (UTF-8 of the record key); set for keyed sinks only. */
+  readonly objectKey?: string;
+}
+
+export type Lane = readonly PlannedRecord[];
+
+export interface Plan {
+  /** Longest lane first, so that the lane bounding the batch time starts first. */
+  readonly lanes: readonly Lane[];
+  /** Undeliverable records, as terminal outcomes. */
+  readonly rejected: readonly RecordOutcome[];
+  readonly recordCount: number;
+}
+
+// ignoreBOM: a BOM is kept, so that a JSON value starting with one is rejected (JSON.parse fails)
+// rather than delivered with bytes a JSON handler would choke on.
+const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+
+function decodeUtf8(bytes: Uint8Array): string | undefined {
+  try {
+    return utf8.decode(bytes);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Why the record can never be delivered to this sink, or undefined if it can. */
+function undeliverable(record: DecodedRecord, mode: DeliveryMode): string | undefined {
+  if (record.decodeError !== undefined) return record.decodeError;
+  if (mode.input === "json" && record.value !== null) {
+    const text = decodeUtf8(record.value);
+    if (text === undefined) return "value is not valid UTF-8 (handler expects JSON)";
+    try {
+      JSON.parse(text);
+    } catch {
+      return "value is not valid JSON (handler expects JSON)";
+    }
+  }
+  return undefined;
+}
+
+function objectKeyOf(record: DecodedRecord): { key: string } | { reason: string } {
+  if (record.key === null) return { reason: "record has no key (keyed handler needs one)" };
+  if (record.key.length === 0) return { reason: "record key is empty (keyed handler needs one)" };
+  const key = decodeUtf8(record.key);
+  if (key === undefined) return { reason: "record key is not valid UTF-8" };
+  return { key };
+}
+
+function reject(partitionId: string, record: DecodedRecord, reason: string): RecordOutcome {
+  return { partitionId, record, status: "terminal", reason, attempts: 0 };
+}
+
+export function planBatch(event: DecodedEvent, mode: DeliveryMode): Plan {
+  const rejected: RecordOutcome[] = [];
+  const single: PlannedRecord[][] = [];
+  const byKey = new Map<string, PlannedRecord[]>();
+  let recordCount = 0;
+
+  for (const partition of event.partitions) {
+    for (const record of partition.records) {
+      recordCount++;
+      const problem = undeliverable(record, mode);
+      if (problem !== undefined) {
+        rejected.push(reject(partition.id, record, problem));
+        continue;
+      }
+      if (!mode.keyed) {
+        single.push([{ partitionId: partition.id, record }]);
+        continue;
+      }
+      const key = objectKeyOf(record);
+      if ("reason" in key) {
+        rejected.push(reject(partition.id, record, key.reason));
+        continue;
+      }
+      const planned: PlannedRecord = { partitionId: partition.id, record, objectKey: key.key };
+      if (!mode.ordered) {
+        single.push([planned]);
+        continue;
+      }
+      // NUL cannot occur in a partition id, so (partition, key) pairs cannot collide.
+      const laneId = `${partition.id}\u0000${key.key}`;
+      const lane = byKey.get(laneId);
+      if (lane === undefined) byKey.set(laneId, [planned]);
+      else lane.push(planned);
+    }
+  }
+
+  if (!mode.ordered) return { lanes: single, rejected, recordCount };
+  // Stable sort: equal-length lanes keep first-appearance order.
+  const lanes = [...byKey.values()].sort((a, b) => b.length - a.length);
+  return { lanes, rejected, recordCount };
+}

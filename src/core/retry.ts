@@ -1,0 +1,99 @@
+// Classification of a delivery attempt and the retry policy within one invocation: exponential
+// backoff with full jitter, a per-record attempt budget, and a deadline no attempt may cross.
+
+export type DeliveryResult =
+  | { readonly kind: "success"; readonly status: number }
+  | {
+      readonly kind: "retryable";
+      readonly reason: string;
+      readonly status?: number;
+      /** Server-requested wait (Retry-After), in ms. */
+      readonly retryAfterMs?: number;
+    }
+  | { readonly kind: "terminal"; readonly reason: string; readonly status?: number };
+
+/** What the dispatcher hands the sink client for one attempt. */
+export interface AttemptOptions {
+  /** The attempt must settle within this time (already clipped to the invocation deadline). */
+  readonly timeoutMs: number;
+}
+
+export type Deliver<Request> = (
+  request: Request,
+  options: AttemptOptions,
+) => Promise<DeliveryResult>;
+
+/**
+ * 2xx → success (a Restate `/send` answers 202). 408, 429 and 5xx → retryable. Everything else —
+ * other 4xx, and 1xx/3xx (redirects are not followed) — is terminal for the record.
+ */
+export function classifyStatus(status: number, detail = "", retryAfterMs?: number): DeliveryResult {
+  if (status >= 200 && status < 300) return { kind: "success", status };
+  const reason = `HTTP ${status}${detail ? `: ${detail}` : ""}`;
+  if (status === 408 || status === 429 || (status >= 500 && status < 600)) {
+    return retryAfterMs === undefined
+      ? { kind: "retryable", reason, status }
+      : { kind: "retryable", reason, status, retryAfterMs };
+  }
+  return { kind: "terminal", reason, status };
+}
+
+/** `Retry-After` as delay-seconds or an HTTP date; undefined when absent or unparseable. */
+export function parseRetryAfter(value: string | undefined, nowMs: number): number | undefined {
+  if (value === undefined) return undefined;
+  const trimmed = value.trim();
+  if (/^\d+$/.test(trimmed)) return Number(trimmed) * 1000;
+  if (!/^[A-Za-z]{3}/.test(trimmed)) return undefined; // HTTP dates start with the day name
+  const date = Date.parse(trimmed);
+  if (Number.isNaN(date)) return undefined;
+  return Math.max(0, date - nowMs);
+}
+
+export interface RetryPolicy {
+  /** Attempts per record within one invocation, the first included. */
+  readonly maxAttempts: number;
+  /** Time one attempt may take (clipped to the deadline). */
+  readonly requestTimeoutMs: number;
+  /** Backoff before retry n (n ≥ 1) is uniform in [0, min(maxDelayMs, baseDelayMs · 2^(n-1))]. */
+  readonly baseDelayMs: number;
+  readonly maxDelayMs: number;
+  /** A Retry-After up to this long is honoured as given; a longer one gives up for this invocation. */
+  readonly maxRetryAfterMs: number;
+  /** No attempt starts with less than this left before the deadline. */
+  readonly minAttemptMs: number;
+}
+
+export const DEFAULT_BACKOFF = {
+  baseDelayMs: 100,
+  maxDelayMs: 2_000,
+  maxRetryAfterMs: 5_000,
+  minAttemptMs: 250,
+} as const;
+
+/**
+ * Delay before the retry that follows failed attempt number `attempt` (1-based), or undefined
+ * when the server asked for a wait longer than the policy honours.
+ */
+export function backoffDelay(
+  attempt: number,
+  policy: RetryPolicy,
+  random: () => number,
+  retryAfterMs?: number,
+): number | undefined {
+  if (retryAfterMs !== undefined) {
+    return retryAfterMs <= policy.maxRetryAfterMs ? retryAfterMs : undefined;
+  }
+  const ceiling = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** (attempt - 1));
+  return Math.floor(random() * ceiling);
+}
+
+/** Timeout for an attempt starting at `nowMs`, or undefined if no attempt may start now. */
+export function attemptTimeout(
+  nowMs: number,
+  deadlineMs: number,
+  policy: RetryPolicy,
+): number | undefined {
+  const left = deadlineMs - nowMs;
+  if (left < policy.minAttemptMs) return undefined;
+  return Math.min(policy.requestTimeoutMs, left);
+}

@@ -1,0 +1,180 @@
+// Subscription options: which ones we honour, how they are normalised, and what they mean for the
+// event source mapping. Restate accepts any librdkafka key and fails later; we reject what we
+// cannot honour, naming the key and the supported ones.
+import { ValidationError } from "./errors.ts";
+import { quote } from "./uris.ts";
+
+export type RawOptionValue = string | number | boolean;
+
+export const OPTION_AUTO_OFFSET_RESET = "auto.offset.reset";
+export const OPTION_GROUP_ID = "group.id";
+export const OPTION_BATCH_SIZE = "lambda.batch.size";
+export const OPTION_BATCH_WINDOW_SECONDS = "lambda.batch.window.seconds";
+export const OPTION_MIN_POLLERS = "lambda.min.pollers";
+export const OPTION_MAX_POLLERS = "lambda.max.pollers";
+export const OPTION_REPORT_BATCH_ITEM_FAILURES = "lambda.report.batch.item.failures";
+
+export const SUPPORTED_SUBSCRIPTION_OPTIONS: readonly string[] = [
+  OPTION_AUTO_OFFSET_RESET,
+  OPTION_GROUP_ID,
+  OPTION_BATCH_SIZE,
+  OPTION_BATCH_WINDOW_SECONDS,
+  OPTION_MIN_POLLERS,
+  OPTION_MAX_POLLERS,
+  OPTION_REPORT_BATCH_ITEM_FAILURES,
+];
+
+/**
+ * Provisioned-mode defaults for Kafka event source mappings (AWS API reference,
+ * ProvisionedPollerConfig): MinimumPollers 1..200 (default 1), MaximumPollers 1..2000 (default 200).
+ */
+export const POLLER_LIMITS = {
+  minimum: { min: 1, max: 200, default: 1 },
+  maximum: { min: 1, max: 2000, default: 200 },
+} as const;
+
+/** ConsumerGroupId: 1..200 characters of `[a-zA-Z0-9-\/*:_+=.@-]` (AWS API reference). */
+const GROUP_ID_PATTERN = /^[a-zA-Z0-9\-/*:_+=.@]{1,200}$/;
+
+const OFFSET_RESET_ALIASES: Readonly<Record<string, "earliest" | "latest">> = {
+  earliest: "earliest",
+  smallest: "earliest",
+  beginning: "earliest",
+  latest: "latest",
+  largest: "latest",
+  end: "latest",
+};
+
+function integerIn(key: string, value: string, min: number, max: number): string {
+  const trimmed = value.trim();
+  const n = /^\d{1,6}$/.test(trimmed) ? Number(trimmed) : Number.NaN;
+  if (!Number.isInteger(n) || n < min || n > max) {
+    throw new ValidationError(
+      `option ${quote(key)} must be a whole number from ${min} to ${max}, got ${quote(value)}`,
+    );
+  }
+  return String(n);
+}
+
+function normaliseValue(key: string, value: string): string {
+  switch (key) {
+    case OPTION_AUTO_OFFSET_RESET: {
+      const mapped = OFFSET_RESET_ALIASES[value.trim().toLowerCase()];
+      if (!mapped) {
+        throw new ValidationError(
+          `option "auto.offset.reset" must be "earliest" or "latest", got ${quote(value)}`,
+        );
+      }
+      return mapped;
+    }
+    case OPTION_GROUP_ID:
+      if (!GROUP_ID_PATTERN.test(value)) {
+        throw new ValidationError(
+          `option "group.id" must be 1 to 200 characters of letters, digits and - / * : _ + = . @, got ${quote(value)}`,
+        );
+      }
+      return value;
+    case OPTION_BATCH_SIZE:
+      return integerIn(key, value, 1, 10_000);
+    case OPTION_BATCH_WINDOW_SECONDS:
+      return integerIn(key, value, 0, 300);
+    case OPTION_MIN_POLLERS:
+      return integerIn(key, value, POLLER_LIMITS.minimum.min, POLLER_LIMITS.minimum.max);
+    case OPTION_MAX_POLLERS:
+      return integerIn(key, value, POLLER_LIMITS.maximum.min, POLLER_LIMITS.maximum.max);
+    case OPTION_REPORT_BATCH_ITEM_FAILURES: {
+      const lowered = value.trim().toLowerCase();
+      if (lowered !== "true" && lowered !== "false") {
+        throw new ValidationError(
+          `option ${quote(key)} must be "true" or "false", got ${quote(value)}`,
+        );
+      }
+      return lowered;
+    }
+    default:
+      throw new ValidationError(`unsupported subscription option ${quote(key)}`);
+  }
+}
+
+function toText(key: string, value: unknown): string {
+  if (typeof value === "string") return value;
+  if (typeof value === "boolean") return value ? "true" : "false";
+  if (typeof value === "number" && Number.isFinite(value)) return String(value);
+  throw new ValidationError(`option ${quote(key)} must be a string, a number or a boolean`);
+}
+
+/**
+ * Validates subscription options and returns them as strings in their normal form
+ * (`auto.offset.reset` aliases resolved, numbers and booleans in canonical text). Throws
+ * ValidationError naming the offending key.
+ */
+export function normaliseSubscriptionOptions(
+  raw: Readonly<Record<string, unknown>> | undefined,
+): Record<string, string> {
+  const entries = Object.entries(raw ?? {});
+  const unknown = entries
+    .map(([key]) => key)
+    .filter((key) => !SUPPORTED_SUBSCRIPTION_OPTIONS.includes(key));
+  if (unknown.length > 0) {
+    throw new ValidationError(
+      `unsupported subscription option${unknown.length > 1 ? "s" : ""} ${unknown.map((k) => quote(k)).join(", ")}; supported options: ${SUPPORTED_SUBSCRIPTION_OPTIONS.join(", ")}`,
+    );
+  }
+  const result: Record<string, string> = {};
+  for (const [key, value] of entries) result[key] = normaliseValue(key, toText(key, value));
+  feedSettings("validation", result); // cross-option rules (pollers)
+  return result;
+}
+
+/** What the options mean for the event source mapping, defaults applied. */
+export interface FeedSettings {
+  readonly startingPosition: "TRIM_HORIZON" | "LATEST";
+  readonly consumerGroupId: string;
+  readonly batchSize?: number;
+  readonly batchingWindowSeconds?: number;
+  /** Set when any poller option is given or partial batch responses are on (provisioned mode). */
+  readonly pollers?: { readonly minimum: number; readonly maximum: number };
+  readonly reportBatchItemFailures: boolean;
+}
+
+/** True when the event source mapping honours `batchItemFailures` for this subscription. */
+export const reportsBatchItemFailures = (options: Readonly<Record<string, string>>): boolean =>
+  options[OPTION_REPORT_BATCH_ITEM_FAILURES] === "true";
+
+/**
+ * Interprets normalised options. Defaults: `auto.offset.reset` latest (→ LATEST, as Kafka's
+ * default), `group.id` the subscription id, batch size and window left to AWS (100 records,
+ * 500 ms), partial batch responses off. Partial batch responses need provisioned mode, so turning
+ * them on without poller options provisions MinimumPollers 1 / MaximumPollers 200 (AWS defaults).
+ */
+export function feedSettings(
+  subscriptionId: string,
+  options: Readonly<Record<string, string>>,
+): FeedSettings {
+  const number = (key: string): number | undefined => {
+    const value = options[key];
+    return value === undefined ? undefined : Number(value);
+  };
+  const minPollers = number(OPTION_MIN_POLLERS);
+  const maxPollers = number(OPTION_MAX_POLLERS);
+  const reportBatchItemFailures = reportsBatchItemFailures(options);
+  const minimum = minPollers ?? POLLER_LIMITS.minimum.default;
+  const maximum = maxPollers ?? POLLER_LIMITS.maximum.default;
+  if (minimum > maximum) {
+    throw new ValidationError(
+      `option "lambda.min.pollers" (${minimum}) must not exceed "lambda.max.pollers" (${maximum})`,
+    );
+  }
+  const provisioned =
+    minPollers !== undefined || maxPollers !== undefined || reportBatchItemFailures;
+  const batchSize = number(OPTION_BATCH_SIZE);
+  const batchingWindowSeconds = number(OPTION_BATCH_WINDOW_SECONDS);
+  return {
+    startingPosition: options[OPTION_AUTO_OFFSET_RESET] === "earliest" ? "TRIM_HORIZON" : "LATEST",
+    consumerGroupId: options[OPTION_GROUP_ID] ?? subscriptionId,
+    ...(batchSize !== undefined ? { batchSize } : {}),
+    ...(batchingWindowSeconds !== undefined ? { batchingWindowSeconds } : {}),
+    ...(provisioned ? { pollers: { minimum, maximum } } : {}),
+    reportBatchItemFailures,
+  };
+}

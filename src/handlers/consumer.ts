@@ -1,0 +1,77 @@
+// Lambda entry point of the consumer, invoked by the Kafka event source mapping. Thin: build the
+// consumer once per container (cold start), hand it each batch, log what escapes.
+import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { DynamoAdminStore } from "../adapters/dynamo-store.ts";
+import { createHttpSink } from "../adapters/http-sink.ts";
+import { type ConsumerSettings, createConsumer, type InvocationContext } from "../app/consumer.ts";
+import { consumerConfig } from "../config.ts";
+import type { SinkRequest } from "../core/invocation.ts";
+import { type BatchResponse, consoleLogger, type Logger, logJson } from "../core/outcome.ts";
+import type { CatalogReader } from "../core/ports.ts";
+import type { Deliver } from "../core/retry.ts";
+
+export type ConsumerHandler = (
+  event: unknown,
+  context: InvocationContext,
+) => Promise<BatchResponse | undefined>;
+
+export interface ConsumerHandlerDeps {
+  readonly catalog: CatalogReader;
+  readonly config: ConsumerSettings;
+  /** Defaults to an HTTP sink (undici) sized from the config. */
+  readonly deliver?: Deliver<SinkRequest>;
+  readonly log?: Logger;
+  readonly now?: () => number;
+}
+
+/** The handler over explicit dependencies: for tests and the local stack. */
+export function createConsumerHandler(deps: ConsumerHandlerDeps): ConsumerHandler {
+  const log = deps.log ?? consoleLogger;
+  const deliver =
+    deps.deliver ??
+    createHttpSink({
+      connections: deps.config.MAX_CONCURRENCY,
+      requestTimeoutMs: deps.config.REQUEST_TIMEOUT_MS,
+    }).deliver;
+  const consumer = createConsumer({
+    catalog: deps.catalog,
+    config: deps.config,
+    deliver,
+    log,
+    ...(deps.now ? { now: deps.now } : {}),
+  });
+  return async (event, context) => {
+    try {
+      return await consumer.processEvent(event, context);
+    } catch (err) {
+      const error = err instanceof Error ? err : new Error(String(err));
+      logJson(log, {
+        level: "error",
+        msg: "batch failed; the event source mapping will retry it",
+        function: context.invokedFunctionArn,
+        error: error.name,
+        reason: error.message,
+      });
+      throw error;
+    }
+  };
+}
+
+let cold: ConsumerHandler | undefined;
+
+function coldStart(): ConsumerHandler {
+  const config = consumerConfig();
+  const client = new DynamoDBClient(
+    config.DYNAMODB_ENDPOINT ? { endpoint: config.DYNAMODB_ENDPOINT } : {},
+  );
+  return createConsumerHandler({
+    catalog: new DynamoAdminStore(client, config.TABLE_NAME),
+    config,
+  });
+}
+
+/** The Lambda handler (`handlers/consumer.handler`). */
+export const handler: ConsumerHandler = (event, context) => {
+  cold ??= coldStart();
+  return cold(event, context);
+};

@@ -1,0 +1,64 @@
+// `npm start`: the local stack on 127.0.0.1:9070 with state under ./.data
+import { parseArgs } from "node:util";
+import { startLocalStack } from "./stack.ts";
+
+const usage = `Usage: npm start -- [--config-file restate.toml] [--data-dir .data] [--port 9070] [--host 127.0.0.1] [--in-memory]
+
+Serves the admin API (/subscriptions, /kafka-clusters, /services) with an embedded
+DynamoDB-compatible store. Kafka clusters may be declared in a config file of the
+[[ingress.kafka-clusters]] form. Deliver events with \`npm run invoke -- <event.json>\`.`;
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      "config-file": { type: "string" },
+      "data-dir": { type: "string", default: ".data" },
+      port: { type: "string", default: process.env.PORT ?? "9070" },
+      host: { type: "string", default: "127.0.0.1" },
+      "in-memory": { type: "boolean", default: false },
+      help: { type: "boolean", short: "h", default: false },
+    },
+  });
+  if (values.help) {
+    console.log(usage);
+    return;
+  }
+  const port = Number(values.port);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new Error(`--port must be a port number, got ${values.port}`);
+  }
+  const stack = await startLocalStack({
+    ...(values["in-memory"] ? {} : { dataDir: values["data-dir"] }),
+    ...(values["config-file"] ? { configFile: values["config-file"] } : {}),
+    host: values.host,
+    port,
+  });
+  console.log(
+    JSON.stringify({
+      level: "info",
+      msg: "local stack ready",
+      adminUrl: stack.adminUrl,
+      dataDir: values["in-memory"] ? null : values["data-dir"],
+    }),
+  );
+  let closing = false;
+  const shutdown = (signal: string) => {
+    if (closing) return;
+    closing = true;
+    console.log(JSON.stringify({ level: "info", msg: "shutting down", signal }));
+    stack.close().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        console.error(error);
+        process.exit(1);
+      },
+    );
+  };
+  process.on("SIGINT", () => shutdown("SIGINT"));
+  process.on("SIGTERM", () => shutdown("SIGTERM"));
+}
+
+main().catch((error: unknown) => {
+  console.error(error instanceof Error ? error.message : error);
+  process.exit(1);
+});

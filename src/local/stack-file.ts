@@ -1,0 +1,40 @@
+// The running local stack announces where its store is, so that `npm run invoke` can use it.
+import { readFile, rm, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+
+export interface StackInfo {
+  readonly adminUrl: string;
+  readonly dynamodbEndpoint: string;
+  readonly tableName: string;
+  readonly pid: number;
+}
+
+const fileName = "stack.json";
+
+export async function writeStackInfo(dataDir: string, info: StackInfo): Promise<void> {
+  await writeFile(join(dataDir, fileName), `${JSON.stringify(info, null, 2)}\n`);
+}
+
+export async function removeStackInfo(dataDir: string): Promise<void> {
+  await rm(join(dataDir, fileName), { force: true });
+}
+
+export async function readStackInfo(dataDir: string): Promise<StackInfo> {
+  const path = join(dataDir, fileName);
+  let info: StackInfo;
+  try {
+    info = JSON.parse(await readFile(path, "utf8")) as StackInfo;
+  } catch {
+    throw new Error(
+      `No running local stack found (${path} is missing). Start it with \`npm start\`.`,
+    );
+  }
+  try {
+    process.kill(info.pid, 0);
+  } catch {
+    throw new Error(
+      `The local stack that wrote ${path} (pid ${info.pid}) is not running. Start it with \`npm start\`.`,
+    );
+  }
+  return info;
+}

@@ -1,0 +1,88 @@
+// The local stack: the admin API and an embedded DynamoDB-compatible store in one process.
+import { mkdir } from "node:fs/promises";
+import { join } from "node:path";
+import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { DynamoAdminStore, ensureTable } from "../adapters/dynamo-store.ts";
+import { createAdminApi } from "../app/admin-api.ts";
+import { startAdminServer } from "./admin-server.ts";
+import { readConfigFileClusters } from "./config-file.ts";
+import { startEmbeddedDynamoDb } from "./embedded-dynamodb.ts";
+import { LocalFeedControl } from "./local-feeds.ts";
+import { removeStackInfo, writeStackInfo } from "./stack-file.ts";
+
+export interface LocalStackOptions {
+  /** Where state persists; without it everything lives in memory. */
+  readonly dataDir?: string;
+  readonly host?: string;
+  readonly port?: number;
+  readonly configFile?: string;
+  readonly tableName?: string;
+  readonly maxBodyBytes?: number;
+  readonly log?: (line: string) => void;
+}
+
+export interface LocalStack {
+  readonly adminUrl: string;
+  readonly dynamodbEndpoint: string;
+  readonly tableName: string;
+  close(): Promise<void>;
+}
+
+/** Credentials are required by the SDK's signer but meaningless to the embedded store. */
+export function localDynamoDbClient(endpoint: string): DynamoDBClient {
+  return new DynamoDBClient({
+    endpoint,
+    region: "local",
+    credentials: { accessKeyId: "local", secretAccessKey: "local" },
+    maxAttempts: 3,
+  });
+}
+
+export async function startLocalStack(options: LocalStackOptions = {}): Promise<LocalStack> {
+  const log = options.log ?? ((line: string) => console.log(line));
+  const tableName = options.tableName ?? "kafka-ingress";
+  const configClusters = options.configFile ? await readConfigFileClusters(options.configFile) : [];
+
+  if (options.dataDir) await mkdir(options.dataDir, { recursive: true });
+  const db = await startEmbeddedDynamoDb(
+    options.dataDir ? { dataDir: join(options.dataDir, "dynamodb") } : {},
+  );
+  const client = localDynamoDbClient(db.endpoint);
+  try {
+    await ensureTable(client, tableName);
+    const store = new DynamoAdminStore(client, tableName);
+    for (const cluster of configClusters) await store.upsertConfigCluster(cluster);
+
+    const maxBodyBytes = options.maxBodyBytes ?? 64 * 1024;
+    const api = createAdminApi({ store, feeds: new LocalFeedControl(log), maxBodyBytes });
+    const server = await startAdminServer({
+      handle: (request) => api.handle(request),
+      host: options.host ?? "127.0.0.1",
+      port: options.port ?? 9070,
+      maxBodyBytes,
+    });
+    if (options.dataDir) {
+      await writeStackInfo(options.dataDir, {
+        adminUrl: server.url,
+        dynamodbEndpoint: db.endpoint,
+        tableName,
+        pid: process.pid,
+      });
+    }
+    return {
+      adminUrl: server.url,
+      dynamodbEndpoint: db.endpoint,
+      tableName,
+      close: async () => {
+        await server.close();
+        if (options.dataDir) await removeStackInfo(options.dataDir);
+        client.destroy();
+        await db.close();
+      },
+    };
+  } catch (error) {
+    client.destroy();
+    await db.close();
+    throw error;
+  }
+}

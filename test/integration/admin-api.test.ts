@@ -1,0 +1,530 @@
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import type { DynamoAdminStore } from "../../src/adapters/dynamo-store.ts";
+import { type AdminApi, createAdminApi } from "../../src/app/admin-api.ts";
+import { clustersFromConfigFile } from "../../src/core/cluster-properties.ts";
+import { DependencyError, ValidationError } from "../../src/core/errors.ts";
+import type { Subscription } from "../../src/core/model.ts";
+import type { AdminStore } from "../../src/core/ports.ts";
+import { call, FakeFeedControl, storeWith } from "../helpers/admin.ts";
+import { startTestDynamo, type TestDynamo } from "../helpers/dynamo.ts";
+
+const MSK_ARN =
+  "arn:aws:kafka:eu-west-1:123456789012:cluster/orders/6357e0b2-0e6a-4b86-a0b4-70df934c2e31-5";
+const SECRET_ARN = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:kafka-AbCdEf";
+
+const REFERENCE_BODY = `{
+        "source": "kafka://my-cluster/my-topic",
+        "sink": "service://MyService/handle",
+        "options": {"auto.offset.reset": "earliest"}
+    }`;
+
+const myService = {
+  name: "MyService",
+  type: "service",
+  endpoint: "http://localhost:8080",
+  handlers: { handle: {}, other: {} },
+};
+
+let dynamo: TestDynamo;
+let store: DynamoAdminStore;
+let feeds: FakeFeedControl;
+let logs: Array<Record<string, unknown>>;
+let api: AdminApi;
+
+function apiOver(target: AdminStore): AdminApi {
+  return createAdminApi({ store: target, feeds, maxBodyBytes: 2048, log: (e) => logs.push(e) });
+}
+
+beforeAll(async () => {
+  dynamo = await startTestDynamo();
+});
+afterAll(async () => {
+  await dynamo.close();
+});
+beforeEach(async () => {
+  store = await dynamo.freshStore();
+  feeds = new FakeFeedControl();
+  logs = [];
+  api = apiOver(store);
+  const [cluster] = clustersFromConfigFile({
+    ingress: { "kafka-clusters": [{ name: "my-cluster", brokers: ["PLAINTEXT://broker:9092"] }] },
+  });
+  if (cluster) await store.upsertConfigCluster(cluster);
+  expect((await call(api, "POST", "/services", myService)).status).toBe(201);
+});
+
+describe("subscriptions", () => {
+  it("creates from the reference doc's curl body verbatim, then reads, lists and deletes", async () => {
+    const created = await call(api, "POST", "/subscriptions", REFERENCE_BODY);
+    expect(created.status).toBe(201);
+    expect(created.headers["content-type"]).toBe("application/json");
+    const id: string = created.json.id;
+    expect(id).toMatch(/^sub_[0-9A-Za-z]{22}$/);
+    expect(created.headers.location).toBe(`subscriptions/${id}`);
+    expect(created.json).toEqual({
+      id,
+      source: "kafka://my-cluster/my-topic",
+      sink: "service://MyService/handle",
+      options: { "auto.offset.reset": "earliest" },
+      status: "active",
+      createdAt: expect.any(String),
+      feed: {
+        kind: "aws",
+        eventSourceMappingUuid: "esm-1",
+        functionAliasArn: `arn:aws:lambda:eu-west-1:123456789012:function:consumer:${id}`,
+      },
+    });
+    expect(feeds.created).toHaveLength(1);
+    expect(feeds.created[0]?.subscription).toMatchObject({
+      id,
+      cluster: "my-cluster",
+      topic: "my-topic",
+      service: "MyService",
+      handler: "handle",
+      status: "provisioning",
+    });
+    expect(feeds.created[0]?.cluster.name).toBe("my-cluster");
+
+    const fetched = await call(api, "GET", `/subscriptions/${id}`);
+    expect(fetched.status).toBe(200);
+    expect(fetched.json).toEqual(created.json);
+    expect((await store.getSubscription(id))?.status).toBe("active");
+
+    const listed = await call(api, "GET", "/subscriptions");
+    expect(listed.json).toEqual({ subscriptions: [created.json] });
+
+    const deleted = await call(api, "DELETE", `/subscriptions/${id}`);
+    expect(deleted.status).toBe(202);
+    expect(feeds.removed).toEqual([
+      { subscription: expect.objectContaining({ id }), feed: created.json.feed },
+    ]);
+    expect((await call(api, "GET", `/subscriptions/${id}`)).status).toBe(404);
+    expect((await call(api, "DELETE", `/subscriptions/${id}`)).status).toBe(404);
+  });
+
+  it("gives every subscription a distinct id", async () => {
+    const a = await call(api, "POST", "/subscriptions", {
+      source: "kafka://my-cluster/a",
+      sink: "service://MyService/handle",
+    });
+    const b = await call(api, "POST", "/subscriptions", {
+      source: "kafka://my-cluster/b",
+      sink: "service://MyService/handle",
+    });
+    expect(a.status).toBe(201);
+    expect(b.status).toBe(201);
+    expect(a.json.id).not.toBe(b.json.id);
+    expect(a.json.options).toEqual({});
+  });
+
+  it("filters by exact source and sink (AND)", async () => {
+    const make = (topic: string, handler: string) =>
+      call(api, "POST", "/subscriptions", {
+        source: `kafka://my-cluster/${topic}`,
+        sink: `service://MyService/${handler}`,
+      });
+    const one = (await make("t1", "handle")).json.id;
+    const two = (await make("t1", "other")).json.id;
+    const three = (await make("t2", "handle")).json.id;
+    const ids = async (query: Record<string, string>) =>
+      (await call(api, "GET", "/subscriptions", undefined, query)).json.subscriptions
+        .map((s: Subscription) => s.id)
+        .sort();
+    expect(await ids({ source: "kafka://my-cluster/t1" })).toEqual([one, two].sort());
+    expect(await ids({ sink: "service://MyService/handle" })).toEqual([one, three].sort());
+    expect(
+      await ids({ source: "kafka://my-cluster/t1", sink: "service://MyService/other" }),
+    ).toEqual([two]);
+    expect(await ids({ source: "kafka://my-cluster/t" })).toEqual([]);
+  });
+
+  it("normalises options and applies them", async () => {
+    const created = await call(api, "POST", "/subscriptions", {
+      source: "kafka://my-cluster/t",
+      sink: "service://MyService/handle",
+      options: { "lambda.batch.size": 50, "lambda.report.batch.item.failures": true },
+    });
+    expect(created.status).toBe(201);
+    expect(created.json.options).toEqual({
+      "lambda.batch.size": "50",
+      "lambda.report.batch.item.failures": "true",
+    });
+  });
+
+  it.each([
+    [
+      { source: "kafka://nope/t", sink: "service://MyService/handle" },
+      'unknown Kafka cluster "nope" in source; available clusters: "my-cluster"',
+    ],
+    [
+      { source: "kafka://my-cluster/t", sink: "service://Nope/handle" },
+      'unknown service "Nope" in sink; registered services: "MyService"',
+    ],
+    [
+      { source: "kafka://my-cluster/t", sink: "service://MyService/nope" },
+      'service "MyService" has no handler "nope"; its handlers: "handle", "other"',
+    ],
+    [
+      { source: "kafka://my-cluster/bad topic", sink: "service://MyService/handle" },
+      /not a valid Kafka topic name/,
+    ],
+    [
+      { source: "my-cluster/t", sink: "service://MyService/handle" },
+      /source must look like kafka:\/\/<cluster>\/<topic>/,
+    ],
+    [
+      { source: "kafka://my-cluster/t", sink: "MyService/handle" },
+      /sink must look like service:\/\/<Service>\/<handler>/,
+    ],
+    [
+      {
+        source: "kafka://my-cluster/t",
+        sink: "service://MyService/handle",
+        options: { "max.poll.records": 5 },
+      },
+      /unsupported subscription option "max.poll.records"; supported options: auto.offset.reset, group.id/,
+    ],
+    [
+      {
+        source: "kafka://my-cluster/t",
+        sink: "service://MyService/handle",
+        options: { "lambda.batch.size": 0 },
+      },
+      /"lambda.batch.size" must be a whole number from 1 to 10000/,
+    ],
+    [
+      { source: "kafka://my-cluster/t", sink: "service://MyService/handle", id: "mine" },
+      /unknown field "id"/,
+    ],
+    [{ sink: "service://MyService/handle" }, /source is required/],
+  ])("refuses %j with 400", async (body, message) => {
+    const response = await call(api, "POST", "/subscriptions", body);
+    expect(response.status).toBe(400);
+    if (typeof message === "string") expect(response.json.message).toBe(message);
+    else expect(response.json.message).toMatch(message);
+    expect(feeds.created).toEqual([]);
+    expect(await store.listSubscriptions()).toEqual([]);
+  });
+
+  it("says when no clusters exist at all", async () => {
+    const empty = await dynamo.freshStore();
+    await empty.createService({
+      name: "S",
+      type: "service",
+      endpoint: "http://x",
+      invocation: "call",
+      handlers: { h: { shared: false, input: "json" } },
+    });
+    const response = await call(apiOver(empty), "POST", "/subscriptions", {
+      source: "kafka://c/t",
+      sink: "service://S/h",
+    });
+    expect(response.status).toBe(400);
+    expect(response.json.message).toBe(
+      'unknown Kafka cluster "c" in source; available clusters: none',
+    );
+  });
+
+  it("refuses a duplicate (source, sink) with 409 naming the existing subscription", async () => {
+    const first = await call(api, "POST", "/subscriptions", REFERENCE_BODY);
+    const second = await call(api, "POST", "/subscriptions", REFERENCE_BODY);
+    expect(second.status).toBe(409);
+    expect(second.json.message).toBe(
+      `a subscription from kafka://my-cluster/my-topic to service://MyService/handle already exists (${first.json.id})`,
+    );
+    expect(feeds.created).toHaveLength(1);
+  });
+
+  it("leaves nothing behind when the feed cannot be created (502, no detail)", async () => {
+    feeds.failCreate = new DependencyError(
+      "Lambda CreateEventSourceMapping failed: ServiceException: arn:aws:internal-detail",
+    );
+    const response = await call(api, "POST", "/subscriptions", REFERENCE_BODY);
+    expect(response.status).toBe(502);
+    expect(response.json.message).toMatch(/could not create the event source mapping/);
+    expect(response.body).not.toContain("internal-detail");
+    expect(await store.listSubscriptions()).toEqual([]);
+    expect(JSON.stringify(logs)).toContain("internal-detail");
+    // references released: the service can be deleted
+    expect((await call(api, "DELETE", "/services/MyService")).status).toBe(202);
+  });
+
+  it("returns a feed's validation error as 400 and stores nothing", async () => {
+    feeds.failCreate = new ValidationError(
+      "AWS Lambda rejected CreateEventSourceMapping: topic too long",
+    );
+    const response = await call(api, "POST", "/subscriptions", REFERENCE_BODY);
+    expect(response.status).toBe(400);
+    expect(response.json.message).toBe(
+      "AWS Lambda rejected CreateEventSourceMapping: topic too long",
+    );
+    expect(await store.listSubscriptions()).toEqual([]);
+  });
+
+  it("removes the feed and the subscription when storing the feed fails", async () => {
+    const failing: AdminStore = storeWith(store, {
+      updateSubscription: async () => {
+        throw new DependencyError("DynamoDB UpdateItem subscription failed: throttled");
+      },
+    });
+    const response = await call(apiOver(failing), "POST", "/subscriptions", REFERENCE_BODY);
+    expect(response.status).toBe(502);
+    expect(response.body).not.toContain("throttled");
+    expect(feeds.created).toHaveLength(1);
+    expect(feeds.removed).toHaveLength(1);
+    expect(feeds.removed[0]?.feed).toEqual({
+      kind: "aws",
+      eventSourceMappingUuid: "esm-1",
+      functionAliasArn: expect.stringContaining(feeds.created[0]?.subscription.id ?? "?"),
+    });
+    expect(await store.listSubscriptions()).toEqual([]);
+  });
+
+  it("keeps a subscription in status deleting when its feed cannot be removed, and a retry finishes", async () => {
+    const id = (await call(api, "POST", "/subscriptions", REFERENCE_BODY)).json.id;
+    feeds.failRemove = new DependencyError("Lambda DeleteEventSourceMapping failed: boom");
+    const failed = await call(api, "DELETE", `/subscriptions/${id}`);
+    expect(failed.status).toBe(502);
+    expect(failed.json.message).toMatch(/stays in status deleting, retry the DELETE/);
+    expect((await call(api, "GET", `/subscriptions/${id}`)).json.status).toBe("deleting");
+    feeds.failRemove = undefined;
+    expect((await call(api, "DELETE", `/subscriptions/${id}`)).status).toBe(202);
+    expect(await store.getSubscription(id)).toBeUndefined();
+  });
+
+  it("404s unknown ids", async () => {
+    expect((await call(api, "GET", "/subscriptions/sub_nope")).status).toBe(404);
+    const response = await call(api, "DELETE", "/subscriptions/sub_nope");
+    expect(response.status).toBe(404);
+    expect(response.json.message).toBe('subscription "sub_nope" not found');
+  });
+});
+
+describe("kafka clusters", () => {
+  const body = {
+    name: "orders",
+    properties: {
+      "aws.msk.cluster.arn": MSK_ARN,
+      "security.protocol": "SASL_SSL",
+      "sasl.mechanism": "SCRAM-SHA-512",
+      "aws.secrets.manager.arn": SECRET_ARN,
+    },
+  };
+
+  it("creates, reads, lists and deletes", async () => {
+    const created = await call(api, "POST", "/kafka-clusters", body);
+    expect(created.status).toBe(201);
+    expect(created.headers.location).toBe("kafka-clusters/orders");
+    expect(created.json).toEqual({ ...body, origin: "api" });
+    expect((await call(api, "GET", "/kafka-clusters/orders")).json).toEqual({
+      ...body,
+      origin: "api",
+    });
+    expect(
+      (await call(api, "GET", "/kafka-clusters")).json.clusters.map(
+        (c: { name: string }) => c.name,
+      ),
+    ).toEqual(["my-cluster", "orders"]);
+    expect((await call(api, "POST", "/kafka-clusters", body)).status).toBe(409);
+    expect((await call(api, "DELETE", "/kafka-clusters/orders")).status).toBe(202);
+    expect((await call(api, "GET", "/kafka-clusters/orders")).status).toBe(404);
+    expect((await call(api, "DELETE", "/kafka-clusters/orders")).status).toBe(404);
+  });
+
+  it("refuses clear credentials without echoing them", async () => {
+    const response = await call(api, "POST", "/kafka-clusters", {
+      name: "x",
+      properties: { "bootstrap.servers": "b:9092", "sasl.password": "hunter2" },
+    });
+    expect(response.status).toBe(400);
+    expect(response.json.message).toMatch(/credentials go by Secrets Manager reference/);
+    expect(response.body).not.toContain("hunter2");
+  });
+
+  it("never shows a config cluster's password", async () => {
+    const [cluster] = clustersFromConfigFile({
+      ingress: {
+        "kafka-clusters": [
+          {
+            name: "local",
+            brokers: ["PLAINTEXT://b:9092"],
+            "sasl.username": "me",
+            "sasl.password": "pass-123",
+          },
+        ],
+      },
+    });
+    if (cluster) await store.upsertConfigCluster(cluster);
+    const one = await call(api, "GET", "/kafka-clusters/local");
+    const all = await call(api, "GET", "/kafka-clusters");
+    expect(one.json.properties["sasl.password"]).toBe("<redacted>");
+    expect(one.body + all.body).not.toContain("pass-123");
+    expect(one.body + all.body).not.toContain('"me"');
+  });
+
+  it("refuses to delete a config-declared cluster or one in use", async () => {
+    const config = await call(api, "DELETE", "/kafka-clusters/my-cluster");
+    expect(config.status).toBe(409);
+    expect(config.json.message).toMatch(/declared in the config file/);
+
+    await call(api, "POST", "/kafka-clusters", {
+      name: "api-c",
+      properties: { "bootstrap.servers": "b:9092" },
+    });
+    const sub = await call(api, "POST", "/subscriptions", {
+      source: "kafka://api-c/t",
+      sink: "service://MyService/handle",
+    });
+    const used = await call(api, "DELETE", "/kafka-clusters/api-c");
+    expect(used.status).toBe(409);
+    expect(used.json.message).toBe(
+      `Kafka cluster "api-c" is used by subscriptions ${sub.json.id}; delete them first`,
+    );
+    await call(api, "DELETE", `/subscriptions/${sub.json.id}`);
+    expect((await call(api, "DELETE", "/kafka-clusters/api-c")).status).toBe(202);
+  });
+
+  it.each([
+    [{ name: "x", properties: {} }, /need "bootstrap.servers"/],
+    [
+      { name: "x", properties: { "bootstrap.servers": "b:1", "linger.ms": 5 } },
+      /unsupported cluster property "linger.ms"/,
+    ],
+    [{ name: "bad name", properties: { "bootstrap.servers": "b:1" } }, /name must be 1 to 64/],
+    [{ properties: { "bootstrap.servers": "b:1" } }, /name is required/],
+  ])("refuses %j with 400", async (invalid, message) => {
+    const response = await call(api, "POST", "/kafka-clusters", invalid);
+    expect(response.status).toBe(400);
+    expect(response.json.message).toMatch(message);
+  });
+});
+
+describe("services", () => {
+  it("creates, reads, lists, refuses duplicates and deletes", async () => {
+    const counter = {
+      name: "Counter",
+      type: "virtual_object",
+      endpoint: "http://host:8080",
+      invocation: "call",
+      handlers: { add: {}, get: { shared: true }, raw: { input: "binary" } },
+    };
+    const created = await call(api, "POST", "/services", counter);
+    expect(created.status).toBe(201);
+    expect(created.headers.location).toBe("services/Counter");
+    const expected = {
+      ...counter,
+      handlers: {
+        add: { shared: false, input: "json" },
+        get: { shared: true, input: "json" },
+        raw: { shared: false, input: "binary" },
+      },
+    };
+    expect(created.json).toEqual(expected);
+    expect((await call(api, "GET", "/services/Counter")).json).toEqual(expected);
+    expect(
+      (await call(api, "GET", "/services")).json.services.map((s: { name: string }) => s.name),
+    ).toEqual(["Counter", "MyService"]);
+    const again = await call(api, "POST", "/services", counter);
+    expect(again.status).toBe(409);
+    expect(again.json.message).toBe('service "Counter" already exists');
+    expect((await call(api, "DELETE", "/services/Counter")).status).toBe(202);
+    expect((await call(api, "GET", "/services/Counter")).status).toBe(404);
+  });
+
+  it("refuses to delete a service in use", async () => {
+    const sub = await call(api, "POST", "/subscriptions", REFERENCE_BODY);
+    const response = await call(api, "DELETE", "/services/MyService");
+    expect(response.status).toBe(409);
+    expect(response.json.message).toContain(sub.json.id);
+  });
+
+  it("refuses an invalid service with 400", async () => {
+    const response = await call(api, "POST", "/services", {
+      ...myService,
+      name: "X",
+      type: "service",
+      handlers: { h: { shared: true } },
+    });
+    expect(response.status).toBe(400);
+    expect(response.json.message).toBe(
+      "invalid service: handlers.h.shared is only allowed for virtual_object and workflow services",
+    );
+  });
+});
+
+describe("transport edge cases", () => {
+  it("accepts trailing slashes and decodes path segments", async () => {
+    await call(api, "POST", "/services", { ...myService, name: "a.b-c" });
+    expect((await call(api, "GET", "/services/")).status).toBe(200);
+    expect((await call(api, "GET", "/services/a.b-c/")).status).toBe(200);
+    expect((await call(api, "GET", "/services/a%2Eb%2Dc")).json.name).toBe("a.b-c");
+    expect((await call(api, "GET", "/services/%E0%A4%A")).status).toBe(400);
+  });
+
+  it("answers 400 for malformed or missing JSON", async () => {
+    const malformed = await call(api, "POST", "/subscriptions", "{not json");
+    expect(malformed.status).toBe(400);
+    expect(malformed.json).toEqual({ message: "request body is not valid JSON" });
+    const missing = await call(api, "POST", "/kafka-clusters");
+    expect(missing.status).toBe(400);
+    expect(missing.json.message).toMatch(/request body is required/);
+    const array = await call(api, "POST", "/services", "[]");
+    expect(array.status).toBe(400);
+    expect(array.json.message).toBe("invalid service: body must be a JSON object");
+  });
+
+  it("answers 413 for a body over the limit", async () => {
+    const big = JSON.stringify({
+      source: "kafka://my-cluster/t",
+      sink: "service://MyService/handle",
+      pad: "x".repeat(3000),
+    });
+    const response = await call(api, "POST", "/subscriptions", big);
+    expect(response.status).toBe(413);
+    expect(response.json.message).toBe("request body is larger than 2048 bytes");
+    // counted in bytes, not characters
+    const multibyte = `{"name":"${"é".repeat(1100)}"}`;
+    expect(multibyte.length).toBeLessThan(2048);
+    expect((await call(api, "POST", "/services", multibyte)).status).toBe(413);
+  });
+
+  it("answers 404 for unknown routes and 405 with Allow for wrong methods", async () => {
+    for (const path of ["/", "/nope", "/subscriptions/a/b", "/constructor", "/kafka-clusters//x"]) {
+      const response = await call(api, "GET", path);
+      expect(response.status, path).toBe(404);
+      expect(response.json.message).toMatch(/no route/);
+    }
+    const put = await call(api, "PUT", "/subscriptions");
+    expect(put.status).toBe(405);
+    expect(put.headers.allow).toBe("GET, POST");
+    const post = await call(api, "POST", "/kafka-clusters/x");
+    expect(post.status).toBe(405);
+    expect(post.headers.allow).toBe("GET, DELETE");
+  });
+
+  it("answers 500 without internals for unexpected errors, and logs them", async () => {
+    const broken: AdminStore = storeWith(store, {
+      listServices: async () => {
+        throw new TypeError("Cannot read properties of undefined (reading 'secret-internal')");
+      },
+    });
+    const response = await call(apiOver(broken), "GET", "/services");
+    expect(response.status).toBe(500);
+    expect(response.json).toEqual({ message: "internal error" });
+    expect(logs.at(-1)).toMatchObject({ level: "error", error: "TypeError", path: "/services" });
+    expect(JSON.stringify(logs.at(-1))).toContain("secret-internal");
+  });
+
+  it("answers 502 for dependency failures without their detail", async () => {
+    const broken: AdminStore = storeWith(store, {
+      getSubscription: async () => {
+        throw new DependencyError(
+          "DynamoDB GetItem failed: arn:aws:dynamodb:eu-west-1:123:table/x",
+        );
+      },
+    });
+    const response = await call(apiOver(broken), "GET", "/subscriptions/sub_x");
+    expect(response.status).toBe(502);
+    expect(response.body).not.toContain("arn:aws");
+  });
+});

@@ -1,0 +1,335 @@
+// The admin API over the DynamoDB store with the real LambdaFeedControl, the Lambda control plane
+// mocked: the exact requests sent to AWS, and what happens when they fail.
+import {
+  CreateAliasCommand,
+  CreateEventSourceMappingCommand,
+  DeleteAliasCommand,
+  DeleteEventSourceMappingCommand,
+  InvalidParameterValueException,
+  LambdaClient,
+  ResourceConflictException,
+  ResourceInUseException,
+  ResourceNotFoundException,
+  ServiceException,
+} from "@aws-sdk/client-lambda";
+import { mockClient } from "aws-sdk-client-mock";
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import type { DynamoAdminStore } from "../../src/adapters/dynamo-store.ts";
+import { LambdaFeedControl } from "../../src/adapters/lambda-feeds.ts";
+import { type AdminApi, createAdminApi } from "../../src/app/admin-api.ts";
+import { DependencyError } from "../../src/core/errors.ts";
+import type { AdminStore } from "../../src/core/ports.ts";
+import { call, storeWith } from "../helpers/admin.ts";
+import { startTestDynamo, type TestDynamo } from "../helpers/dynamo.ts";
+
+const FUNCTION = "kafka-ingress-consumer";
+const FUNCTION_ARN = `arn:aws:lambda:eu-west-1:123456789012:function:${FUNCTION}`;
+const MSK_ARN =
+  "arn:aws:kafka:eu-west-1:123456789012:cluster/orders/6357e0b2-0e6a-4b86-a0b4-70df934c2e31-5";
+const SECRET_ARN = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:kafka-AbCdEf";
+const ESM_UUID = "a1b2c3d4-5678-90ab-cdef-11111EXAMPLE";
+const meta = { $metadata: {} };
+
+const lambdaMock = mockClient(LambdaClient);
+let dynamo: TestDynamo;
+let store: DynamoAdminStore;
+let logs: Array<Record<string, unknown>>;
+
+function apiOver(target: AdminStore, retryDelaysMs: number[] = [0, 0, 0]): AdminApi {
+  const feeds = new LambdaFeedControl(new LambdaClient({ region: "eu-west-1" }), FUNCTION, {
+    retryDelaysMs,
+    log: (e) => logs.push(e),
+  });
+  return createAdminApi({
+    store: target,
+    feeds,
+    maxBodyBytes: 64 * 1024,
+    log: (e) => logs.push(e),
+  });
+}
+
+beforeAll(async () => {
+  dynamo = await startTestDynamo();
+});
+afterAll(async () => {
+  lambdaMock.restore();
+  await dynamo.close();
+});
+beforeEach(async () => {
+  lambdaMock.reset();
+  logs = [];
+  store = await dynamo.freshStore();
+  lambdaMock.on(CreateAliasCommand).callsFake((input: { Name: string }) => ({
+    AliasArn: `${FUNCTION_ARN}:${input.Name}`,
+    Name: input.Name,
+    FunctionVersion: "$LATEST",
+  }));
+  lambdaMock.on(CreateEventSourceMappingCommand).resolves({ UUID: ESM_UUID, State: "Creating" });
+  lambdaMock.on(DeleteEventSourceMappingCommand).resolves({ UUID: ESM_UUID, State: "Deleting" });
+  lambdaMock.on(DeleteAliasCommand).resolves({});
+  const api = apiOver(store);
+  expect(
+    (
+      await call(api, "POST", "/kafka-clusters", {
+        name: "msk",
+        properties: {
+          "aws.msk.cluster.arn": MSK_ARN,
+          "security.protocol": "SASL_SSL",
+          "sasl.mechanism": "SCRAM-SHA-512",
+          "aws.secrets.manager.arn": SECRET_ARN,
+        },
+      })
+    ).status,
+  ).toBe(201);
+  expect(
+    (
+      await call(api, "POST", "/kafka-clusters", {
+        name: "onprem",
+        properties: {
+          "bootstrap.servers": "k1.internal:9092,k2.internal:9092",
+          "aws.vpc.subnets": "subnet-0a1,subnet-0b2",
+          "aws.vpc.security.groups": "sg-0c3",
+        },
+      })
+    ).status,
+  ).toBe(201);
+  expect(
+    (
+      await call(api, "POST", "/services", {
+        name: "Orders",
+        type: "virtual_object",
+        endpoint: "http://restate:8080",
+        handlers: { process: {} },
+      })
+    ).status,
+  ).toBe(201);
+});
+
+describe("create", () => {
+  it("creates an alias on $LATEST, then an MSK mapping invoking it", async () => {
+    const response = await call(apiOver(store), "POST", "/subscriptions", {
+      source: "kafka://msk/orders",
+      sink: "service://Orders/process",
+      options: { "auto.offset.reset": "earliest", "lambda.batch.size": 500 },
+    });
+    expect(response.status).toBe(201);
+    const id: string = response.json.id;
+    const aliasArn = `${FUNCTION_ARN}:${id}`;
+
+    const aliases = lambdaMock.commandCalls(CreateAliasCommand);
+    expect(aliases).toHaveLength(1);
+    expect(aliases[0]?.args[0].input).toEqual({
+      FunctionName: FUNCTION,
+      Name: id,
+      FunctionVersion: "$LATEST",
+      Description: "Kafka subscription kafka://msk/orders -> service://Orders/process",
+    });
+    const mappings = lambdaMock.commandCalls(CreateEventSourceMappingCommand);
+    expect(mappings).toHaveLength(1);
+    expect(mappings[0]?.args[0].input).toEqual({
+      FunctionName: aliasArn,
+      Topics: ["orders"],
+      StartingPosition: "TRIM_HORIZON",
+      EventSourceArn: MSK_ARN,
+      AmazonManagedKafkaEventSourceConfig: { ConsumerGroupId: id },
+      SourceAccessConfigurations: [{ Type: "SASL_SCRAM_512_AUTH", URI: SECRET_ARN }],
+      BatchSize: 500,
+    });
+    expect(response.json.feed).toEqual({
+      kind: "aws",
+      eventSourceMappingUuid: ESM_UUID,
+      functionAliasArn: aliasArn,
+    });
+    expect(await store.getSubscription(id)).toMatchObject({
+      status: "active",
+      feed: { kind: "aws", eventSourceMappingUuid: ESM_UUID, functionAliasArn: aliasArn },
+    });
+  });
+
+  it("creates a self-managed mapping in a VPC with partial batch responses", async () => {
+    const response = await call(apiOver(store), "POST", "/subscriptions", {
+      source: "kafka://onprem/payments",
+      sink: "service://Orders/process",
+      options: { "group.id": "payments-ingress", "lambda.report.batch.item.failures": "true" },
+    });
+    expect(response.status).toBe(201);
+    expect(lambdaMock.commandCalls(CreateEventSourceMappingCommand)[0]?.args[0].input).toEqual({
+      FunctionName: `${FUNCTION_ARN}:${response.json.id}`,
+      Topics: ["payments"],
+      StartingPosition: "LATEST",
+      SelfManagedEventSource: {
+        Endpoints: { KAFKA_BOOTSTRAP_SERVERS: ["k1.internal:9092", "k2.internal:9092"] },
+      },
+      SelfManagedKafkaEventSourceConfig: { ConsumerGroupId: "payments-ingress" },
+      SourceAccessConfigurations: [
+        { Type: "VPC_SUBNET", URI: "subnet:subnet-0a1" },
+        { Type: "VPC_SUBNET", URI: "subnet:subnet-0b2" },
+        { Type: "VPC_SECURITY_GROUP", URI: "security_group:sg-0c3" },
+      ],
+      ProvisionedPollerConfig: { MinimumPollers: 1, MaximumPollers: 200 },
+      FunctionResponseTypes: ["ReportBatchItemFailures"],
+    });
+  });
+
+  it("deletes the alias and stores nothing when the mapping cannot be created", async () => {
+    lambdaMock
+      .on(CreateEventSourceMappingCommand)
+      .rejects(new ServiceException({ message: "internal failure 7f3a", ...meta }));
+    const response = await call(apiOver(store), "POST", "/subscriptions", {
+      source: "kafka://msk/orders",
+      sink: "service://Orders/process",
+    });
+    expect(response.status).toBe(502);
+    expect(response.body).not.toContain("7f3a");
+    const alias = lambdaMock.commandCalls(CreateAliasCommand)[0]?.args[0].input;
+    const deleted = lambdaMock.commandCalls(DeleteAliasCommand);
+    expect(deleted.map((c) => c.args[0].input)).toEqual([
+      { FunctionName: FUNCTION, Name: alias?.Name },
+    ]);
+    expect(await store.listSubscriptions()).toEqual([]);
+    expect(JSON.stringify(logs)).toContain("internal failure 7f3a");
+  });
+
+  it("returns AWS's own validation message as 400", async () => {
+    lambdaMock.on(CreateEventSourceMappingCommand).rejects(
+      new InvalidParameterValueException({
+        message: "Topic name is invalid for this cluster.",
+        ...meta,
+      }),
+    );
+    const response = await call(apiOver(store), "POST", "/subscriptions", {
+      source: "kafka://msk/orders",
+      sink: "service://Orders/process",
+    });
+    expect(response.status).toBe(400);
+    expect(response.json.message).toBe(
+      "AWS Lambda rejected CreateEventSourceMapping: Topic name is invalid for this cluster.",
+    );
+    expect(lambdaMock.commandCalls(DeleteAliasCommand)).toHaveLength(1);
+    expect(await store.listSubscriptions()).toEqual([]);
+  });
+
+  it("stores nothing and creates no mapping when the alias cannot be created", async () => {
+    lambdaMock
+      .on(CreateAliasCommand)
+      .rejects(new ResourceConflictException({ message: "exists", ...meta }));
+    const response = await call(apiOver(store), "POST", "/subscriptions", {
+      source: "kafka://msk/orders",
+      sink: "service://Orders/process",
+    });
+    expect(response.status).toBe(502);
+    expect(lambdaMock.commandCalls(CreateEventSourceMappingCommand)).toHaveLength(0);
+    expect(await store.listSubscriptions()).toEqual([]);
+  });
+
+  it("calls nothing on AWS for a cluster whose credentials are only in clear", async () => {
+    await store.upsertConfigCluster({
+      name: "local",
+      origin: "config",
+      properties: {
+        "bootstrap.servers": "b:9092",
+        "security.protocol": "SASL_PLAINTEXT",
+        "sasl.mechanism": "PLAIN",
+        "sasl.username": "u",
+        "sasl.password": "pw-in-clear",
+      },
+    });
+    const response = await call(apiOver(store), "POST", "/subscriptions", {
+      source: "kafka://local/t",
+      sink: "service://Orders/process",
+    });
+    expect(response.status).toBe(400);
+    expect(response.json.message).toMatch(/set "aws.secrets.manager.arn"/);
+    expect(response.body).not.toContain("pw-in-clear");
+    expect(lambdaMock.calls()).toHaveLength(0);
+    expect(await store.listSubscriptions()).toEqual([]);
+  });
+
+  it("removes mapping and alias when storing the feed fails", async () => {
+    const failing = storeWith(store, {
+      updateSubscription: async () => {
+        throw new DependencyError(
+          "DynamoDB UpdateItem subscription failed: ProvisionedThroughputExceeded",
+        );
+      },
+    });
+    const response = await call(apiOver(failing), "POST", "/subscriptions", {
+      source: "kafka://msk/orders",
+      sink: "service://Orders/process",
+    });
+    expect(response.status).toBe(502);
+    const alias = lambdaMock.commandCalls(CreateAliasCommand)[0]?.args[0].input;
+    expect(
+      lambdaMock.commandCalls(DeleteEventSourceMappingCommand).map((c) => c.args[0].input),
+    ).toEqual([{ UUID: ESM_UUID }]);
+    expect(lambdaMock.commandCalls(DeleteAliasCommand).map((c) => c.args[0].input)).toEqual([
+      { FunctionName: FUNCTION, Name: alias?.Name },
+    ]);
+    expect(await store.listSubscriptions()).toEqual([]);
+  });
+});
+
+describe("delete", () => {
+  async function created(): Promise<string> {
+    const response = await call(apiOver(store), "POST", "/subscriptions", {
+      source: "kafka://msk/orders",
+      sink: "service://Orders/process",
+    });
+    expect(response.status).toBe(201);
+    return response.json.id;
+  }
+
+  it("deletes the mapping, then the alias, then the subscription", async () => {
+    const id = await created();
+    const response = await call(apiOver(store), "DELETE", `/subscriptions/${id}`);
+    expect(response.status).toBe(202);
+    expect(
+      lambdaMock.commandCalls(DeleteEventSourceMappingCommand).map((c) => c.args[0].input),
+    ).toEqual([{ UUID: ESM_UUID }]);
+    expect(lambdaMock.commandCalls(DeleteAliasCommand).map((c) => c.args[0].input)).toEqual([
+      { FunctionName: FUNCTION, Name: id },
+    ]);
+    const order = lambdaMock.calls().map((c) => c.args[0].constructor.name);
+    expect(order.slice(-2)).toEqual(["DeleteEventSourceMappingCommand", "DeleteAliasCommand"]);
+    expect(await store.getSubscription(id)).toBeUndefined();
+  });
+
+  it("treats an already deleted mapping or alias as done", async () => {
+    const id = await created();
+    lambdaMock
+      .on(DeleteEventSourceMappingCommand)
+      .rejects(new ResourceNotFoundException({ message: "gone", ...meta }));
+    lambdaMock
+      .on(DeleteAliasCommand)
+      .rejects(new ResourceNotFoundException({ message: "gone", ...meta }));
+    expect((await call(apiOver(store), "DELETE", `/subscriptions/${id}`)).status).toBe(202);
+    expect(await store.getSubscription(id)).toBeUndefined();
+  });
+
+  it("retries a mapping that is still being created", async () => {
+    const id = await created();
+    lambdaMock
+      .on(DeleteEventSourceMappingCommand)
+      .rejectsOnce(new ResourceInUseException({ message: "Creating", ...meta }))
+      .rejectsOnce(new ResourceInUseException({ message: "Creating", ...meta }))
+      .resolves({ UUID: ESM_UUID });
+    expect((await call(apiOver(store), "DELETE", `/subscriptions/${id}`)).status).toBe(202);
+    expect(lambdaMock.commandCalls(DeleteEventSourceMappingCommand)).toHaveLength(3);
+  });
+
+  it("gives up after the configured retries and keeps the subscription for another DELETE", async () => {
+    const id = await created();
+    lambdaMock
+      .on(DeleteEventSourceMappingCommand)
+      .rejects(new ResourceInUseException({ message: "busy", ...meta }));
+    const response = await call(apiOver(store, [0, 0]), "DELETE", `/subscriptions/${id}`);
+    expect(response.status).toBe(502);
+    expect(lambdaMock.commandCalls(DeleteEventSourceMappingCommand)).toHaveLength(3);
+    expect(lambdaMock.commandCalls(DeleteAliasCommand)).toHaveLength(0);
+    expect((await store.getSubscription(id))?.status).toBe("deleting");
+
+    lambdaMock.on(DeleteEventSourceMappingCommand).resolves({ UUID: ESM_UUID });
+    expect((await call(apiOver(store), "DELETE", `/subscriptions/${id}`)).status).toBe(202);
+    expect(await store.getSubscription(id)).toBeUndefined();
+  });
+});

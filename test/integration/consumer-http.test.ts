@@ -1,0 +1,306 @@
+// The consumer end to end against a real HTTP server on loopback: real undici sink, real
+// createConsumer / createConsumerHandler, in-memory catalog.
+import { createServer } from "node:net";
+import { afterEach, describe, expect, it } from "vitest";
+import { createHttpSink, type HttpSink } from "../../src/adapters/http-sink.ts";
+import { type ConsumerSettings, createConsumer } from "../../src/app/consumer.ts";
+import { BatchRetryError } from "../../src/core/outcome.ts";
+import { createConsumerHandler } from "../../src/handlers/consumer.ts";
+import { loadEvent, manyRecords, mskEvent, type SyntheticRecord } from "../helpers/kafka-events.ts";
+import {
+  demoCluster,
+  functionArn,
+  memoryCatalog,
+  SUB_ID,
+  service,
+  subscription,
+} from "../helpers/memory-catalog.ts";
+import {
+  type RecordedRequest,
+  type RecordingSink,
+  type SinkReply,
+  startRecordingSink,
+} from "../helpers/recording-sink.ts";
+
+const config: ConsumerSettings = {
+  MAX_CONCURRENCY: 16,
+  CATALOG_CACHE_TTL_MS: 10_000,
+  MAX_ATTEMPTS: 3,
+  REQUEST_TIMEOUT_MS: 2_000,
+  DEADLINE_MARGIN_MS: 500,
+  RETRY_BASE_DELAY_MS: 20,
+  RETRY_MAX_DELAY_MS: 50,
+};
+const context = (remainingMs = 30_000) => {
+  const end = Date.now() + remainingMs;
+  return {
+    invokedFunctionArn: functionArn(SUB_ID),
+    getRemainingTimeInMillis: () => end - Date.now(),
+  };
+};
+const PARTIAL = { "lambda.report.batch.item.failures": "true" };
+
+const cleanup: Array<() => Promise<void>> = [];
+afterEach(async () => {
+  while (cleanup.length > 0) await cleanup.pop()?.();
+});
+
+async function sinkServer(reply?: (r: RecordedRequest) => SinkReply): Promise<RecordingSink> {
+  const sink = await startRecordingSink(reply);
+  cleanup.push(() => sink.close());
+  return sink;
+}
+
+function httpSink(settings: ConsumerSettings = config): HttpSink {
+  const sink = createHttpSink({
+    connections: settings.MAX_CONCURRENCY,
+    requestTimeoutMs: settings.REQUEST_TIMEOUT_MS,
+  });
+  cleanup.push(() => sink.close());
+  return sink;
+}
+
+function consumerFor(endpoint: string, options: Record<string, string> = {}, settings = config) {
+  const lines: string[] = [];
+  const consumer = createConsumer({
+    catalog: memoryCatalog({
+      subscriptions: [subscription({ options })],
+      services: [service({ endpoint })],
+      clusters: [demoCluster],
+    }),
+    config: settings,
+    deliver: httpSink(settings).deliver,
+    log: (line) => lines.push(line),
+  });
+  return { consumer, logs: () => lines.map((l) => JSON.parse(l)) };
+}
+
+const keyOf = (r: RecordedRequest) => decodeURIComponent(r.path.split("/")[2] ?? "");
+
+describe("consumer over real HTTP", () => {
+  it("delivers every record once, to the right path, with headers and body; per-key order; concurrent keys", async () => {
+    const sink = await sinkServer(() => ({ status: 200, delayMs: 15 }));
+    const records = manyRecords(240, 2, 24); // 24 keys over 2 partitions, 10 records per key
+    const { consumer } = consumerFor(`${sink.url}/`);
+
+    const response = await consumer.processEvent(mskEvent(records), context());
+
+    expect(response).toBeUndefined();
+    expect(sink.requests).toHaveLength(240);
+    const ids = new Set(sink.requests.map((r) => r.headers["idempotency-key"]));
+    expect(ids.size).toBe(240);
+    for (const record of records) {
+      const id = `${SUB_ID}/orders/${record.partition}/${record.offset}`;
+      const request = sink.requests.find((r) => r.headers["idempotency-key"] === id);
+      expect(request).toBeDefined();
+      expect(request?.method).toBe("POST");
+      expect(request?.path).toBe(`/Orders/${record.key}/process`);
+      expect(request?.headers).toMatchObject({
+        "restate.subscription.id": SUB_ID,
+        "kafka.topic": "orders",
+        "kafka.partition": String(record.partition),
+        "kafka.offset": String(record.offset),
+        "kafka.timestamp": String(1_700_000_000_000 + record.offset),
+        "kafka.key": Buffer.from(record.key ?? "").toString("base64"),
+        "content-type": "application/json",
+      });
+      expect(JSON.parse(request?.body.toString() ?? "")).toEqual(record.value);
+    }
+    // per key, the server saw offsets in increasing order
+    const seen = new Map<string, number[]>();
+    for (const r of sink.requests) {
+      const key = `${r.headers["kafka.partition"]}/${keyOf(r)}`;
+      seen.set(key, [...(seen.get(key) ?? []), Number(r.headers["kafka.offset"])]);
+    }
+    expect(seen.size).toBe(24);
+    for (const offsets of seen.values())
+      expect(offsets).toEqual([...offsets].sort((a, b) => a - b));
+    // lanes really ran side by side, within the bound
+    expect(sink.maxInFlight()).toBeGreaterThanOrEqual(8);
+    expect(sink.maxInFlight()).toBeLessThanOrEqual(config.MAX_CONCURRENCY);
+  });
+
+  it("a key failing with 500 stops only that key; partial response names the lowest undelivered offset per partition", async () => {
+    const failing = new Set(["key-3", "key-6"]); // key-3 in partition 1, key-6 in partition 0
+    const sink = await sinkServer((r) => ({ status: failing.has(keyOf(r)) ? 500 : 200 }));
+    const records = manyRecords(120, 2, 12);
+    const { consumer } = consumerFor(sink.url, PARTIAL);
+
+    const response = await consumer.processEvent(mskEvent(records), context());
+
+    const firstOffset = (key: string) => records.find((r) => r.key === key)?.offset;
+    expect(response).toEqual({
+      batchItemFailures: [
+        { itemIdentifier: { partition: "orders-0", offset: firstOffset("key-6") } },
+        { itemIdentifier: { partition: "orders-1", offset: firstOffset("key-3") } },
+      ],
+    });
+    const perKey = new Map<string, number>();
+    for (const r of sink.requests) perKey.set(keyOf(r), (perKey.get(keyOf(r)) ?? 0) + 1);
+    for (let k = 0; k < 12; k++) {
+      const key = `key-${k}`;
+      // failing keys: only their first record, MAX_ATTEMPTS times; the others: all 10, once
+      expect(perKey.get(key)).toBe(failing.has(key) ? config.MAX_ATTEMPTS : 10);
+    }
+    const failingOffsets = sink.requests
+      .filter((r) => failing.has(keyOf(r)))
+      .map((r) => r.headers["kafka.offset"]);
+    expect(new Set(failingOffsets)).toEqual(
+      new Set([String(firstOffset("key-3")), String(firstOffset("key-6"))]),
+    );
+  });
+
+  it("without partial batch responses the handler throws so that the ESM retries the batch", async () => {
+    const sink = await sinkServer((r) => ({ status: keyOf(r) === "key-1" ? 503 : 200 }));
+    const lines: string[] = [];
+    const handler = createConsumerHandler({
+      catalog: memoryCatalog({
+        subscriptions: [subscription()],
+        services: [service({ endpoint: sink.url })],
+        clusters: [demoCluster],
+      }),
+      config,
+      deliver: httpSink().deliver,
+      log: (line) => lines.push(line),
+    });
+    await expect(handler(mskEvent(manyRecords(20, 2, 4)), context())).rejects.toThrow(
+      BatchRetryError,
+    );
+    const last = JSON.parse(lines.at(-1) ?? "{}");
+    expect(last).toMatchObject({ level: "error", error: "BatchRetryError" });
+    expect(last.reason).toMatch(/1 failed, 4 not attempted, 15 delivered/);
+  });
+
+  it("retries connection refused within the attempt budget, then reports the records", async () => {
+    const port = await closedPort();
+    const { consumer, logs } = consumerFor(`http://127.0.0.1:${port}`, PARTIAL);
+    const records: SyntheticRecord[] = [
+      { partition: 0, offset: 7, key: "a", value: 1 },
+      { partition: 0, offset: 8, key: "a", value: 2 },
+      { partition: 1, offset: 3, key: "b", value: 3 },
+    ];
+    const response = await consumer.processEvent(mskEvent(records), context());
+    expect(response).toEqual({
+      batchItemFailures: [
+        { itemIdentifier: { partition: "orders-0", offset: 7 } },
+        { itemIdentifier: { partition: "orders-1", offset: 3 } },
+      ],
+    });
+    const summary = logs().at(-1);
+    expect(summary).toMatchObject({ failed: 2, notAttempted: 1, delivered: 0 });
+    expect(summary.firstFailure.reason).toMatch(/ECONNREFUSED.*\(after 3 attempts\)/);
+  });
+
+  it("a timed-out attempt is retried and succeeds", async () => {
+    const settings = { ...config, REQUEST_TIMEOUT_MS: 200 };
+    let calls = 0;
+    const sink = await sinkServer(() => ({ status: 200, delayMs: ++calls === 1 ? 1_000 : 0 }));
+    const { consumer, logs } = consumerFor(sink.url, PARTIAL, settings);
+    const response = await consumer.processEvent(
+      mskEvent([{ partition: 0, offset: 1, key: "a", value: 1 }]),
+      context(),
+    );
+    expect(response).toEqual({ batchItemFailures: [] });
+    expect(sink.requests).toHaveLength(2);
+    expect(sink.requests.map((r) => r.headers["idempotency-key"])).toEqual([
+      `${SUB_ID}/orders/0/1`,
+      `${SUB_ID}/orders/0/1`,
+    ]);
+    expect(logs().at(-1)).toMatchObject({ delivered: 1 });
+  });
+
+  it("stops retrying at the deadline, well before the Lambda timeout", async () => {
+    const settings = { ...config, REQUEST_TIMEOUT_MS: 300, MAX_ATTEMPTS: 100 };
+    const sink = await sinkServer(() => ({ status: 200, delayMs: 5_000 }));
+    const { consumer, logs } = consumerFor(sink.url, PARTIAL, settings);
+    const started = Date.now();
+    const remaining = 1_500; // deadline = 1,500 - 500 margin = 1,000 ms from now
+    const response = await consumer.processEvent(
+      mskEvent([
+        { partition: 0, offset: 1, key: "a", value: 1 },
+        { partition: 0, offset: 2, key: "a", value: 2 },
+      ]),
+      context(remaining),
+    );
+    const elapsed = Date.now() - started;
+    expect(response).toEqual({
+      batchItemFailures: [{ itemIdentifier: { partition: "orders-0", offset: 1 } }],
+    });
+    expect(elapsed).toBeLessThan(remaining - settings.DEADLINE_MARGIN_MS + 200);
+    expect(sink.requests.length).toBeGreaterThanOrEqual(2);
+    expect(sink.requests.length).toBeLessThanOrEqual(4); // ~1,000 ms / (300 ms + backoff)
+    expect(logs().at(-1).firstFailure.reason).toMatch(/timeout after \d+ ms/);
+  });
+
+  it("redirects are not followed (terminal); 202 from /send is success; 4xx is terminal and logged", async () => {
+    const sink = await sinkServer((r) => {
+      if (r.path.includes("/redirect/")) return { status: 307 };
+      if (r.path.includes("/bad/")) return { status: 400, body: '{"message":"bad input"}' };
+      return { status: 202, body: '{"invocationId":"inv_1","status":"Accepted"}' };
+    });
+    const lines: string[] = [];
+    const consumer = createConsumer({
+      catalog: memoryCatalog({
+        subscriptions: [subscription({ options: PARTIAL })],
+        services: [service({ endpoint: sink.url, invocation: "send" })],
+        clusters: [demoCluster],
+      }),
+      config,
+      deliver: httpSink().deliver,
+      log: (line) => lines.push(line),
+    });
+    const response = await consumer.processEvent(
+      mskEvent([
+        { partition: 0, offset: 1, key: "redirect", value: 1 },
+        { partition: 0, offset: 2, key: "bad", value: 2 },
+        { partition: 0, offset: 3, key: "good", value: 3 },
+      ]),
+      context(),
+    );
+    expect(response).toEqual({ batchItemFailures: [] });
+    expect(sink.requests.map((r) => r.path).sort()).toEqual([
+      "/Orders/bad/process/send",
+      "/Orders/good/process/send",
+      "/Orders/redirect/process/send",
+    ]);
+    const terminal = lines.map((l) => JSON.parse(l)).filter((l) => l.msg.includes("terminal"));
+    expect(terminal.map((l) => [l.offset, l.reason]).sort()).toEqual([
+      [1, "HTTP 307: {}"],
+      [2, 'HTTP 400: {"message":"bad input"}'],
+    ]);
+  });
+});
+
+describe("record headers over real HTTP", () => {
+  it("arrive as valid HTTP headers, repeated names joined by the server, binary ones in base64", async () => {
+    const sink = await sinkServer(() => ({ status: 500, body: "x".repeat(200_000) }));
+    const { consumer } = consumerFor(sink.url, PARTIAL, { ...config, MAX_ATTEMPTS: 2 });
+    const response = await consumer.processEvent(loadEvent("record-headers"), context());
+    // a huge error body is capped and the retry still happens
+    expect(response).toEqual({
+      batchItemFailures: [{ itemIdentifier: { partition: "orders-0", offset: 500 } }],
+    });
+    expect(sink.requests).toHaveLength(2);
+    const headers = sink.requests[0]?.headers ?? {};
+    expect(headers["kafka.header.x-correlation-id"]).toBe("corr-42");
+    expect(headers["kafka.header.tenant"]).toBe("acme, globex");
+    expect(headers["kafka.header.my%20header"]).toBe("spaced name");
+    expect(headers["kafka.header.empty"]).toBe("");
+    expect(Buffer.from(headers["kafka.header-b64.greeting"] ?? "", "base64").toString()).toBe(
+      "héllo wörld",
+    );
+    expect([...Buffer.from(headers["kafka.header-b64.bin"] ?? "", "base64")]).toEqual([
+      0, 1, 2, 255,
+    ]);
+  });
+});
+
+/** A loopback port nothing listens on. */
+async function closedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const address = server.address();
+  const port = typeof address === "object" && address ? address.port : 0;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}

@@ -1,0 +1,253 @@
+// The first slice as a user meets it: the local stack's admin API, then `npm run invoke` on a
+// batch with many keys over two partitions, delivered to a real HTTP sink.
+import { execFile } from "node:child_process";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type LocalStack, startLocalStack } from "../../src/local/stack.ts";
+import { type RecordSpec, selfManagedEvent } from "../helpers/kafka-events.ts";
+import { type RecordingSink, startRecordingSink } from "../helpers/recording-sink.ts";
+
+const run = promisify(execFile);
+const bootstrapServers = "broker-1.local:9092,broker-2.local:9092";
+
+let dataDir: string;
+let stack: LocalStack;
+let sink: RecordingSink;
+const failingKey = "key-07";
+const sinkLatencyMs = 20;
+
+async function api(method: string, path: string, body?: unknown) {
+  const response = await fetch(`${stack.adminUrl}${path}`, {
+    method,
+    headers: body === undefined ? {} : { "content-type": "application/json" },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  });
+  const text = await response.text();
+  return {
+    status: response.status,
+    headers: response.headers,
+    json: text ? JSON.parse(text) : undefined,
+  };
+}
+
+async function invoke(event: unknown, subscriptionId?: string) {
+  const eventPath = join(dataDir, `event-${Math.random().toString(36).slice(2)}.json`);
+  await writeFile(eventPath, JSON.stringify(event));
+  const args = ["src/local/invoke.ts", eventPath, "--data-dir", dataDir];
+  if (subscriptionId) args.push("--subscription", subscriptionId);
+  try {
+    const { stdout, stderr } = await run(process.execPath, args, { cwd: process.cwd() });
+    const lines = stdout.trim().split("\n");
+    return { code: 0, response: JSON.parse(lines.at(-1) ?? ""), stderr };
+  } catch (error) {
+    const failure = error as { code: number; stderr: string };
+    return { code: failure.code, response: undefined, stderr: failure.stderr };
+  }
+}
+
+/** 20 keys spread over two partitions, 10 records each, interleaved as a producer would. */
+function counterRecords(topic: string): RecordSpec[] {
+  const records: RecordSpec[] = [];
+  const nextOffset = [0, 0];
+  for (let round = 0; round < 10; round++) {
+    for (let k = 0; k < 20; k++) {
+      const partition = k % 2;
+      const offset = nextOffset[partition] ?? 0;
+      nextOffset[partition] = offset + 1;
+      const key = `key-${String(k).padStart(2, "0")}`;
+      records.push({
+        topic,
+        partition,
+        offset,
+        key,
+        value: JSON.stringify({ key, round }),
+        headers: { trace: `t-${offset}` },
+      });
+    }
+  }
+  return records;
+}
+
+beforeAll(async () => {
+  dataDir = await mkdtemp(join(tmpdir(), "local-stack-"));
+  sink = await startRecordingSink((request) => ({
+    status: request.path.includes(`/${failingKey}/`) ? 500 : 200,
+    delayMs: sinkLatencyMs,
+  }));
+  stack = await startLocalStack({ dataDir, port: 0, log: () => {} });
+});
+
+afterAll(async () => {
+  await stack?.close();
+  await sink?.close();
+  await rm(dataDir, { recursive: true, force: true });
+});
+
+describe("local stack", () => {
+  let counterSubscription: string;
+  let partialSubscription: string;
+
+  it("registers a cluster, services and subscriptions with the reference doc's bodies", async () => {
+    expect(
+      (
+        await api("POST", "/kafka-clusters", {
+          name: "my-cluster",
+          properties: { "bootstrap.servers": bootstrapServers },
+        })
+      ).status,
+    ).toBe(201);
+    expect(
+      (
+        await api("POST", "/services", {
+          name: "Counter",
+          type: "virtual_object",
+          endpoint: sink.url,
+          handlers: { add: {} },
+        })
+      ).status,
+    ).toBe(201);
+    expect(
+      (
+        await api("POST", "/services", {
+          name: "MyService",
+          type: "service",
+          endpoint: sink.url,
+          handlers: { handle: {} },
+        })
+      ).status,
+    ).toBe(201);
+
+    const created = await api("POST", "/subscriptions", {
+      source: "kafka://my-cluster/my-topic",
+      sink: "service://MyService/handle",
+      options: { "auto.offset.reset": "earliest" },
+    });
+    expect(created.status).toBe(201);
+    expect(created.json.id).toMatch(/^sub_[0-9A-Za-z]+$/);
+    expect(created.headers.get("location")).toBe(`subscriptions/${created.json.id}`);
+
+    const counter = await api("POST", "/subscriptions", {
+      source: "kafka://my-cluster/counters",
+      sink: "service://Counter/add",
+    });
+    expect(counter.status).toBe(201);
+    counterSubscription = counter.json.id;
+    const partial = await api("POST", "/subscriptions", {
+      source: "kafka://my-cluster/counters-partial",
+      sink: "service://Counter/add",
+      options: { "lambda.report.batch.item.failures": "true" },
+    });
+    expect(partial.status).toBe(201);
+    partialSubscription = partial.json.id;
+  });
+
+  it("delivers every record once, in key order, many keys at a time", async () => {
+    sink.requests.length = 0;
+    const records = counterRecords("counters").filter((r) => r.key !== failingKey);
+    const startedAt = Date.now();
+    const result = await invoke(selfManagedEvent(bootstrapServers, records), counterSubscription);
+    const wallMs = Date.now() - startedAt;
+    expect(result.stderr).not.toMatch(/Error/);
+    expect(result.code).toBe(0);
+    expect(result.response).toBeNull();
+
+    expect(sink.requests).toHaveLength(records.length);
+    for (const record of records) {
+      const matching = sink.requests.filter(
+        (r) =>
+          r.headers["kafka.partition"] === String(record.partition) &&
+          r.headers["kafka.offset"] === String(record.offset),
+      );
+      expect(matching).toHaveLength(1);
+      const request = matching[0];
+      expect(request?.method).toBe("POST");
+      expect(request?.path).toBe(`/Counter/${record.key}/add`);
+      expect(request?.headers["restate.subscription.id"]).toBe(counterSubscription);
+      expect(request?.headers["kafka.topic"]).toBe("counters");
+      expect(request?.headers["kafka.key"]).toBe(
+        Buffer.from(record.key as string).toString("base64"),
+      );
+      expect(request?.headers["kafka.timestamp"]).toBe(String(1_700_000_000_000 + record.offset));
+      expect(request?.headers["idempotency-key"]).toBeTruthy();
+      expect(request?.headers["content-type"]).toBe("application/json");
+      expect(request?.body.toString()).toBe(record.value);
+    }
+    const idempotencyKeys = new Set(sink.requests.map((r) => r.headers["idempotency-key"]));
+    expect(idempotencyKeys.size).toBe(records.length);
+
+    const offsetsByKey = new Map<string, number[]>();
+    for (const request of sink.requests) {
+      const key = request.path.split("/")[2] ?? "";
+      offsetsByKey.set(key, [
+        ...(offsetsByKey.get(key) ?? []),
+        Number(request.headers["kafka.offset"]),
+      ]);
+    }
+    for (const offsets of offsetsByKey.values()) {
+      expect(offsets).toEqual([...offsets].sort((a, b) => a - b));
+    }
+    // 19 keys × 10 records at 20 ms each: sequential delivery would take ≥ 3.8 s.
+    expect(sink.maxInFlight()).toBeGreaterThanOrEqual(10);
+    expect(wallMs).toBeLessThan(records.length * sinkLatencyMs);
+  });
+
+  it("keeps other keys flowing when one key fails and reports the lowest undelivered offset per partition", async () => {
+    sink.requests.length = 0;
+    const records = counterRecords("counters-partial");
+    const result = await invoke(selfManagedEvent(bootstrapServers, records), partialSubscription);
+    expect(result.code).toBe(0);
+
+    const failing = records.filter((r) => r.key === failingKey);
+    const firstFailing = failing[0] as RecordSpec;
+    expect(result.response).toEqual({
+      batchItemFailures: [
+        {
+          itemIdentifier: {
+            partition: `counters-partial-${firstFailing.partition}`,
+            offset: firstFailing.offset,
+          },
+        },
+      ],
+    });
+    const delivered = sink.requests.filter((r) => !r.path.includes(`/${failingKey}/`));
+    expect(delivered).toHaveLength(records.length - failing.length);
+    const failingAttempts = sink.requests.filter((r) => r.path.includes(`/${failingKey}/`));
+    expect(failingAttempts.length).toBeGreaterThan(0);
+    expect(new Set(failingAttempts.map((r) => r.headers["kafka.offset"]))).toEqual(
+      new Set([String(firstFailing.offset)]),
+    );
+  });
+
+  it("throws without partial batch responses, so that the event source retries the batch", async () => {
+    const records = counterRecords("counters").filter((r) => r.key === failingKey);
+    const result = await invoke(selfManagedEvent(bootstrapServers, records), counterSubscription);
+    expect(result.code).not.toBe(0);
+    expect(result.stderr).toMatch(/retry|undelivered|failed/i);
+  });
+
+  it("finds the subscription by cluster and topic when no alias names it", async () => {
+    sink.requests.length = 0;
+    const records: RecordSpec[] = [
+      { topic: "my-topic", partition: 0, offset: 5, key: null, value: '{"hello":"world"}' },
+    ];
+    const result = await invoke(selfManagedEvent("broker-2.local:9092", records));
+    expect(result.code).toBe(0);
+    expect(sink.requests.map((r) => r.path)).toEqual(["/MyService/handle"]);
+  });
+
+  it("keeps its state across a restart", async () => {
+    const before = await api("GET", "/subscriptions");
+    await stack.close();
+    stack = await startLocalStack({ dataDir, port: 0, log: () => {} });
+    const after = await api("GET", "/subscriptions");
+    expect(after.status).toBe(200);
+    expect(after.json.subscriptions).toHaveLength(3);
+    expect(after.json).toEqual(before.json);
+    expect((await api("GET", `/subscriptions/${counterSubscription}`)).json.sink).toBe(
+      "service://Counter/add",
+    );
+  });
+});

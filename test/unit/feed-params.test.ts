@@ -1,0 +1,187 @@
+import { describe, expect, it } from "vitest";
+import { ValidationError } from "../../src/core/errors.ts";
+import { buildFeedParams } from "../../src/core/feed-params.ts";
+import type { KafkaCluster, Subscription } from "../../src/core/model.ts";
+
+const ALIAS = "arn:aws:lambda:eu-west-1:123456789012:function:kafka-consumer:sub_abc";
+const MSK_ARN =
+  "arn:aws:kafka:eu-west-1:123456789012:cluster/orders/6357e0b2-0e6a-4b86-a0b4-70df934c2e31-5";
+const SECRET_ARN = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:kafka-creds-AbCdEf";
+
+function subscription(options: Record<string, string> = {}): Subscription {
+  return {
+    id: "sub_abc",
+    source: "kafka://c/orders",
+    sink: "service://Orders/handle",
+    options,
+    cluster: "c",
+    topic: "orders",
+    service: "Orders",
+    handler: "handle",
+    status: "provisioning",
+    createdAt: "2025-01-01T00:00:00.000Z",
+  };
+}
+
+const cluster = (properties: Record<string, string>): KafkaCluster => ({
+  name: "c",
+  properties,
+  origin: "api",
+});
+
+describe("buildFeedParams", () => {
+  it("builds an MSK mapping with IAM and defaults", () => {
+    expect(
+      buildFeedParams(
+        subscription(),
+        cluster({
+          "aws.msk.cluster.arn": MSK_ARN,
+          "security.protocol": "SASL_SSL",
+          "sasl.mechanism": "AWS_MSK_IAM",
+        }),
+        ALIAS,
+      ),
+    ).toEqual({
+      FunctionName: ALIAS,
+      Topics: ["orders"],
+      StartingPosition: "LATEST",
+      EventSourceArn: MSK_ARN,
+      AmazonManagedKafkaEventSourceConfig: { ConsumerGroupId: "sub_abc" },
+    });
+  });
+
+  it("builds an MSK mapping with SCRAM-512 and every option", () => {
+    expect(
+      buildFeedParams(
+        subscription({
+          "auto.offset.reset": "earliest",
+          "group.id": "orders-group",
+          "lambda.batch.size": "1000",
+          "lambda.batch.window.seconds": "5",
+          "lambda.min.pollers": "2",
+          "lambda.max.pollers": "20",
+          "lambda.report.batch.item.failures": "true",
+        }),
+        cluster({
+          "aws.msk.cluster.arn": MSK_ARN,
+          "bootstrap.servers": "localhost:9092",
+          "security.protocol": "SASL_SSL",
+          "sasl.mechanism": "SCRAM-SHA-512",
+          "aws.secrets.manager.arn": SECRET_ARN,
+        }),
+        ALIAS,
+      ),
+    ).toEqual({
+      FunctionName: ALIAS,
+      Topics: ["orders"],
+      StartingPosition: "TRIM_HORIZON",
+      EventSourceArn: MSK_ARN,
+      AmazonManagedKafkaEventSourceConfig: { ConsumerGroupId: "orders-group" },
+      SourceAccessConfigurations: [{ Type: "SASL_SCRAM_512_AUTH", URI: SECRET_ARN }],
+      BatchSize: 1000,
+      MaximumBatchingWindowInSeconds: 5,
+      ProvisionedPollerConfig: { MinimumPollers: 2, MaximumPollers: 20 },
+      FunctionResponseTypes: ["ReportBatchItemFailures"],
+    });
+  });
+
+  it("builds a self-managed mapping without authentication", () => {
+    expect(
+      buildFeedParams(subscription(), cluster({ "bootstrap.servers": "b1:9092,b2:9092" }), ALIAS),
+    ).toEqual({
+      FunctionName: ALIAS,
+      Topics: ["orders"],
+      StartingPosition: "LATEST",
+      SelfManagedEventSource: { Endpoints: { KAFKA_BOOTSTRAP_SERVERS: ["b1:9092", "b2:9092"] } },
+      SelfManagedKafkaEventSourceConfig: { ConsumerGroupId: "sub_abc" },
+    });
+  });
+
+  it("builds a self-managed mapping with SASL in a VPC", () => {
+    const params = buildFeedParams(
+      subscription({ "lambda.report.batch.item.failures": "true" }),
+      cluster({
+        "bootstrap.servers": "kafka.internal:9096",
+        "security.protocol": "SASL_SSL",
+        "sasl.mechanism": "SCRAM-SHA-256",
+        "aws.secrets.manager.arn": SECRET_ARN,
+        "aws.vpc.subnets": "subnet-0a,subnet-0b",
+        "aws.vpc.security.groups": "sg-01",
+      }),
+      ALIAS,
+    );
+    expect(params).toEqual({
+      FunctionName: ALIAS,
+      Topics: ["orders"],
+      StartingPosition: "LATEST",
+      SelfManagedEventSource: { Endpoints: { KAFKA_BOOTSTRAP_SERVERS: ["kafka.internal:9096"] } },
+      SelfManagedKafkaEventSourceConfig: { ConsumerGroupId: "sub_abc" },
+      SourceAccessConfigurations: [
+        { Type: "SASL_SCRAM_256_AUTH", URI: SECRET_ARN },
+        { Type: "VPC_SUBNET", URI: "subnet:subnet-0a" },
+        { Type: "VPC_SUBNET", URI: "subnet:subnet-0b" },
+        { Type: "VPC_SECURITY_GROUP", URI: "security_group:sg-01" },
+      ],
+      ProvisionedPollerConfig: { MinimumPollers: 1, MaximumPollers: 200 },
+      FunctionResponseTypes: ["ReportBatchItemFailures"],
+    });
+  });
+
+  it("maps SASL/PLAIN to BASIC_AUTH and an SSL client certificate to CLIENT_CERTIFICATE_TLS_AUTH", () => {
+    expect(
+      buildFeedParams(
+        subscription(),
+        cluster({
+          "bootstrap.servers": "b:9092",
+          "security.protocol": "SASL_SSL",
+          "sasl.mechanism": "PLAIN",
+          "aws.secrets.manager.arn": SECRET_ARN,
+        }),
+        ALIAS,
+      ).SourceAccessConfigurations,
+    ).toEqual([{ Type: "BASIC_AUTH", URI: SECRET_ARN }]);
+    expect(
+      buildFeedParams(
+        subscription(),
+        cluster({
+          "bootstrap.servers": "b:9094",
+          "security.protocol": "SSL",
+          "aws.secrets.manager.arn": SECRET_ARN,
+        }),
+        ALIAS,
+      ).SourceAccessConfigurations,
+    ).toEqual([{ Type: "CLIENT_CERTIFICATE_TLS_AUTH", URI: SECRET_ARN }]);
+  });
+
+  it("refuses a config cluster whose credentials are only in clear", () => {
+    const configCluster: KafkaCluster = {
+      name: "local",
+      origin: "config",
+      properties: {
+        "bootstrap.servers": "b:9092",
+        "security.protocol": "SASL_PLAINTEXT",
+        "sasl.mechanism": "PLAIN",
+        "sasl.username": "u",
+        "sasl.password": "secret-value",
+      },
+    };
+    const attempt = () => buildFeedParams(subscription(), configCluster, ALIAS);
+    expect(attempt).toThrow(ValidationError);
+    expect(attempt).toThrow(/clear credentials .* cannot be used by an AWS event source/);
+    expect(attempt).not.toThrow(/secret-value/);
+  });
+
+  it("refuses SASL mechanisms MSK does not support", () => {
+    expect(() =>
+      buildFeedParams(
+        subscription(),
+        cluster({
+          "aws.msk.cluster.arn": MSK_ARN,
+          "sasl.mechanism": "PLAIN",
+          "aws.secrets.manager.arn": SECRET_ARN,
+        }),
+        ALIAS,
+      ),
+    ).toThrow(/do not support SASL PLAIN/);
+  });
+});
