@@ -404,7 +404,14 @@ export function createAdminApi(deps: AdminApiDeps): AdminApi {
       POST: (request) => createSubscription(request),
     },
     "subscriptions/:id": {
-      GET: async (_r, [id = ""]) => json(200, subscriptionView(await getSubscription(id))),
+      GET: async (_r, [id = ""]) => {
+        const subscription = await getSubscription(id);
+        const feedStatus = await feeds.status?.(subscription);
+        return json(200, {
+          ...subscriptionView(subscription),
+          ...(feedStatus ? { feedStatus } : {}),
+        });
+      },
       DELETE: (_r, [id = ""]) => deleteSubscription(id),
     },
     "kafka-clusters": {

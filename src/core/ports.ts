@@ -44,4 +44,6 @@ export interface FeedControl {
   create(subscription: Subscription, cluster: KafkaCluster): Promise<FeedRef>;
   /** Idempotent: removing what is already gone succeeds. */
   remove(subscription: Subscription, feed: FeedRef): Promise<void>;
+  /** How the feed is doing (state, lag), where the implementation can tell cheaply. */
+  status?(subscription: Subscription): Promise<Record<string, unknown> | undefined>;
 }

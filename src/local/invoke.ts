@@ -6,16 +6,15 @@ import { parseArgs } from "node:util";
 import { DynamoAdminStore } from "../adapters/dynamo-store.ts";
 import { consumerConfig } from "../config.ts";
 import { createConsumerHandler } from "../handlers/consumer.ts";
+import { localInvocationContext } from "./lambda-context.ts";
 import { localDynamoDbClient } from "./stack.ts";
 import { readStackInfo } from "./stack-file.ts";
 
-const usage = `Usage: npm run --silent invoke -- <event.json> [--subscription <id>] [--data-dir .data] [--timeout-seconds 900]
+const usage = `Usage: npm run --silent invoke -- <event.json> [--subscription <id>] [--data-dir .data] [--timeout-seconds 300]
 
 Runs the consumer handler on a Kafka event (MSK or self-managed shape) against the running
 local stack. Without --subscription the subscription is found by the event's cluster and topic.
 Prints the handler's response as JSON; exits non-zero with the error on stderr if it throws.`;
-
-const localFunctionArn = "arn:aws:lambda:local:000000000000:function:kafka-ingress-consumer";
 
 async function main(): Promise<number> {
   const { values, positionals } = parseArgs({
@@ -23,7 +22,7 @@ async function main(): Promise<number> {
     options: {
       subscription: { type: "string" },
       "data-dir": { type: "string", default: ".data" },
-      "timeout-seconds": { type: "string", default: "900" },
+      "timeout-seconds": { type: "string", default: "300" },
       help: { type: "boolean", short: "h", default: false },
     },
   });
@@ -52,15 +51,8 @@ async function main(): Promise<number> {
     config: consumerConfig(process.env),
     log: (line: string) => console.error(line),
   });
-  const deadline = Date.now() + timeoutMs;
-  const invokedFunctionArn = values.subscription
-    ? `${localFunctionArn}:${values.subscription}`
-    : localFunctionArn;
   try {
-    const response = await handler(event, {
-      invokedFunctionArn,
-      getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()),
-    });
+    const response = await handler(event, localInvocationContext(values.subscription, timeoutMs));
     console.log(JSON.stringify(response ?? null));
     return 0;
   } finally {

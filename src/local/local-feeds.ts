@@ -1,35 +1,86 @@
-// The local stack's stand-in for AWS event source mappings: it records that a subscription is fed
-// locally. Events reach the consumer through `npm run invoke` against the same store.
+// The local stack's stand-in for AWS event source mappings: for each subscription whose cluster
+// has `bootstrap.servers`, a local event source consumes the topic and invokes the consumer
+// handler with batches in the ESM's shape. Without a reachable broker the source keeps retrying
+// and says so in its status; `npm run invoke` can still replay fixture events.
 import type { FeedRef, KafkaCluster, Subscription } from "../core/model.ts";
 import type { FeedControl } from "../core/ports.ts";
+import type { EsmKafkaEvent } from "./kafka/batching.ts";
+import {
+  type LocalEventSource,
+  type LocalEventSourceOptions,
+  startLocalEventSource,
+} from "./kafka/event-source.ts";
+
+export interface LocalFeedOptions {
+  /** Runs the consumer handler on a batch for a subscription; a throw fails the batch. */
+  readonly invoke: (subscription: Subscription, event: EsmKafkaEvent) => Promise<unknown>;
+  readonly log: (line: string) => void;
+  /** False: register mappings without consuming Kafka (events arrive only through invoke). */
+  readonly consumeKafka?: boolean;
+  /** Test seam. */
+  readonly startSource?: (options: LocalEventSourceOptions) => LocalEventSource;
+}
 
 export class LocalFeedControl implements FeedControl {
-  readonly #log: (line: string) => void;
+  readonly #options: LocalFeedOptions;
+  readonly #sources = new Map<string, LocalEventSource>();
 
-  constructor(log: (line: string) => void = (line) => console.log(line)) {
-    this.#log = log;
+  constructor(options: LocalFeedOptions) {
+    this.#options = options;
   }
 
   async create(subscription: Subscription, cluster: KafkaCluster): Promise<FeedRef> {
-    this.#log(
-      JSON.stringify({
-        level: "info",
-        msg: "local mapping registered",
-        subscription: subscription.id,
-        cluster: cluster.name,
-        topic: subscription.topic,
-      }),
-    );
+    this.start(subscription, cluster);
     return { kind: "local" };
   }
 
-  async remove(subscription: Subscription): Promise<void> {
-    this.#log(
-      JSON.stringify({
-        level: "info",
-        msg: "local mapping removed",
-        subscription: subscription.id,
+  /** Starts consuming for a stored subscription (also used when the stack restarts). */
+  start(subscription: Subscription, cluster: KafkaCluster): void {
+    const consuming =
+      this.#options.consumeKafka !== false && !!cluster.properties["bootstrap.servers"];
+    this.#log("info", "local mapping registered", subscription, {
+      cluster: cluster.name,
+      topic: subscription.topic,
+      consuming,
+    });
+    if (!consuming || this.#sources.has(subscription.id)) return;
+    const start = this.#options.startSource ?? startLocalEventSource;
+    this.#sources.set(
+      subscription.id,
+      start({
+        subscription,
+        cluster,
+        invoke: (event) => this.#options.invoke(subscription, event),
+        log: this.#options.log,
       }),
     );
+  }
+
+  async remove(subscription: Subscription): Promise<void> {
+    const source = this.#sources.get(subscription.id);
+    this.#sources.delete(subscription.id);
+    await source?.stop();
+    this.#log("info", "local mapping removed", subscription);
+  }
+
+  async status(subscription: Subscription): Promise<Record<string, unknown> | undefined> {
+    const source = this.#sources.get(subscription.id);
+    return source ? { ...source.status() } : undefined;
+  }
+
+  /** Stops every source, committing what was delivered. */
+  async close(): Promise<void> {
+    const sources = [...this.#sources.values()];
+    this.#sources.clear();
+    await Promise.all(sources.map((source) => source.stop()));
+  }
+
+  #log(
+    level: string,
+    msg: string,
+    subscription: Subscription,
+    extra: Record<string, unknown> = {},
+  ) {
+    this.#options.log(JSON.stringify({ level, msg, subscription: subscription.id, ...extra }));
   }
 }

@@ -2,11 +2,14 @@
 import { parseArgs } from "node:util";
 import { startLocalStack } from "./stack.ts";
 
-const usage = `Usage: npm start -- [--config-file restate.toml] [--data-dir .data] [--port 9070] [--host 127.0.0.1] [--in-memory]
+const usage = `Usage: npm start -- [--config-file restate.toml] [--data-dir .data] [--port 9070] [--host 127.0.0.1] [--in-memory] [--no-kafka]
 
 Serves the admin API (/subscriptions, /kafka-clusters, /services) with an embedded
 DynamoDB-compatible store. Kafka clusters may be declared in a config file of the
-[[ingress.kafka-clusters]] form. Deliver events with \`npm run invoke -- <event.json>\`.`;
+[[ingress.kafka-clusters]] form. Each subscription consumes its topic from the cluster's
+bootstrap.servers (its own consumer group, like an event source mapping) and invokes the
+consumer handler with batches; --no-kafka turns that off. Replay fixture events with
+\`npm run invoke -- <event.json>\`.`;
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
@@ -16,6 +19,7 @@ async function main(): Promise<void> {
       port: { type: "string", default: process.env.PORT ?? "9070" },
       host: { type: "string", default: "127.0.0.1" },
       "in-memory": { type: "boolean", default: false },
+      "no-kafka": { type: "boolean", default: false },
       help: { type: "boolean", short: "h", default: false },
     },
   });
@@ -32,6 +36,7 @@ async function main(): Promise<void> {
     ...(values["config-file"] ? { configFile: values["config-file"] } : {}),
     host: values.host,
     port,
+    consumeKafka: !values["no-kafka"],
   });
   console.log(
     JSON.stringify({

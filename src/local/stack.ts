@@ -4,9 +4,12 @@ import { join } from "node:path";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { DynamoAdminStore, ensureTable } from "../adapters/dynamo-store.ts";
 import { createAdminApi } from "../app/admin-api.ts";
+import { consumerConfig } from "../config.ts";
+import { createConsumerHandler } from "../handlers/consumer.ts";
 import { startAdminServer } from "./admin-server.ts";
 import { readConfigFileClusters } from "./config-file.ts";
 import { startEmbeddedDynamoDb } from "./embedded-dynamodb.ts";
+import { localInvocationContext } from "./lambda-context.ts";
 import { LocalFeedControl } from "./local-feeds.ts";
 import { removeStackInfo, writeStackInfo } from "./stack-file.ts";
 
@@ -18,6 +21,8 @@ export interface LocalStackOptions {
   readonly configFile?: string;
   readonly tableName?: string;
   readonly maxBodyBytes?: number;
+  /** False: do not consume Kafka; events reach the consumer only through `npm run invoke`. */
+  readonly consumeKafka?: boolean;
   readonly log?: (line: string) => void;
 }
 
@@ -53,8 +58,19 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     const store = new DynamoAdminStore(client, tableName);
     for (const cluster of configClusters) await store.upsertConfigCluster(cluster);
 
+    const consumer = createConsumerHandler({ catalog: store, config: consumerConfig(), log });
+    const feeds = new LocalFeedControl({
+      invoke: (subscription, event) => consumer(event, localInvocationContext(subscription.id)),
+      log,
+      ...(options.consumeKafka === undefined ? {} : { consumeKafka: options.consumeKafka }),
+    });
+    for (const subscription of await store.listSubscriptions()) {
+      const cluster = await store.getCluster(subscription.cluster);
+      if (subscription.status === "active" && cluster) feeds.start(subscription, cluster);
+    }
+
     const maxBodyBytes = options.maxBodyBytes ?? 64 * 1024;
-    const api = createAdminApi({ store, feeds: new LocalFeedControl(log), maxBodyBytes });
+    const api = createAdminApi({ store, feeds, maxBodyBytes });
     const server = await startAdminServer({
       handle: (request) => api.handle(request),
       host: options.host ?? "127.0.0.1",
@@ -75,6 +91,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       tableName,
       close: async () => {
         await server.close();
+        await feeds.close();
         if (options.dataDir) await removeStackInfo(options.dataDir);
         client.destroy();
         await db.close();

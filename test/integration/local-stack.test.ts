@@ -11,7 +11,7 @@ import { type RecordSpec, selfManagedEvent } from "../helpers/kafka-events.ts";
 import { type RecordingSink, startRecordingSink } from "../helpers/recording-sink.ts";
 
 const run = promisify(execFile);
-const bootstrapServers = "broker-1.local:9092,broker-2.local:9092";
+const bootstrapServers = "127.0.0.1:19092,127.0.0.1:19093";
 
 let dataDir: string;
 let stack: LocalStack;
@@ -77,7 +77,7 @@ beforeAll(async () => {
     status: request.path.includes(`/${failingKey}/`) ? 500 : 200,
     delayMs: sinkLatencyMs,
   }));
-  stack = await startLocalStack({ dataDir, port: 0, log: () => {} });
+  stack = await startLocalStack({ dataDir, port: 0, consumeKafka: false, log: () => {} });
 });
 
 afterAll(async () => {
@@ -233,7 +233,7 @@ describe("local stack", () => {
     const records: RecordSpec[] = [
       { topic: "my-topic", partition: 0, offset: 5, key: null, value: '{"hello":"world"}' },
     ];
-    const result = await invoke(selfManagedEvent("broker-2.local:9092", records));
+    const result = await invoke(selfManagedEvent("127.0.0.1:19093", records));
     expect(result.code).toBe(0);
     expect(sink.requests.map((r) => r.path)).toEqual(["/MyService/handle"]);
   });
@@ -241,7 +241,7 @@ describe("local stack", () => {
   it("keeps its state across a restart", async () => {
     const before = await api("GET", "/subscriptions");
     await stack.close();
-    stack = await startLocalStack({ dataDir, port: 0, log: () => {} });
+    stack = await startLocalStack({ dataDir, port: 0, consumeKafka: false, log: () => {} });
     const after = await api("GET", "/subscriptions");
     expect(after.status).toBe(200);
     expect(after.json.subscriptions).toHaveLength(3);

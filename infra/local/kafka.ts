@@ -1,0 +1,382 @@
+// Runs a real Apache Kafka 4.x broker (KRaft, single node acting as broker and controller) on
+// 127.0.0.1 without Docker: the `org.apache.kafka:kafka_2.13` jars and their runtime dependencies
+// come from Maven Central (cached), and `kafka.Kafka` runs on the machine's Java 17+.
+//
+//   node infra/local/kafka.ts [--version 4.1.1] [--cache-dir DIR]   # prints bootstrap servers
+//
+// Programmatic: `const kafka = await startKafka(); ...; await kafka.stop();`
+import { execFile } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
+import { homedir, tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { pathToFileURL } from "node:url";
+import { promisify } from "node:util";
+import { Admin } from "@platformatic/kafka";
+import { freePorts, LOOPBACK, portAccepts, spawnLogged, tail, waitUntil } from "./processes.ts";
+
+const execFileAsync = promisify(execFile);
+
+/** Tested here with 4.1.0 and 4.4.0; any 4.x on Maven Central should do. */
+export const DEFAULT_KAFKA_VERSION = "4.1.1";
+/** kafka_2.13 4.x resolves slf4j-api 1.7.36; without a binding the broker would log nothing. */
+const SLF4J_SIMPLE_VERSION = "1.7.36";
+
+export interface StartKafkaOptions {
+  /** Kafka version on Maven Central (`org.apache.kafka:kafka_2.13`), default DEFAULT_KAFKA_VERSION. */
+  readonly version?: string;
+  /** Where jars are cached; default `~/.cache/kafka-lambda-ingress/kafka-<version>`. */
+  readonly cacheDir?: string;
+  /** JVM max heap in MB (default 512). */
+  readonly heapMb?: number;
+  /** How long to wait for the broker to answer a metadata request (default 120 s). */
+  readonly startupTimeoutMs?: number;
+  /** Default partitions for auto-created topics (default 1). */
+  readonly numPartitions?: number;
+  /** Keep the temporary data dir (logs, segments) after stop (default: env KEEP_KAFKA_DATA=1). */
+  readonly keepData?: boolean;
+  /** Progress lines (default: nothing). */
+  readonly log?: (line: string) => void;
+}
+
+export interface RunningKafka {
+  /** `127.0.0.1:<port>` (comma-separated form, one broker). */
+  readonly bootstrapServers: string;
+  readonly version: string;
+  /** Broker stdout/stderr. */
+  readonly logFile: string;
+  readonly dataDir: string;
+  /** Graceful shutdown (SIGTERM, SIGKILL after 20 s), then removes the data dir. Idempotent. */
+  stop(): Promise<void>;
+}
+
+export function defaultKafkaCacheDir(version: string): string {
+  const base = process.env.XDG_CACHE_HOME ?? join(homedir(), ".cache");
+  return join(base, "kafka-lambda-ingress", `kafka-${version}`);
+}
+
+function pom(version: string): string {
+  return `<?xml version="1.0" encoding="UTF-8"?>
+<project xmlns="http://maven.apache.org/POM/4.0.0">
+  <modelVersion>4.0.0</modelVersion>
+  <groupId>local.kafka-lambda-ingress</groupId>
+  <artifactId>kafka-runtime</artifactId>
+  <version>1</version>
+  <packaging>pom</packaging>
+  <dependencies>
+    <dependency>
+      <groupId>org.apache.kafka</groupId>
+      <artifactId>kafka_2.13</artifactId>
+      <version>${version}</version>
+    </dependency>
+    <dependency>
+      <groupId>org.slf4j</groupId>
+      <artifactId>slf4j-simple</artifactId>
+      <version>${SLF4J_SIMPLE_VERSION}</version>
+    </dependency>
+  </dependencies>
+</project>
+`;
+}
+
+/**
+ * Makes sure `<cacheDir>/libs` holds the broker's runtime classpath; downloads with Maven
+ * (`dependency:copy-dependencies`) on first use. Safe against concurrent callers: each downloads
+ * into its own temp dir and the first rename wins.
+ */
+export async function ensureKafkaJars(
+  version: string = DEFAULT_KAFKA_VERSION,
+  cacheDir: string = defaultKafkaCacheDir(version),
+  log: (line: string) => void = () => {},
+): Promise<string> {
+  const libs = join(cacheDir, "libs");
+  const marker = join(libs, ".complete");
+  if (existsSync(marker)) return libs;
+  mkdirSync(cacheDir, { recursive: true });
+  const work = mkdtempSync(join(cacheDir, "download-"));
+  try {
+    writeFileSync(join(work, "pom.xml"), pom(version));
+    log(`downloading Apache Kafka ${version} jars from Maven Central into ${libs}`);
+    const mvn = process.env.MVN ?? "mvn";
+    try {
+      await execFileAsync(
+        mvn,
+        [
+          "-B",
+          "-q",
+          "-f",
+          join(work, "pom.xml"),
+          "dependency:copy-dependencies",
+          "-DincludeScope=runtime",
+          `-DoutputDirectory=${join(work, "libs")}`,
+        ],
+        { maxBuffer: 16 * 1024 * 1024, timeout: 15 * 60_000 },
+      );
+    } catch (error) {
+      const e = error as { stdout?: string; stderr?: string; message: string };
+      throw new Error(
+        `Maven could not fetch org.apache.kafka:kafka_2.13:${version} (is "mvn" on PATH and Maven Central reachable?): ${e.message}\n${e.stdout ?? ""}${e.stderr ?? ""}`.trim(),
+      );
+    }
+    const jars = readdirSync(join(work, "libs"));
+    if (!jars.some((j) => j.startsWith(`kafka_2.13-${version}`))) {
+      throw new Error(`Maven finished but kafka_2.13-${version}.jar is missing in ${work}/libs`);
+    }
+    writeFileSync(join(work, "libs", ".complete"), `${new Date().toISOString()}\n`);
+    try {
+      renameSync(join(work, "libs"), libs);
+    } catch (error) {
+      if (!existsSync(marker)) throw error; // another process won the race: fine
+    }
+    return libs;
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
+/** Kafka's Uuid text form: 16 random bytes, URL-safe base64 without padding, not starting "-". */
+export function randomClusterId(): string {
+  for (;;) {
+    const id = randomBytes(16).toString("base64url");
+    if (!id.startsWith("-")) return id;
+  }
+}
+
+export function serverProperties(options: {
+  brokerPort: number;
+  controllerPort: number;
+  logDir: string;
+  numPartitions: number;
+}): string {
+  const { brokerPort, controllerPort, logDir, numPartitions } = options;
+  return [
+    "process.roles=broker,controller",
+    "node.id=1",
+    `controller.quorum.voters=1@${LOOPBACK}:${controllerPort}`,
+    `listeners=PLAINTEXT://${LOOPBACK}:${brokerPort},CONTROLLER://${LOOPBACK}:${controllerPort}`,
+    `advertised.listeners=PLAINTEXT://${LOOPBACK}:${brokerPort}`,
+    "controller.listener.names=CONTROLLER",
+    "inter.broker.listener.name=PLAINTEXT",
+    "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+    `log.dirs=${logDir}`,
+    `num.partitions=${numPartitions}`,
+    "offsets.topic.replication.factor=1",
+    "offsets.topic.num.partitions=4",
+    "transaction.state.log.replication.factor=1",
+    "transaction.state.log.min.isr=1",
+    "transaction.state.log.num.partitions=4",
+    "share.coordinator.state.topic.replication.factor=1",
+    "share.coordinator.state.topic.min.isr=1",
+    "group.initial.rebalance.delay.ms=0",
+    "auto.create.topics.enable=true",
+    "num.network.threads=2",
+    "num.io.threads=2",
+    "num.recovery.threads.per.data.dir=1",
+    "log.retention.hours=24",
+    "",
+  ].join("\n");
+}
+
+function javaBinary(): string {
+  if (process.env.JAVA) return process.env.JAVA;
+  if (process.env.JAVA_HOME) return join(process.env.JAVA_HOME, "bin", "java");
+  return "java";
+}
+
+/** One metadata round trip through a real client. */
+async function metadataWorks(bootstrapServers: string): Promise<boolean> {
+  const admin = new Admin({
+    clientId: "kafka-readiness",
+    bootstrapBrokers: [bootstrapServers],
+    retries: 0,
+    connectTimeout: 2_000,
+    requestTimeout: 5_000,
+  });
+  try {
+    const metadata = await admin.metadata({ topics: [] });
+    return metadata.brokers.size > 0;
+  } finally {
+    await admin.close().catch(() => {});
+  }
+}
+
+async function attemptStart(
+  libs: string,
+  version: string,
+  options: StartKafkaOptions,
+): Promise<RunningKafka> {
+  const log = options.log ?? (() => {});
+  const dataDir = mkdtempSync(join(tmpdir(), "kafka-local-"));
+  const logDir = join(dataDir, "kraft-logs");
+  const logFile = join(dataDir, "broker.log");
+  const keep = options.keepData ?? process.env.KEEP_KAFKA_DATA === "1";
+  const removeData = () => {
+    if (!keep) rmSync(dataDir, { recursive: true, force: true });
+  };
+  const [brokerPort, controllerPort] = (await freePorts(2)) as [number, number];
+  const propertiesFile = join(dataDir, "server.properties");
+  writeFileSync(
+    propertiesFile,
+    serverProperties({
+      brokerPort,
+      controllerPort,
+      logDir,
+      numPartitions: options.numPartitions ?? 1,
+    }),
+  );
+  const java = javaBinary();
+  const classpath = `${libs}/*`;
+  const jvm = [
+    `-Xmx${options.heapMb ?? 512}m`,
+    "-Xms64m",
+    "-XX:+UseSerialGC",
+    "-XX:TieredStopAtLevel=1",
+    "-Djava.awt.headless=true",
+    "-Dorg.slf4j.simpleLogger.defaultLogLevel=info",
+    "-Dorg.slf4j.simpleLogger.showDateTime=true",
+    "-Dlog4j2.level=warn",
+  ];
+
+  // 1. Format the storage (KRaft needs a cluster id and a formatted metadata dir).
+  try {
+    await execFileAsync(
+      java,
+      [
+        ...jvm.filter((a) => !a.startsWith("-Xmx")),
+        "-Xmx256m",
+        "-cp",
+        classpath,
+        "kafka.tools.StorageTool",
+        "format",
+        "-t",
+        randomClusterId(),
+        "-c",
+        propertiesFile,
+      ],
+      { maxBuffer: 16 * 1024 * 1024, timeout: 180_000 },
+    );
+  } catch (error) {
+    const e = error as { stdout?: string; stderr?: string; message: string };
+    removeData();
+    throw new Error(
+      `kafka-storage format failed (java: ${java}): ${e.message}\n${(e.stderr ?? "").slice(-4000)}`,
+    );
+  }
+
+  // 2. Start the broker.
+  const bootstrapServers = `${LOOPBACK}:${brokerPort}`;
+  log(`starting Kafka ${version} on ${bootstrapServers} (log: ${logFile})`);
+  const proc = spawnLogged(java, [...jvm, "-cp", classpath, "kafka.Kafka", propertiesFile], {
+    logFile,
+    cwd: dataDir,
+  });
+  let stopped: Promise<void> | undefined;
+  const stop = () => {
+    stopped ??= proc.stop(20_000).then(removeData);
+    return stopped;
+  };
+  try {
+    await waitUntil(`Kafka broker on ${bootstrapServers}`, () => portAccepts(brokerPort), {
+      timeoutMs: options.startupTimeoutMs ?? 120_000,
+      intervalMs: 250,
+      exited: proc.exited,
+      describe: () => `--- ${logFile} (tail) ---\n${tail(logFile)}`,
+    });
+    await waitUntil(
+      `Kafka metadata on ${bootstrapServers}`,
+      () => metadataWorks(bootstrapServers),
+      {
+        timeoutMs: options.startupTimeoutMs ?? 120_000,
+        intervalMs: 500,
+        exited: proc.exited,
+        describe: () => `--- ${logFile} (tail) ---\n${tail(logFile)}`,
+      },
+    );
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    await proc.stop(5_000);
+    // Keep the log around for the error message's reader when the broker did not come up.
+    throw Object.assign(new Error(message), {
+      logFile,
+      dataDir,
+      portClash: /Address already in use/i.test(message),
+    });
+  }
+  return { bootstrapServers, version, logFile, dataDir, stop };
+}
+
+/** Downloads (first time), formats and starts a single-node KRaft broker on 127.0.0.1. */
+export async function startKafka(options: StartKafkaOptions = {}): Promise<RunningKafka> {
+  const version = options.version ?? process.env.KAFKA_VERSION ?? DEFAULT_KAFKA_VERSION;
+  const cacheDir = options.cacheDir ?? defaultKafkaCacheDir(version);
+  const libs = await ensureKafkaJars(version, cacheDir, options.log);
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await attemptStart(libs, version, options);
+    } catch (error) {
+      // The free ports we picked may have been taken meanwhile: try again with new ones.
+      const clash = (error as { portClash?: boolean }).portClash === true;
+      if (!clash || attempt >= 3) throw error;
+      options.log?.(`port clash, retrying Kafka start (attempt ${attempt + 1})`);
+    }
+  }
+}
+
+function parseCliArgs(argv: readonly string[]): StartKafkaOptions {
+  const options: { version?: string; cacheDir?: string } = {};
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    const value = argv[i + 1];
+    if (arg === "--version" && value) {
+      options.version = value;
+      i++;
+    } else if (arg === "--cache-dir" && value) {
+      options.cacheDir = resolve(value);
+      i++;
+    } else {
+      throw new Error(
+        `unknown argument ${arg}; usage: node infra/local/kafka.ts [--version V] [--cache-dir DIR]`,
+      );
+    }
+  }
+  return options;
+}
+
+async function main(): Promise<void> {
+  const started = Date.now();
+  const kafka = await startKafka({
+    ...parseCliArgs(process.argv.slice(2)),
+    log: (line) => console.error(line),
+  });
+  console.error(
+    `Kafka ${kafka.version} ready in ${Date.now() - started} ms; log: ${kafka.logFile}`,
+  );
+  console.log(kafka.bootstrapServers);
+  const shutdown = () => {
+    console.error("stopping Kafka...");
+    kafka.stop().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        console.error(error);
+        process.exit(1);
+      },
+    );
+  };
+  process.once("SIGINT", shutdown);
+  process.once("SIGTERM", shutdown);
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(resolve(process.argv[1])).href) {
+  main().catch((error: unknown) => {
+    console.error(error instanceof Error ? error.message : error);
+    process.exit(1);
+  });
+}

@@ -1,0 +1,164 @@
+// Small process helpers shared by the local Kafka and Restate launchers: free loopback ports,
+// readiness polling, log tails and a child process that is stopped reliably (also on exit).
+import { type ChildProcess, spawn } from "node:child_process";
+import { once } from "node:events";
+import { closeSync, openSync, readFileSync } from "node:fs";
+import { createConnection, createServer } from "node:net";
+import { setTimeout as sleep } from "node:timers/promises";
+
+export const LOOPBACK = "127.0.0.1";
+
+/** A TCP port that was free on 127.0.0.1 a moment ago (the OS picks it). */
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  server.listen(0, LOOPBACK);
+  await once(server, "listening");
+  const address = server.address();
+  const port = typeof address === "object" && address !== null ? address.port : 0;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  if (port === 0) throw new Error("could not obtain a free port on 127.0.0.1");
+  return port;
+}
+
+/** Distinct free ports. */
+export async function freePorts(count: number): Promise<number[]> {
+  const ports = new Set<number>();
+  while (ports.size < count) ports.add(await freePort());
+  return [...ports];
+}
+
+/** True when something accepts TCP connections on host:port. */
+export function portAccepts(port: number, host = LOOPBACK, timeoutMs = 1_000): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = createConnection({ port, host });
+    const done = (ok: boolean) => {
+      socket.destroy();
+      resolve(ok);
+    };
+    socket.setTimeout(timeoutMs, () => done(false));
+    socket.once("connect", () => done(true));
+    socket.once("error", () => done(false));
+  });
+}
+
+/** The last `lines` lines of a text file ("" when it cannot be read). */
+export function tail(file: string, lines = 40): string {
+  try {
+    const text = readFileSync(file, "utf8");
+    return text.split("\n").slice(-lines).join("\n");
+  } catch {
+    return "";
+  }
+}
+
+export interface ManagedProcess {
+  readonly child: ChildProcess;
+  readonly logFile: string;
+  /** Resolves with the exit code (or signal name) once the process has exited. */
+  readonly exited: Promise<number | string>;
+  /** SIGTERM, then SIGKILL after `graceMs`. Idempotent. */
+  stop(graceMs?: number): Promise<void>;
+}
+
+const running = new Set<ChildProcess>();
+let exitHookInstalled = false;
+
+function installExitHook(): void {
+  if (exitHookInstalled) return;
+  exitHookInstalled = true;
+  // Last resort: never leave a broker or server behind when the Node process goes away.
+  process.on("exit", () => {
+    for (const child of running) {
+      try {
+        child.kill("SIGKILL");
+      } catch {
+        // already gone
+      }
+    }
+  });
+}
+
+/** Spawns `command` with stdout and stderr appended to `logFile`. */
+export function spawnLogged(
+  command: string,
+  args: readonly string[],
+  options: { logFile: string; cwd?: string; env?: NodeJS.ProcessEnv },
+): ManagedProcess {
+  installExitHook();
+  const fd = openSync(options.logFile, "a");
+  let child: ChildProcess;
+  try {
+    child = spawn(command, args, {
+      cwd: options.cwd,
+      env: options.env ?? process.env,
+      stdio: ["ignore", fd, fd],
+    });
+  } finally {
+    closeSync(fd);
+  }
+  running.add(child);
+  const exited = new Promise<number | string>((resolve) => {
+    child.once("exit", (code, signal) => {
+      running.delete(child);
+      resolve(code ?? signal ?? "unknown");
+    });
+    child.once("error", (error) => {
+      running.delete(child);
+      resolve(`spawn error: ${error.message}`);
+    });
+  });
+  let stopping: Promise<void> | undefined;
+  const stop = (graceMs = 20_000): Promise<void> => {
+    stopping ??= (async () => {
+      if (child.exitCode !== null || child.signalCode !== null || !running.has(child)) return;
+      child.kill("SIGTERM");
+      const outcome = await Promise.race([exited, sleep(graceMs, "timeout" as const)]);
+      if (outcome === "timeout") {
+        child.kill("SIGKILL");
+        await exited;
+      }
+    })();
+    return stopping;
+  };
+  return { child, logFile: options.logFile, exited, stop };
+}
+
+/**
+ * Polls `probe` until it returns true. Fails early when `exited` settles first (the process died)
+ * and after `timeoutMs`, with `describe()` appended to the error.
+ */
+export async function waitUntil(
+  what: string,
+  probe: () => Promise<boolean>,
+  options: {
+    timeoutMs: number;
+    intervalMs?: number;
+    exited?: Promise<number | string>;
+    describe?: () => string;
+  },
+): Promise<void> {
+  const deadline = Date.now() + options.timeoutMs;
+  let exitedWith: number | string | undefined;
+  void options.exited?.then((code) => {
+    exitedWith = code;
+  });
+  const details = () => (options.describe ? `\n${options.describe()}` : "");
+  for (;;) {
+    if (exitedWith !== undefined) {
+      throw new Error(
+        `${what}: the process exited (${exitedWith}) before it was ready${details()}`,
+      );
+    }
+    let ok = false;
+    try {
+      ok = await probe();
+    } catch {
+      ok = false;
+    }
+    if (ok) return;
+    if (Date.now() > deadline) {
+      throw new Error(`${what}: not ready after ${options.timeoutMs} ms${details()}`);
+    }
+    await sleep(options.intervalMs ?? 250);
+  }
+}

@@ -1,0 +1,208 @@
+import { afterEach, describe, expect, it } from "vitest";
+import type { EsmKafkaEvent, SourceRecord } from "../../src/local/kafka/batching.ts";
+import {
+  type LocalEventSource,
+  startLocalEventSource,
+} from "../../src/local/kafka/event-source.ts";
+import type {
+  FeedHandlers,
+  OpenFeed,
+  RecordFeed,
+} from "../../src/local/kafka/platformatic-client.ts";
+
+/** An in-memory Kafka: a topic's partitions, a group's commits, and the latest feed's handlers. */
+class FakeKafka {
+  readonly log: SourceRecord[][] = [[], []];
+  readonly commits = new Map<number, number>();
+  handlers: FeedHandlers | undefined;
+  opens = 0;
+  failOpens = 0;
+
+  produce(partition: number, count: number): void {
+    const records = this.log[partition] as SourceRecord[];
+    for (let i = 0; i < count; i++) {
+      records.push({
+        topic: "t",
+        partition,
+        offset: records.length,
+        timestamp: 1,
+        key: Buffer.from("k"),
+        value: Buffer.from("{}"),
+        headers: [],
+      });
+    }
+  }
+
+  /** Delivers everything from the committed offsets on, like a fresh consumer would. */
+  feedAll(): void {
+    this.log.forEach((records, partition) => {
+      for (const r of records.slice(this.commits.get(partition) ?? 0)) this.handlers?.onRecord(r);
+    });
+  }
+
+  readonly open: OpenFeed = async (_options, handlers) => {
+    this.opens++;
+    if (this.failOpens > 0) {
+      this.failOpens--;
+      throw new Error("connection refused");
+    }
+    this.handlers = handlers;
+    handlers.onAssigned([0, 1]);
+    const feed: RecordFeed = {
+      pause: () => {},
+      resume: () => {},
+      commit: async (offsets) => {
+        for (const { partition, offset } of offsets) this.commits.set(partition, offset);
+      },
+      highWatermarks: async () => new Map(this.log.map((r, p) => [p, r.length])),
+      committedOffsets: async () => new Map(this.commits),
+      close: async () => {},
+    };
+    queueMicrotask(() => this.feedAll());
+    return feed;
+  };
+}
+
+const until = async (what: string, check: () => boolean, timeoutMs = 5_000) => {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+};
+
+const offsetsOf = (event: EsmKafkaEvent, id: string) =>
+  (event.records[id] ?? []).map((r) => r.offset);
+
+describe("startLocalEventSource", () => {
+  let source: LocalEventSource | undefined;
+  afterEach(async () => {
+    await source?.stop();
+    source = undefined;
+  });
+
+  const start = (
+    kafka: FakeKafka,
+    invoke: (e: EsmKafkaEvent) => Promise<unknown>,
+    options: Record<string, string> = {},
+  ) =>
+    startLocalEventSource({
+      subscription: {
+        id: "sub_1",
+        topic: "t",
+        options: {
+          "auto.offset.reset": "earliest",
+          "lambda.batch.window.seconds": "0",
+          ...options,
+        },
+      },
+      cluster: { name: "local", properties: { "bootstrap.servers": "PLAINTEXT://127.0.0.1:9" } },
+      invoke,
+      log: () => {},
+      openFeed: kafka.open,
+      reportBatchItemFailures: true,
+      retry: { initialMs: 5, maxMs: 20 },
+      statusRefreshMs: 20,
+    });
+
+  it("delivers every record once in batches and commits after success", async () => {
+    const kafka = new FakeKafka();
+    kafka.produce(0, 250);
+    kafka.produce(1, 30);
+    const events: EsmKafkaEvent[] = [];
+    source = start(kafka, async (event) => {
+      events.push(event);
+    });
+    await until("commits", () => kafka.commits.get(0) === 250 && kafka.commits.get(1) === 30);
+    const seen0 = events.flatMap((e) => offsetsOf(e, "t-0"));
+    expect(seen0).toEqual(Array.from({ length: 250 }, (_, i) => i));
+    expect(
+      Math.max(...events.map((e) => Object.values(e.records).flat().length)),
+    ).toBeLessThanOrEqual(100);
+    expect(events[0]?.bootstrapServers).toBe("127.0.0.1:9");
+    await until("status", () => source?.status().partitions[0]?.lag === 0);
+    expect(source.status()).toMatchObject({
+      state: "running",
+      groupId: "sub_1",
+      recordsDelivered: 280,
+    });
+  });
+
+  it("retries a failed batch with backoff, blocking its partitions, then commits", async () => {
+    const kafka = new FakeKafka();
+    kafka.produce(0, 3);
+    let calls = 0;
+    const events: EsmKafkaEvent[] = [];
+    source = start(kafka, async (event) => {
+      calls++;
+      events.push(event);
+      if (calls <= 2) throw new Error("sink down");
+    });
+    await until("commit", () => kafka.commits.get(0) === 3);
+    expect(events.map((e) => offsetsOf(e, "t-0"))).toEqual([
+      [0, 1, 2],
+      [0, 1, 2],
+      [0, 1, 2],
+    ]);
+    expect(source.status().lastError?.message).toContain("sink down");
+    expect(source.status().state).toBe("running");
+  });
+
+  it("redelivers a partition from the offset a partial batch response names", async () => {
+    const kafka = new FakeKafka();
+    kafka.produce(0, 5);
+    kafka.produce(1, 5);
+    const seen: Array<[string, number[]]> = [];
+    let failed = false;
+    source = start(kafka, async (event) => {
+      for (const id of Object.keys(event.records)) seen.push([id, offsetsOf(event, id)]);
+      if (!failed && event.records["t-0"]) {
+        failed = true;
+        return { batchItemFailures: [{ itemIdentifier: { partition: "t-0", offset: 3 } }] };
+      }
+      return {};
+    });
+    await until("commits", () => kafka.commits.get(0) === 5 && kafka.commits.get(1) === 5);
+    const p0 = seen.filter(([id]) => id === "t-0").flatMap(([, o]) => o);
+    const p1 = seen.filter(([id]) => id === "t-1").flatMap(([, o]) => o);
+    expect(p0).toEqual([0, 1, 2, 3, 4, 3, 4]);
+    expect(p1).toEqual([0, 1, 2, 3, 4]);
+  });
+
+  it("keeps retrying when Kafka is unreachable, then consumes", async () => {
+    const kafka = new FakeKafka();
+    kafka.failOpens = 3;
+    kafka.produce(1, 2);
+    const events: EsmKafkaEvent[] = [];
+    source = start(kafka, async (e) => {
+      events.push(e);
+    });
+    await until("retrying", () => source?.status().state === "retrying");
+    expect(source.status().lastError?.message).toContain("connection refused");
+    await until("commit", () => kafka.commits.get(1) === 2);
+    expect(kafka.opens).toBe(4);
+    expect(source.status().state).toBe("running");
+  });
+
+  it("does not deliver duplicates when a reconnect refetches from the committed offsets", async () => {
+    const kafka = new FakeKafka();
+    kafka.produce(0, 10);
+    const offsets: number[] = [];
+    let release: (() => void) | undefined;
+    const gate = new Promise<void>((r) => {
+      release = r;
+    });
+    source = start(kafka, async (event) => {
+      offsets.push(...offsetsOf(event, "t-0"));
+      await gate;
+    });
+    await until("first batch", () => offsets.length === 10);
+    kafka.handlers?.onError(new Error("broker restarted"));
+    await until("reopen", () => kafka.opens === 2);
+    release?.();
+    await until("commit", () => kafka.commits.get(0) === 10);
+    kafka.feedAll();
+    await new Promise((r) => setTimeout(r, 50));
+    expect(offsets).toEqual(Array.from({ length: 10 }, (_, i) => i));
+  });
+});
