@@ -1,13 +1,17 @@
 // Environment read and validated once, at cold start.
 import { z } from "zod";
 
+/** `sam local` and some shells pass unset variables as empty strings: treat those as unset. */
+const optional = <T extends z.ZodType>(schema: T) =>
+  z.preprocess((value) => (value === "" ? undefined : value), schema.optional());
+
 const positiveInt = (fallback: number) => z.coerce.number().int().positive().default(fallback);
 
 const commonSchema = z.object({
   /** DynamoDB table holding clusters, services and subscriptions. */
   TABLE_NAME: z.string().min(1).default("kafka-ingress"),
   /** Overrides the DynamoDB endpoint (the local stack's embedded store). */
-  DYNAMODB_ENDPOINT: z.string().url().optional(),
+  DYNAMODB_ENDPOINT: optional(z.string().url()),
 });
 
 const consumerSchema = commonSchema.extend({
@@ -29,7 +33,7 @@ const consumerSchema = commonSchema.extend({
 
 const adminSchema = commonSchema.extend({
   /** Name or ARN of the consumer function that event source mappings invoke. */
-  CONSUMER_FUNCTION_NAME: z.string().min(1).optional(),
+  CONSUMER_FUNCTION_NAME: optional(z.string().min(1)),
   /** Largest request body the admin API accepts. */
   MAX_BODY_BYTES: positiveInt(64 * 1024),
 });

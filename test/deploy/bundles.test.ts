@@ -1,0 +1,268 @@
+// The artifacts `sam build` produced, run as Lambda runs them: each bundle is imported natively by
+// Node 22 (not through Vitest's transform) and its `handler` is called with API Gateway and Kafka
+// events. Around it, real parts: dynalite for DynamoDB, an HTTP sink on loopback, and a loopback
+// stand-in for the Lambda control plane (the only AWS API without a local implementation).
+//
+// Needs `.aws-sam/build` (run `sam build` or infra/sam-check.sh first). Without it the suite is
+// skipped, unless REQUIRE_BUNDLES=1, when it fails instead.
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from "aws-lambda";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ensureTable } from "../../src/adapters/dynamo-store.ts";
+import { type EmbeddedDynamoDb, startEmbeddedDynamoDb } from "../../src/local/embedded-dynamodb.ts";
+import { CLUSTER_ARN, loadEvent } from "../helpers/kafka-events.ts";
+import { type RecordingSink, startRecordingSink } from "../helpers/recording-sink.ts";
+import { type FakeLambdaApi, startFakeLambdaApi } from "./fake-lambda-api.ts";
+
+const root = fileURLToPath(new URL("../..", import.meta.url));
+const consumerBundle = join(root, ".aws-sam/build/ConsumerFunction/consumer.mjs");
+const adminBundle = join(root, ".aws-sam/build/AdminFunction/admin.mjs");
+const built = existsSync(consumerBundle) && existsSync(adminBundle);
+
+if (!built && process.env.REQUIRE_BUNDLES === "1") {
+  throw new Error(`no SAM build in ${join(root, ".aws-sam/build")}: run infra/sam-check.sh first`);
+}
+
+type AdminHandler = (event: APIGatewayProxyEventV2) => Promise<APIGatewayProxyStructuredResultV2>;
+type ConsumerHandler = (
+  event: unknown,
+  context: { invokedFunctionArn: string; getRemainingTimeInMillis(): number },
+) => Promise<{ batchItemFailures: unknown[] } | null | undefined>;
+
+// vitest.deploy.config.ts externalises .aws-sam/, so this is Node's own loader, as in Lambda.
+const nativeImport = (specifier: string): Promise<{ handler: unknown }> => import(specifier);
+
+const TABLE = "kafka-ingress-deploy-test";
+const CONSUMER = "kafka-ingress-dev-ConsumerFunction-AbC123";
+
+const apiTemplate = JSON.parse(
+  readFileSync(new URL("./events/api-get-subscriptions.json", import.meta.url), "utf8"),
+) as APIGatewayProxyEventV2;
+
+/** The recorded GET /subscriptions event turned into another request of the same API. */
+function apiEvent(method: string, path: string, body?: unknown): APIGatewayProxyEventV2 {
+  const event = structuredClone(apiTemplate);
+  const route = path.replace(/^\/(subscriptions|kafka-clusters|services)\/[^/]+$/, (_m, c) =>
+    c === "subscriptions" ? "/subscriptions/{id}" : `/${c}/{name}`,
+  );
+  event.rawPath = path;
+  event.routeKey = `ANY ${route}`;
+  event.requestContext.routeKey = event.routeKey;
+  event.requestContext.http.method = method;
+  event.requestContext.http.path = path;
+  if (body !== undefined) {
+    event.body = JSON.stringify(body);
+    event.headers["content-type"] = "application/json";
+    event.headers["content-length"] = String(Buffer.byteLength(event.body));
+  }
+  return event;
+}
+
+describe.skipIf(!built)("bundles built by sam build", () => {
+  let dynamo: EmbeddedDynamoDb;
+  let sink: RecordingSink;
+  let lambdaApi: FakeLambdaApi;
+  let admin: AdminHandler;
+  let consumer: ConsumerHandler;
+  const saved = { ...process.env };
+
+  async function call(method: string, path: string, body?: unknown) {
+    const response = await admin(apiEvent(method, path, body));
+    const text = response.body ?? "";
+    return { ...response, json: text ? JSON.parse(text) : undefined };
+  }
+
+  beforeAll(async () => {
+    dynamo = await startEmbeddedDynamoDb();
+    sink = await startRecordingSink(() => ({ status: 200, delayMs: 15 }));
+    lambdaApi = await startFakeLambdaApi();
+    // The environment template.yaml gives the functions, plus credentials and endpoints that
+    // keep every AWS call on loopback. Both handlers read it on their first invocation.
+    Object.assign(process.env, {
+      AWS_REGION: "us-east-1",
+      AWS_ACCESS_KEY_ID: "AKIDDEPLOYTEST",
+      AWS_SECRET_ACCESS_KEY: "deploy-test-secret",
+      AWS_ENDPOINT_URL_LAMBDA: lambdaApi.url,
+      TABLE_NAME: TABLE,
+      DYNAMODB_ENDPOINT: dynamo.endpoint,
+      CONSUMER_FUNCTION_NAME: CONSUMER,
+      MAX_CONCURRENCY: "16",
+      NODE_OPTIONS: "--enable-source-maps",
+    });
+    delete process.env.AWS_SESSION_TOKEN;
+    delete process.env.AWS_PROFILE;
+    await ensureTable(
+      new DynamoDBClient({
+        endpoint: dynamo.endpoint,
+        region: "us-east-1",
+        credentials: { accessKeyId: "local", secretAccessKey: "local" },
+      }),
+      TABLE,
+    );
+    admin = (await nativeImport(pathToFileURL(adminBundle).href)).handler as AdminHandler;
+    consumer = (await nativeImport(pathToFileURL(consumerBundle).href)).handler as ConsumerHandler;
+    expect(typeof admin).toBe("function");
+    expect(typeof consumer).toBe("function");
+  });
+
+  afterAll(async () => {
+    for (const key of Object.keys(process.env)) if (!(key in saved)) delete process.env[key];
+    Object.assign(process.env, saved);
+    await sink?.close();
+    await lambdaApi?.close();
+    await dynamo?.close();
+  });
+
+  it("the built template's Handler settings name the bundles' files and export", () => {
+    const template = readFileSync(join(root, ".aws-sam/build/template.yaml"), "utf8");
+    const functions: [string, string][] = [
+      ["ConsumerFunction", "consumer"],
+      ["AdminFunction", "admin"],
+    ];
+    for (const [fn, file] of functions) {
+      const section = template.slice(template.indexOf(`\n  ${fn}:\n`));
+      expect(section).toMatch(
+        new RegExp(`\\n {6}CodeUri: ${fn}\\n {6}Handler: ${file}\\.handler\\n`),
+      );
+      expect(existsSync(join(root, ".aws-sam/build", fn, `${file}.mjs`))).toBe(true);
+    }
+    expect(template).toMatch(/Runtime: nodejs22\.x/);
+  });
+
+  it("admin: GET /subscriptions (the recorded API Gateway event) lists none on a new table", async () => {
+    const response = await admin(structuredClone(apiTemplate));
+    expect(response.statusCode).toBe(200);
+    expect(JSON.parse(response.body ?? "")).toEqual({ subscriptions: [] });
+  });
+
+  it("admin: unknown ids are 404 and bad bodies 400, as JSON messages", async () => {
+    const missing = await call("GET", "/subscriptions/sub_doesnotexist");
+    expect(missing.statusCode).toBe(404);
+    expect(missing.json.message).toMatch(/sub_doesnotexist/);
+    const bad = await call("POST", "/subscriptions", {
+      source: "kafka://nowhere/orders",
+      sink: "service://Orders/add",
+    });
+    expect(bad.statusCode).toBe(400);
+    expect(typeof bad.json.message).toBe("string");
+  });
+
+  let subscription: { id: string; source: string; sink: string };
+  let aliasArn: string;
+
+  it("admin: registers a cluster and a service, then subscribes (alias + event source mapping)", async () => {
+    const cluster = await call("POST", "/kafka-clusters", {
+      name: "demo",
+      properties: { "aws.msk.cluster.arn": CLUSTER_ARN },
+    });
+    expect(cluster.statusCode).toBe(201);
+    const service = await call("POST", "/services", {
+      name: "Orders",
+      type: "virtual_object",
+      endpoint: sink.url,
+      handlers: { add: {} },
+    });
+    expect(service.statusCode).toBe(201);
+
+    const created = await call("POST", "/subscriptions", {
+      source: "kafka://demo/orders",
+      sink: "service://Orders/add",
+      options: { "auto.offset.reset": "earliest" },
+    });
+    expect(created.statusCode).toBe(201);
+    subscription = created.json;
+    expect(subscription.id).toMatch(/^sub_[0-9A-Za-z]+$/);
+    expect(created.headers?.location).toBe(`subscriptions/${subscription.id}`);
+
+    aliasArn = `arn:aws:lambda:us-east-1:123456789012:function:${CONSUMER}:${subscription.id}`;
+
+    // What reached the Lambda API: signed requests for exactly one alias and one mapping.
+    expect(lambdaApi.calls.map((c) => `${c.method} ${c.path}`)).toEqual([
+      `POST /2015-03-31/functions/${CONSUMER}/aliases`,
+      "POST /2015-03-31/event-source-mappings",
+    ]);
+    for (const c of lambdaApi.calls) {
+      expect(c.authorization).toMatch(
+        /^AWS4-HMAC-SHA256 Credential=AKIDDEPLOYTEST\/\d{8}\/us-east-1\/lambda\/aws4_request/,
+      );
+    }
+    const [aliasCall, mappingCall] = lambdaApi.calls;
+    expect(aliasCall?.body).toMatchObject({ Name: subscription.id, FunctionVersion: "$LATEST" });
+    expect(mappingCall?.body).toMatchObject({
+      FunctionName: aliasArn,
+      EventSourceArn: CLUSTER_ARN,
+      Topics: ["orders"],
+      StartingPosition: "TRIM_HORIZON",
+      AmazonManagedKafkaEventSourceConfig: { ConsumerGroupId: subscription.id },
+    });
+
+    const listed = await call("GET", "/subscriptions");
+    expect(listed.statusCode).toBe(200);
+    expect(listed.json.subscriptions).toEqual([
+      expect.objectContaining({
+        id: subscription.id,
+        source: "kafka://demo/orders",
+        sink: "service://Orders/add",
+      }),
+    ]);
+  });
+
+  it("consumer: delivers the msk-basic batch through the subscription's alias, in key order", async () => {
+    const event = loadEvent("msk-basic");
+    const response = await consumer(event, {
+      invokedFunctionArn: aliasArn,
+      getRemainingTimeInMillis: () => 60_000,
+    });
+    expect(response?.batchItemFailures ?? []).toEqual([]);
+
+    const expected = Object.values(event.records as Record<string, Array<Record<string, unknown>>>)
+      .flat()
+      .map((r) => ({
+        key: Buffer.from(String(r.key), "base64").toString("utf8"),
+        offset: Number(r.offset),
+        partition: Number(r.partition),
+        value: JSON.parse(Buffer.from(String(r.value), "base64").toString("utf8")),
+      }));
+    expect(sink.requests).toHaveLength(expected.length);
+    for (const record of expected) {
+      const request = sink.requests.find(
+        (q) =>
+          q.headers["kafka.partition"] === String(record.partition) &&
+          q.headers["kafka.offset"] === String(record.offset),
+      );
+      expect(request, `record ${record.partition}/${record.offset}`).toBeDefined();
+      expect(request?.method).toBe("POST");
+      expect(request?.path).toBe(`/Orders/${encodeURIComponent(record.key)}/add`);
+      expect(request?.headers["kafka.topic"]).toBe("orders");
+      expect(request?.headers["restate.subscription.id"]).toBe(subscription.id);
+      expect(request?.headers["idempotency-key"]).toContain(subscription.id);
+      expect(JSON.parse(request?.body.toString("utf8") ?? "")).toEqual(record.value);
+    }
+    // Exclusive handler of a virtual object: each key's records arrive in offset order.
+    const byKey = new Map<string, number[]>();
+    for (const q of sink.requests) {
+      const key = q.path.split("/")[2] ?? "";
+      byKey.set(key, [...(byKey.get(key) ?? []), Number(q.headers["kafka.offset"])]);
+    }
+    for (const offsets of byKey.values()) {
+      expect(offsets).toEqual([...offsets].sort((a, b) => a - b));
+    }
+  });
+
+  it("admin: DELETE /subscriptions/{id} removes the mapping and the alias", async () => {
+    const [uuid] = [...lambdaApi.mappings.keys()];
+    const deleted = await call("DELETE", `/subscriptions/${subscription.id}`);
+    expect(deleted.statusCode).toBe(202);
+    expect(lambdaApi.calls.slice(2).map((c) => `${c.method} ${c.path}`)).toEqual([
+      `DELETE /2015-03-31/event-source-mappings/${uuid}`,
+      `DELETE /2015-03-31/functions/${CONSUMER}/aliases/${subscription.id}`,
+    ]);
+    expect(lambdaApi.mappings.size).toBe(0);
+    expect(lambdaApi.aliases.size).toBe(0);
+    const gone = await call("GET", `/subscriptions/${subscription.id}`);
+    expect(gone.statusCode).toBe(404);
+  });
+});

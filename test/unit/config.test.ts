@@ -1,0 +1,30 @@
+import { describe, expect, it } from "vitest";
+import { adminConfig, consumerConfig } from "../../src/config.ts";
+
+describe("configuration from the environment", () => {
+  it("applies defaults", () => {
+    const config = consumerConfig({});
+    expect(config.TABLE_NAME).toBe("kafka-ingress");
+    expect(config.MAX_CONCURRENCY).toBe(128);
+    expect(config.DYNAMODB_ENDPOINT).toBeUndefined();
+  });
+
+  it("treats empty variables as unset, as sam local passes them", () => {
+    expect(consumerConfig({ DYNAMODB_ENDPOINT: "" }).DYNAMODB_ENDPOINT).toBeUndefined();
+    expect(adminConfig({ CONSUMER_FUNCTION_NAME: "" }).CONSUMER_FUNCTION_NAME).toBeUndefined();
+  });
+
+  it("reads numbers and URLs", () => {
+    const config = consumerConfig({
+      MAX_CONCURRENCY: "16",
+      DYNAMODB_ENDPOINT: "http://127.0.0.1:8000",
+    });
+    expect(config.MAX_CONCURRENCY).toBe(16);
+    expect(config.DYNAMODB_ENDPOINT).toBe("http://127.0.0.1:8000");
+  });
+
+  it("names what is wrong", () => {
+    expect(() => consumerConfig({ MAX_CONCURRENCY: "zero" })).toThrow(/MAX_CONCURRENCY/);
+    expect(() => adminConfig({ DYNAMODB_ENDPOINT: "not a url" })).toThrow(/DYNAMODB_ENDPOINT/);
+  });
+});
