@@ -1,0 +1,350 @@
+// DeadLetterStore over the single table.
+// - letter:     pk = `dead-letter#<subscription id>`, sk = `<topic>-<partition>#<offset, 20 digits>`
+//               (so a Query lists a partition's letters in offset order), `doc` = the letter as
+//               JSON (≤ ~350 KB by construction, see core/dead-letters.ts), `kind`, `parkedAt`,
+//               and `parksKey` when it parks its key (a filter for "this key's letters").
+// - parked key: pk = `parked-key#<subscription id>`, sk = parkedKeyId (`<partition id>#<key>`),
+//               `partitionId`, `keyB64` (when known), `parkedAt`, `version` (bumped by every letter
+//               parked behind it; unparking is conditional on it).
+// No transactions (dynalite has none): letters are written before their keys are marked parked,
+// and the consumer saves its progress only after both.
+import {
+  DeleteItemCommand,
+  type DynamoDBClient,
+  GetItemCommand,
+  QueryCommand,
+  type QueryCommandInput,
+  UpdateItemCommand,
+} from "@aws-sdk/client-dynamodb";
+import type { DeadLetter, DeadLetterRef, ParkedKey } from "../core/dead-letters.ts";
+import { partitionOfParkedKey } from "../core/dead-letters.ts";
+import { ConflictError, ValidationError } from "../core/errors.ts";
+import type {
+  DeadLetterPage,
+  DeadLetterStore,
+  ListDeadLettersOptions,
+} from "../core/reliability-ports.ts";
+import {
+  type BatchRetry,
+  batchWrite,
+  dependency,
+  type Item,
+  isConditionFailure,
+} from "./dynamo-errors.ts";
+
+export const deadLetterPk = (subscriptionId: string): string => `dead-letter#${subscriptionId}`;
+export const parkedKeyPk = (subscriptionId: string): string => `parked-key#${subscriptionId}`;
+export const deadLetterSk = (ref: DeadLetterRef): string =>
+  `${ref.partitionId}#${String(ref.offset).padStart(20, "0")}`;
+
+const DEFAULT_PAGE = 100;
+const MAX_PAGE = 1_000;
+/** Parallel UpdateItem calls when marking keys parked. */
+const KEY_CONCURRENCY = 16;
+
+function encodeCursor(key: Item | undefined): string | undefined {
+  const sk = key?.sk?.S;
+  return sk === undefined
+    ? undefined
+    : Buffer.from(JSON.stringify({ sk }), "utf8").toString("base64url");
+}
+
+function decodeCursor(pk: string, cursor: string | undefined): Item | undefined {
+  if (cursor === undefined) return undefined;
+  try {
+    const { sk } = JSON.parse(Buffer.from(cursor, "base64url").toString("utf8")) as {
+      sk?: unknown;
+    };
+    if (typeof sk === "string") return { pk: { S: pk }, sk: { S: sk } };
+  } catch {
+    // fall through
+  }
+  throw new ValidationError("invalid cursor");
+}
+
+function pageLimit(limit: number | undefined): number {
+  if (limit === undefined) return DEFAULT_PAGE;
+  if (!Number.isInteger(limit) || limit < 1) throw new ValidationError("limit must be 1 or more");
+  return Math.min(limit, MAX_PAGE);
+}
+
+function toParkedKey(subscriptionId: string, item: Item): ParkedKey | undefined {
+  const id = item.sk?.S;
+  if (id === undefined) return undefined;
+  return {
+    subscriptionId,
+    id,
+    partitionId: item.partitionId?.S ?? partitionOfParkedKey(id),
+    key: item.keyB64?.S ?? null,
+    version: Number(item.version?.N ?? "0"),
+    parkedAt: Number(item.parkedAt?.N ?? "0"),
+  };
+}
+
+async function inParallel<T>(items: readonly T[], limit: number, run: (item: T) => Promise<void>) {
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < items.length) await run(items[next++] as T);
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+}
+
+export class DynamoDeadLetterStore implements DeadLetterStore {
+  readonly #client: DynamoDBClient;
+  readonly #table: string;
+  readonly #retry: BatchRetry;
+
+  constructor(client: DynamoDBClient, tableName: string, retry: BatchRetry = {}) {
+    this.#client = client;
+    this.#table = tableName;
+    this.#retry = retry;
+  }
+
+  async park(letters: readonly DeadLetter[]): Promise<void> {
+    if (letters.length === 0) return;
+    // Last write wins within one call (the same coordinates twice would be rejected in a batch).
+    const unique = new Map<string, DeadLetter>();
+    for (const letter of letters) {
+      unique.set(`${letter.subscriptionId}\u0000${deadLetterSk(letter)}`, letter);
+    }
+    await batchWrite(
+      this.#client,
+      this.#table,
+      [...unique.values()].map((letter) => ({
+        PutRequest: {
+          Item: {
+            pk: { S: deadLetterPk(letter.subscriptionId) },
+            sk: { S: deadLetterSk(letter) },
+            doc: { S: JSON.stringify(letter) },
+            kind: { S: letter.kind },
+            parkedAt: { N: String(letter.parkedAt) },
+            ...(letter.parksKey === undefined ? {} : { parksKey: { S: letter.parksKey } }),
+          },
+        },
+      })),
+      this.#retry,
+    );
+
+    const keys = new Map<
+      string,
+      { subscriptionId: string; id: string; count: number; key: string | null; at: number }
+    >();
+    for (const letter of unique.values()) {
+      if (letter.parksKey === undefined) continue;
+      const id = `${letter.subscriptionId}\u0000${letter.parksKey}`;
+      const entry = keys.get(id);
+      if (entry === undefined) {
+        keys.set(id, {
+          subscriptionId: letter.subscriptionId,
+          id: letter.parksKey,
+          count: 1,
+          key: letter.key,
+          at: letter.parkedAt,
+        });
+      } else {
+        entry.count++;
+        entry.key ??= letter.key;
+      }
+    }
+    await inParallel([...keys.values()], KEY_CONCURRENCY, async (k) => {
+      try {
+        await this.#client.send(
+          new UpdateItemCommand({
+            TableName: this.#table,
+            Key: { pk: { S: parkedKeyPk(k.subscriptionId) }, sk: { S: k.id } },
+            UpdateExpression:
+              "SET partitionId = :partition, parkedAt = if_not_exists(parkedAt, :at)" +
+              (k.key === null ? "" : ", keyB64 = :key") +
+              " ADD #version :count",
+            ExpressionAttributeNames: { "#version": "version" },
+            ExpressionAttributeValues: {
+              ":partition": { S: partitionOfParkedKey(k.id) },
+              ":at": { N: String(k.at) },
+              ":count": { N: String(k.count) },
+              ...(k.key === null ? {} : { ":key": { S: k.key } }),
+            },
+          }),
+        );
+      } catch (error) {
+        throw dependency("UpdateItem parked key", error);
+      }
+    });
+  }
+
+  async #query(input: Omit<QueryCommandInput, "TableName">, operation: string) {
+    try {
+      return await this.#client.send(
+        new QueryCommand({ TableName: this.#table, ConsistentRead: true, ...input }),
+      );
+    } catch (error) {
+      throw dependency(operation, error);
+    }
+  }
+
+  async list(
+    subscriptionId: string,
+    options: ListDeadLettersOptions = {},
+  ): Promise<DeadLetterPage> {
+    const pk = deadLetterPk(subscriptionId);
+    const partitionId =
+      options.partitionId ??
+      (options.parkedKey === undefined ? undefined : partitionOfParkedKey(options.parkedKey));
+    const start = decodeCursor(pk, options.cursor);
+    const out = await this.#query(
+      {
+        KeyConditionExpression:
+          partitionId === undefined ? "pk = :pk" : "pk = :pk AND begins_with(sk, :prefix)",
+        ...(options.parkedKey === undefined ? {} : { FilterExpression: "parksKey = :parked" }),
+        ExpressionAttributeValues: {
+          ":pk": { S: pk },
+          ...(partitionId === undefined ? {} : { ":prefix": { S: `${partitionId}#` } }),
+          ...(options.parkedKey === undefined ? {} : { ":parked": { S: options.parkedKey } }),
+        },
+        Limit: pageLimit(options.limit),
+        ...(start ? { ExclusiveStartKey: start } : {}),
+      },
+      "Query dead letters",
+    );
+    const items: DeadLetter[] = [];
+    for (const item of out.Items ?? []) {
+      const doc = item.doc?.S;
+      if (doc !== undefined) items.push(JSON.parse(doc) as DeadLetter);
+    }
+    const cursor = encodeCursor(out.LastEvaluatedKey);
+    return cursor === undefined ? { items } : { items, cursor };
+  }
+
+  async get(subscriptionId: string, ref: DeadLetterRef): Promise<DeadLetter | undefined> {
+    try {
+      const out = await this.#client.send(
+        new GetItemCommand({
+          TableName: this.#table,
+          Key: { pk: { S: deadLetterPk(subscriptionId) }, sk: { S: deadLetterSk(ref) } },
+          ConsistentRead: true,
+        }),
+      );
+      const doc = out.Item?.doc?.S;
+      return doc === undefined ? undefined : (JSON.parse(doc) as DeadLetter);
+    } catch (error) {
+      throw dependency("GetItem dead letter", error);
+    }
+  }
+
+  async remove(subscriptionId: string, refs: readonly DeadLetterRef[]): Promise<void> {
+    const sks = [...new Set(refs.map(deadLetterSk))];
+    await batchWrite(
+      this.#client,
+      this.#table,
+      sks.map((sk) => ({
+        DeleteRequest: { Key: { pk: { S: deadLetterPk(subscriptionId) }, sk: { S: sk } } },
+      })),
+      this.#retry,
+    );
+  }
+
+  async parkedKeys(subscriptionId: string, partitionIds: readonly string[]): Promise<Set<string>> {
+    const result = new Set<string>();
+    await Promise.all(
+      [...new Set(partitionIds)].map(async (partitionId) => {
+        let start: Item | undefined;
+        do {
+          const out = await this.#query(
+            {
+              KeyConditionExpression: "pk = :pk AND begins_with(sk, :prefix)",
+              ExpressionAttributeValues: {
+                ":pk": { S: parkedKeyPk(subscriptionId) },
+                ":prefix": { S: `${partitionId}#` },
+              },
+              ProjectionExpression: "sk",
+              ...(start ? { ExclusiveStartKey: start } : {}),
+            },
+            "Query parked keys",
+          );
+          for (const item of out.Items ?? []) if (item.sk?.S) result.add(item.sk.S);
+          start = out.LastEvaluatedKey;
+        } while (start);
+      }),
+    );
+    return result;
+  }
+
+  async listParkedKeys(
+    subscriptionId: string,
+    options: { limit?: number; cursor?: string } = {},
+  ): Promise<{ items: ParkedKey[]; cursor?: string }> {
+    const pk = parkedKeyPk(subscriptionId);
+    const start = decodeCursor(pk, options.cursor);
+    const out = await this.#query(
+      {
+        KeyConditionExpression: "pk = :pk",
+        ExpressionAttributeValues: { ":pk": { S: pk } },
+        Limit: pageLimit(options.limit),
+        ...(start ? { ExclusiveStartKey: start } : {}),
+      },
+      "Query parked keys",
+    );
+    const items = (out.Items ?? []).flatMap((item) => toParkedKey(subscriptionId, item) ?? []);
+    const cursor = encodeCursor(out.LastEvaluatedKey);
+    return cursor === undefined ? { items } : { items, cursor };
+  }
+
+  async getParkedKey(subscriptionId: string, id: string): Promise<ParkedKey | undefined> {
+    try {
+      const out = await this.#client.send(
+        new GetItemCommand({
+          TableName: this.#table,
+          Key: { pk: { S: parkedKeyPk(subscriptionId) }, sk: { S: id } },
+          ConsistentRead: true,
+        }),
+      );
+      return out.Item === undefined ? undefined : toParkedKey(subscriptionId, out.Item);
+    } catch (error) {
+      throw dependency("GetItem parked key", error);
+    }
+  }
+
+  async unpark(subscriptionId: string, id: string, expectedVersion: number): Promise<void> {
+    try {
+      await this.#client.send(
+        new DeleteItemCommand({
+          TableName: this.#table,
+          Key: { pk: { S: parkedKeyPk(subscriptionId) }, sk: { S: id } },
+          ConditionExpression: "attribute_not_exists(pk) OR #version = :expected",
+          ExpressionAttributeNames: { "#version": "version" },
+          ExpressionAttributeValues: { ":expected": { N: String(expectedVersion) } },
+        }),
+      );
+    } catch (error) {
+      if (isConditionFailure(error)) {
+        throw new ConflictError(
+          `key ${id} of ${subscriptionId} had letters parked behind it meanwhile (expected version ${expectedVersion})`,
+        );
+      }
+      throw dependency("DeleteItem parked key", error);
+    }
+  }
+
+  async clear(subscriptionId: string): Promise<void> {
+    for (const pk of [deadLetterPk(subscriptionId), parkedKeyPk(subscriptionId)]) {
+      let start: Item | undefined;
+      do {
+        const out = await this.#query(
+          {
+            KeyConditionExpression: "pk = :pk",
+            ExpressionAttributeValues: { ":pk": { S: pk } },
+            ProjectionExpression: "pk, sk",
+            ...(start ? { ExclusiveStartKey: start } : {}),
+          },
+          "Query dead letters",
+        );
+        start = out.LastEvaluatedKey;
+        await batchWrite(
+          this.#client,
+          this.#table,
+          (out.Items ?? []).map((Key) => ({ DeleteRequest: { Key } })),
+          this.#retry,
+        );
+      } while (start);
+    }
+  }
+}

@@ -1,0 +1,186 @@
+// ProgressStore over the single table: pk = `progress#<subscription id>`, sk = `<topic>-<partition>`,
+// attributes `version` (N, optimistic concurrency), `settled` (S, delta-encoded ranges), `failures`
+// (S, compact JSON; absent when none), `updatedAt` (N, epoch ms). Encoding: core/progress-codec.ts;
+// an item stays under DynamoDB's 400 KB (see MAX_ENCODED_BYTES and the codec's degradation).
+import {
+  DeleteItemCommand,
+  type DynamoDBClient,
+  PutItemCommand,
+  QueryCommand,
+} from "@aws-sdk/client-dynamodb";
+import { ConflictError, DependencyError } from "../core/errors.ts";
+import { type Logger, logJson } from "../core/outcome.ts";
+import type { PartitionProgress } from "../core/progress.ts";
+import { decodeProgress, encodeProgress, ProgressDecodeError } from "../core/progress-codec.ts";
+import type { ProgressStore } from "../core/reliability-ports.ts";
+import {
+  type BatchRetry,
+  batchGet,
+  batchWrite,
+  dependency,
+  type Item,
+  isConditionFailure,
+} from "./dynamo-errors.ts";
+
+/** Budget for the encoded strings: 400 KB less room for keys and attribute names. */
+export const MAX_ENCODED_BYTES = 380_000;
+
+export const progressPk = (subscriptionId: string): string => `progress#${subscriptionId}`;
+
+export interface DynamoProgressStoreOptions extends BatchRetry {
+  /** Told when a state had to drop error texts or failure history to fit an item. */
+  readonly log?: Logger;
+  readonly maxEncodedBytes?: number;
+  readonly now?: () => number;
+}
+
+export class DynamoProgressStore implements ProgressStore {
+  readonly #client: DynamoDBClient;
+  readonly #table: string;
+  readonly #options: DynamoProgressStoreOptions;
+
+  constructor(client: DynamoDBClient, tableName: string, options: DynamoProgressStoreOptions = {}) {
+    this.#client = client;
+    this.#table = tableName;
+    this.#options = options;
+  }
+
+  #key(subscriptionId: string, partitionId: string): Item {
+    return { pk: { S: progressPk(subscriptionId) }, sk: { S: partitionId } };
+  }
+
+  async load(
+    subscriptionId: string,
+    partitionIds: readonly string[],
+  ): Promise<Map<string, PartitionProgress>> {
+    const unique = [...new Set(partitionIds)];
+    const result = new Map<string, PartitionProgress>();
+    if (unique.length === 0) return result;
+    const items = await batchGet(
+      this.#client,
+      this.#table,
+      unique.map((id) => this.#key(subscriptionId, id)),
+      this.#options,
+    );
+    for (const item of items) {
+      const partitionId = item.sk?.S;
+      const version = Number(item.version?.N);
+      if (partitionId === undefined || !Number.isSafeInteger(version)) continue;
+      try {
+        result.set(
+          partitionId,
+          decodeProgress(partitionId, version, item.settled?.S, item.failures?.S),
+        );
+      } catch (error) {
+        if (error instanceof ProgressDecodeError) {
+          throw new DependencyError(
+            `progress of ${subscriptionId} ${partitionId} is unreadable: ${error.message}`,
+            { cause: error },
+          );
+        }
+        throw error;
+      }
+    }
+    return result;
+  }
+
+  async save(
+    subscriptionId: string,
+    progress: PartitionProgress,
+    expectedVersion: number | undefined,
+  ): Promise<void> {
+    const encoded = encodeProgress(progress, this.#options.maxEncodedBytes ?? MAX_ENCODED_BYTES);
+    if (encoded.degraded !== undefined && this.#options.log) {
+      logJson(this.#options.log, {
+        level: "warn",
+        msg: "progress state too large: degraded to fit one item",
+        subscription: subscriptionId,
+        partition: progress.partitionId,
+        dropped: encoded.degraded,
+      });
+    }
+    const item: Item = {
+      ...this.#key(subscriptionId, progress.partitionId),
+      version: { N: String(progress.version) },
+      updatedAt: { N: String((this.#options.now ?? Date.now)()) },
+      ...(encoded.settled === "" ? {} : { settled: { S: encoded.settled } }),
+      ...(encoded.failures === undefined ? {} : { failures: { S: encoded.failures } }),
+    };
+    try {
+      await this.#client.send(
+        new PutItemCommand({
+          TableName: this.#table,
+          Item: item,
+          ...(expectedVersion === undefined
+            ? { ConditionExpression: "attribute_not_exists(pk)" }
+            : {
+                ConditionExpression: "#version = :expected",
+                ExpressionAttributeNames: { "#version": "version" },
+                ExpressionAttributeValues: { ":expected": { N: String(expectedVersion) } },
+              }),
+        }),
+      );
+    } catch (error) {
+      if (isConditionFailure(error)) {
+        throw new ConflictError(
+          `progress of ${subscriptionId} ${progress.partitionId} changed meanwhile ` +
+            `(expected ${expectedVersion === undefined ? "none" : `version ${expectedVersion}`})`,
+        );
+      }
+      throw dependency("PutItem progress", error);
+    }
+  }
+
+  async remove(
+    subscriptionId: string,
+    partitionId: string,
+    expectedVersion: number,
+  ): Promise<void> {
+    try {
+      await this.#client.send(
+        new DeleteItemCommand({
+          TableName: this.#table,
+          Key: this.#key(subscriptionId, partitionId),
+          ConditionExpression: "attribute_not_exists(pk) OR #version = :expected",
+          ExpressionAttributeNames: { "#version": "version" },
+          ExpressionAttributeValues: { ":expected": { N: String(expectedVersion) } },
+        }),
+      );
+    } catch (error) {
+      if (isConditionFailure(error)) {
+        throw new ConflictError(
+          `progress of ${subscriptionId} ${partitionId} changed meanwhile (expected version ${expectedVersion})`,
+        );
+      }
+      throw dependency("DeleteItem progress", error);
+    }
+  }
+
+  async clear(subscriptionId: string): Promise<void> {
+    let start: Item | undefined;
+    do {
+      let keys: Item[];
+      try {
+        const out = await this.#client.send(
+          new QueryCommand({
+            TableName: this.#table,
+            KeyConditionExpression: "pk = :pk",
+            ExpressionAttributeValues: { ":pk": { S: progressPk(subscriptionId) } },
+            ProjectionExpression: "pk, sk",
+            ...(start ? { ExclusiveStartKey: start } : {}),
+          }),
+        );
+        keys = out.Items ?? [];
+        start = out.LastEvaluatedKey;
+      } catch (error) {
+        throw dependency("Query progress", error);
+      }
+      await batchWrite(
+        this.#client,
+        this.#table,
+        keys.map((Key) => ({ DeleteRequest: { Key } })),
+        this.#options,
+      );
+    } while (start);
+  }
+}

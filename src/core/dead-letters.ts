@@ -1,0 +1,309 @@
+// Dead letters: records the consumer gave up on, parked with everything needed to inspect, replay
+// or discard them, so that the partition moves on. Pure: types, builders, key parking identities
+// and the subscription options of the feature.
+//
+// - terminal: the record can never be delivered as it is (no usable key, bad JSON, 4xx, ...).
+// - exhausted: retryable failures went beyond the subscription's budget (attempts across
+//   invocations, or time since the first failure).
+// - parked-behind: an ordered lane's record held back because an earlier record of its
+//   (partition, key) is parked; delivering it first would break per-key order.
+//
+// Key parking (ordered lanes, policy `park`, the default): an exhausted record parks its
+// (partition, key); while parked, every later record of that key is dead-lettered as parked-behind
+// instead of being delivered. Replaying the key's letters in offset order and then unparking it
+// lets the key flow normally again. Policy `skip` parks nothing: the key's later records go on.
+// Terminal records never park their key: they cannot succeed on replay either, and the lane
+// already goes on past them in the invocation that found them.
+import { createHash } from "node:crypto";
+import { ValidationError } from "./errors.ts";
+import type { DecodedRecord } from "./event.ts";
+import { truncateText } from "./progress.ts";
+
+export type DeadLetterKind = "terminal" | "exhausted" | "parked-behind";
+
+/** Where to re-read a value too large to store: the record itself, from Kafka. */
+export interface ValuePointer {
+  readonly topic: string;
+  readonly partition: number;
+  readonly offset: number;
+  /** Value size in bytes. */
+  readonly size: number;
+}
+
+export interface DeadLetter {
+  readonly subscriptionId: string;
+  /** The records-map key, `<topic>-<partition>`. */
+  readonly partitionId: string;
+  readonly topic: string;
+  readonly partition: number;
+  readonly offset: number;
+  /** Epoch ms (the record's). */
+  readonly timestamp: number;
+  readonly timestampType: string;
+  /** Base64 of the key; null when the record has none (or when it was too large: `keyOmitted`). */
+  readonly key: string | null;
+  readonly keyOmitted?: true;
+  /** Base64 of the value; null for a tombstone or when stored as `valuePointer`. */
+  readonly value: string | null;
+  readonly valuePointer?: ValuePointer;
+  /** `[name, base64 value]` in record order; empty with `headersOmitted` when too large. */
+  readonly headers: ReadonlyArray<readonly [string, string]>;
+  readonly headersOmitted?: true;
+  readonly kind: DeadLetterKind;
+  readonly reason: string;
+  readonly httpStatus?: number;
+  /** Delivery attempts across invocations. */
+  readonly attempts: number;
+  /** Epoch ms of the first failure (the parking time for parked-behind letters). */
+  readonly firstFailedAt: number;
+  /** Epoch ms. */
+  readonly parkedAt: number;
+  /**
+   * `parkedKeyId(partitionId, key)` when this letter parks its key (or keeps it parked): later
+   * records of the key are parked behind it until the key is unparked.
+   */
+  readonly parksKey?: string;
+}
+
+/** A dead letter's coordinates. */
+export interface DeadLetterRef {
+  readonly partitionId: string;
+  readonly offset: number;
+}
+
+/** A (partition, key) whose later records are parked until it is replayed or discarded. */
+export interface ParkedKey {
+  readonly subscriptionId: string;
+  /** `parkedKeyId(partitionId, key)` */
+  readonly id: string;
+  readonly partitionId: string;
+  /** Base64 of the key (null when only its hash is known, for very long keys). */
+  readonly key: string | null;
+  /** Bumped each time a letter is parked behind it: unparking is conditional on it. */
+  readonly version: number;
+  readonly parkedAt: number;
+}
+
+// Item limits: DynamoDB items are at most 400 KB. The value is stored inline up to 256 KiB of
+// base64, the key up to 16 KiB, headers up to 64 KiB; beyond, a pointer or an omission flag.
+export const MAX_INLINE_VALUE_BASE64 = 256 * 1024;
+export const MAX_INLINE_KEY_BASE64 = 16 * 1024;
+export const MAX_INLINE_HEADERS = 64 * 1024;
+export const MAX_REASON_LENGTH = 2_000;
+/** Longest key token kept verbatim in a parked-key id (DynamoDB sort keys are ≤ 1,024 bytes). */
+const MAX_KEY_TOKEN = 512;
+
+const toBase64 = (bytes: Uint8Array): string =>
+  Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("base64");
+
+/** The key part of a parked-key id: the base64 key, or its SHA-256 when very long. */
+export function keyToken(key: Uint8Array): string {
+  const b64 = toBase64(key);
+  if (b64.length <= MAX_KEY_TOKEN) return b64;
+  return `sha256:${createHash("sha256").update(key).digest("hex")}`;
+}
+
+/** Identity of a (partition, key): `<topic>-<partition>#<base64 key | sha256:hex>`. Kafka topic
+ * names cannot contain `#`, so ids of different partitions never collide. */
+export function parkedKeyId(partitionId: string, key: Uint8Array): string {
+  return `${partitionId}#${keyToken(key)}`;
+}
+
+/** The partition id of a parked-key id. */
+export function partitionOfParkedKey(id: string): string {
+  const hash = id.indexOf("#");
+  return hash < 0 ? id : id.slice(0, hash);
+}
+
+/** A key that can address an ordered lane: present and non-empty (validity is plan's business). */
+export const hasLaneKey = (record: DecodedRecord): record is DecodedRecord & { key: Uint8Array } =>
+  record.key !== null && record.key.length > 0;
+
+export interface LetterFacts {
+  readonly subscriptionId: string;
+  readonly partitionId: string;
+  readonly record: DecodedRecord;
+  readonly kind: DeadLetterKind;
+  readonly reason: string;
+  readonly attempts: number;
+  readonly firstFailedAt: number;
+  readonly parkedAt: number;
+  readonly httpStatus?: number;
+  /** Set when this letter parks its key. */
+  readonly parksKey?: string;
+}
+
+/** A dead letter for a decoded record, within the item size limits. */
+export function buildDeadLetter(facts: LetterFacts): DeadLetter {
+  const { record } = facts;
+  const key = record.key === null ? null : toBase64(record.key);
+  const keyTooLarge = key !== null && key.length > MAX_INLINE_KEY_BASE64;
+  const value = record.value === null ? null : toBase64(record.value);
+  const valueTooLarge = value !== null && value.length > MAX_INLINE_VALUE_BASE64;
+  const headers = record.headers.map(([name, bytes]) => [name, toBase64(bytes)] as const);
+  const headerSize = headers.reduce((n, [name, v]) => n + name.length + v.length + 8, 0);
+  const headersTooLarge = headerSize > MAX_INLINE_HEADERS;
+  return {
+    subscriptionId: facts.subscriptionId,
+    partitionId: facts.partitionId,
+    topic: record.topic,
+    partition: record.partition,
+    offset: record.offset,
+    timestamp: record.timestamp,
+    timestampType: record.timestampType,
+    key: keyTooLarge ? null : key,
+    ...(keyTooLarge ? { keyOmitted: true as const } : {}),
+    value: valueTooLarge ? null : value,
+    ...(valueTooLarge && record.value !== null
+      ? {
+          valuePointer: {
+            topic: record.topic,
+            partition: record.partition,
+            offset: record.offset,
+            size: record.value.byteLength,
+          },
+        }
+      : {}),
+    headers: headersTooLarge ? [] : headers,
+    ...(headersTooLarge ? { headersOmitted: true as const } : {}),
+    kind: facts.kind,
+    reason: truncateText(facts.reason, MAX_REASON_LENGTH),
+    ...(facts.httpStatus === undefined ? {} : { httpStatus: facts.httpStatus }),
+    attempts: facts.attempts,
+    firstFailedAt: facts.firstFailedAt,
+    parkedAt: facts.parkedAt,
+    ...(facts.parksKey === undefined ? {} : { parksKey: facts.parksKey }),
+  };
+}
+
+/**
+ * The record a letter was made from, for replay; undefined when part of it was not stored (value
+ * behind a pointer, key or headers omitted): such a letter must be re-read from Kafka.
+ */
+export function letterToRecord(letter: DeadLetter): DecodedRecord | undefined {
+  if (letter.valuePointer !== undefined || letter.keyOmitted || letter.headersOmitted) {
+    return undefined;
+  }
+  return {
+    topic: letter.topic,
+    partition: letter.partition,
+    offset: letter.offset,
+    timestamp: letter.timestamp,
+    timestampType: letter.timestampType,
+    key: letter.key === null ? null : Buffer.from(letter.key, "base64"),
+    value: letter.value === null ? null : Buffer.from(letter.value, "base64"),
+    headers: letter.headers.map(([name, v]) => [name, Buffer.from(v, "base64")] as const),
+  };
+}
+
+// ---- subscription options ----------------------------------------------------------------------
+
+export const OPTION_DEAD_LETTER_MAX_ATTEMPTS = "dead.letter.max.attempts";
+export const OPTION_DEAD_LETTER_MAX_AGE_SECONDS = "dead.letter.max.age.seconds";
+export const OPTION_DEAD_LETTER_KEY_POLICY = "dead.letter.key.policy";
+
+export const DEAD_LETTER_OPTIONS: readonly string[] = [
+  OPTION_DEAD_LETTER_MAX_ATTEMPTS,
+  OPTION_DEAD_LETTER_MAX_AGE_SECONDS,
+  OPTION_DEAD_LETTER_KEY_POLICY,
+];
+
+export type KeyPolicy = "park" | "skip";
+
+export interface DeadLetterSettings {
+  /** Delivery attempts across invocations before a retryable failure is dead-lettered. */
+  readonly maxAttempts: number;
+  /** Time since the first failure before a retryable failure is dead-lettered. */
+  readonly maxAgeMs: number;
+  readonly keyPolicy: KeyPolicy;
+}
+
+export const DEAD_LETTER_LIMITS = {
+  maxAttempts: { min: 1, max: 1_000, default: 10 },
+  /** Up to 7 days (Kafka's default retention). */
+  maxAgeSeconds: { min: 1, max: 604_800, default: 3_600 },
+} as const;
+
+export const DEFAULT_DEAD_LETTER_SETTINGS: DeadLetterSettings = {
+  maxAttempts: DEAD_LETTER_LIMITS.maxAttempts.default,
+  maxAgeMs: DEAD_LETTER_LIMITS.maxAgeSeconds.default * 1000,
+  keyPolicy: "park",
+};
+
+function wholeNumber(key: string, value: string, min: number, max: number): number {
+  const trimmed = value.trim();
+  const n = /^\d{1,7}$/.test(trimmed) ? Number(trimmed) : Number.NaN;
+  if (!Number.isInteger(n) || n < min || n > max) {
+    throw new ValidationError(
+      `option "${key}" must be a whole number from ${min} to ${max}, got ${JSON.stringify(value)}`,
+    );
+  }
+  return n;
+}
+
+/**
+ * The normal form of one dead-letter option's value, or undefined when `key` is not one of them
+ * (so subscription-options.ts can try it before its "unsupported" default). Throws
+ * ValidationError naming the key.
+ */
+export function normaliseDeadLetterOption(key: string, value: string): string | undefined {
+  switch (key) {
+    case OPTION_DEAD_LETTER_MAX_ATTEMPTS: {
+      const { min, max } = DEAD_LETTER_LIMITS.maxAttempts;
+      return String(wholeNumber(key, value, min, max));
+    }
+    case OPTION_DEAD_LETTER_MAX_AGE_SECONDS: {
+      const { min, max } = DEAD_LETTER_LIMITS.maxAgeSeconds;
+      return String(wholeNumber(key, value, min, max));
+    }
+    case OPTION_DEAD_LETTER_KEY_POLICY: {
+      const lowered = value.trim().toLowerCase();
+      if (lowered !== "park" && lowered !== "skip") {
+        throw new ValidationError(
+          `option "${key}" must be "park" or "skip", got ${JSON.stringify(value)}`,
+        );
+      }
+      return lowered;
+    }
+    default:
+      return undefined;
+  }
+}
+
+/** What the options mean, defaults applied. Throws ValidationError on a bad value. */
+export function deadLetterSettings(options: Readonly<Record<string, string>>): DeadLetterSettings {
+  const read = (key: string): string | undefined => {
+    const raw = options[key];
+    return raw === undefined ? undefined : normaliseDeadLetterOption(key, raw);
+  };
+  const attempts = read(OPTION_DEAD_LETTER_MAX_ATTEMPTS);
+  const ageSeconds = read(OPTION_DEAD_LETTER_MAX_AGE_SECONDS);
+  const policy = read(OPTION_DEAD_LETTER_KEY_POLICY);
+  return {
+    maxAttempts:
+      attempts === undefined ? DEFAULT_DEAD_LETTER_SETTINGS.maxAttempts : Number(attempts),
+    maxAgeMs:
+      ageSeconds === undefined ? DEFAULT_DEAD_LETTER_SETTINGS.maxAgeMs : Number(ageSeconds) * 1000,
+    keyPolicy: (policy as KeyPolicy | undefined) ?? DEFAULT_DEAD_LETTER_SETTINGS.keyPolicy,
+  };
+}
+
+/** Letters grouped for replay: each parked key's letters in offset order, then the free ones. */
+export function replayGroups(letters: readonly DeadLetter[]): {
+  readonly byKey: ReadonlyMap<string, readonly DeadLetter[]>;
+  readonly free: readonly DeadLetter[];
+} {
+  const byKey = new Map<string, DeadLetter[]>();
+  const free: DeadLetter[] = [];
+  for (const letter of letters) {
+    if (letter.parksKey === undefined) {
+      free.push(letter);
+      continue;
+    }
+    const group = byKey.get(letter.parksKey);
+    if (group === undefined) byKey.set(letter.parksKey, [letter]);
+    else group.push(letter);
+  }
+  for (const group of byKey.values()) group.sort((a, b) => a.offset - b.offset);
+  return { byKey, free };
+}

@@ -1,0 +1,191 @@
+// Compact text encoding of PartitionProgress for storage (a DynamoDB item is at most 400 KB).
+//
+// settled:  ranges as base-36 tokens separated by ",": the first is `<from>[.<to-from>]`, each next
+//           one `<from - previous to>[.<to-from>]` (the length part is left out for single
+//           offsets). Worst case — every other offset of a 10,000-record batch settled — is 5,000
+//           tokens of 1–3 characters: about 15 KB.
+// failures: JSON `{"e": [error texts], "b": <base epoch ms>, "f": "<entries>"}`, entries in offset
+//           order as `<offset delta>.<attempts>.<firstFailedAt - b>.<error index>` in base 36.
+//           Error texts are de-duplicated and capped (MAX_ERROR_TEXTS texts of ≤ 300 chars), so
+//           10,000 failures with distinct attempt counts and times stay near 150 KB.
+// If an encoded state still exceeds the byte budget, error texts are dropped, then the failure
+// history (attempt budgets restart; settled offsets, which prevent duplicates, are always kept).
+import {
+  type FailureRecord,
+  MAX_ERROR_LENGTH,
+  normaliseRanges,
+  type OffsetRange,
+  type PartitionProgress,
+  truncateText,
+} from "./progress.ts";
+
+export const MAX_ERROR_TEXTS = 32;
+const OVERFLOW_ERROR = "(error text not kept: too many distinct errors)";
+const DROPPED_ERROR = "(error text not kept: state too large)";
+
+export class ProgressDecodeError extends Error {
+  override readonly name = "ProgressDecodeError";
+}
+
+const b36 = (n: number): string => n.toString(36);
+
+function parseB36(token: string, what: string): number {
+  if (!/^[0-9a-z]+$/.test(token)) throw new ProgressDecodeError(`bad ${what}: "${token}"`);
+  const n = Number.parseInt(token, 36);
+  if (!Number.isSafeInteger(n)) throw new ProgressDecodeError(`bad ${what}: "${token}"`);
+  return n;
+}
+
+export function encodeRanges(ranges: readonly OffsetRange[]): string {
+  const parts: string[] = [];
+  let previousTo = 0;
+  for (let i = 0; i < ranges.length; i++) {
+    const [from, to] = ranges[i] as OffsetRange;
+    const head = i === 0 ? b36(from) : b36(from - previousTo);
+    parts.push(to === from ? head : `${head}.${b36(to - from)}`);
+    previousTo = to;
+  }
+  return parts.join(",");
+}
+
+export function decodeRanges(text: string): OffsetRange[] {
+  if (text === "") return [];
+  const out: OffsetRange[] = [];
+  let previousTo = 0;
+  for (const [i, token] of text.split(",").entries()) {
+    const [head, length, extra] = token.split(".");
+    if (head === undefined || extra !== undefined) {
+      throw new ProgressDecodeError(`bad range "${token}"`);
+    }
+    const from = i === 0 ? parseB36(head, "offset") : previousTo + parseB36(head, "gap");
+    const to = from + (length === undefined ? 0 : parseB36(length, "range length"));
+    out.push([from, to]);
+    previousTo = to;
+  }
+  return normaliseRanges(out);
+}
+
+export function encodeFailures(
+  failures: Readonly<Record<string, FailureRecord>>,
+  keepErrors = true,
+): string | undefined {
+  const entries = Object.entries(failures)
+    .map(([offset, f]) => [Number(offset), f] as const)
+    .sort((a, b) => a[0] - b[0]);
+  if (entries.length === 0) return undefined;
+  const base = Math.min(...entries.map(([, f]) => f.firstFailedAt));
+  const errors: string[] = [];
+  const errorIndex = new Map<string, number>();
+  const indexOf = (text: string): number => {
+    const known = errorIndex.get(text);
+    if (known !== undefined) return known;
+    const capped = errors.length >= MAX_ERROR_TEXTS - 1 ? OVERFLOW_ERROR : text;
+    const existing = errorIndex.get(capped);
+    if (existing !== undefined) {
+      errorIndex.set(text, existing);
+      return existing;
+    }
+    errors.push(capped);
+    errorIndex.set(capped, errors.length - 1);
+    errorIndex.set(text, errors.length - 1);
+    return errors.length - 1;
+  };
+  const parts: string[] = [];
+  let previous = 0;
+  for (const [i, [offset, f]] of entries.entries()) {
+    const delta = i === 0 ? offset : offset - previous;
+    previous = offset;
+    const error = keepErrors ? truncateText(f.lastError, MAX_ERROR_LENGTH) : DROPPED_ERROR;
+    parts.push(
+      `${b36(delta)}.${b36(f.attempts)}.${b36(f.firstFailedAt - base)}.${b36(indexOf(error))}`,
+    );
+  }
+  return JSON.stringify({ e: errors, b: base, f: parts.join(",") });
+}
+
+export function decodeFailures(text: string | undefined): Record<string, FailureRecord> {
+  const out: Record<string, FailureRecord> = {};
+  if (text === undefined || text === "") return out;
+  let doc: unknown;
+  try {
+    doc = JSON.parse(text);
+  } catch {
+    throw new ProgressDecodeError("failures are not JSON");
+  }
+  const { e, b, f } = (doc ?? {}) as { e?: unknown; b?: unknown; f?: unknown };
+  if (!Array.isArray(e) || typeof b !== "number" || typeof f !== "string") {
+    throw new ProgressDecodeError("failures have the wrong shape");
+  }
+  if (f === "") return out;
+  let previous = 0;
+  for (const [i, token] of f.split(",").entries()) {
+    const fields = token.split(".");
+    if (fields.length !== 4) throw new ProgressDecodeError(`bad failure "${token}"`);
+    const [delta, attempts, age, index] = fields.map((x) => parseB36(x, "failure field")) as [
+      number,
+      number,
+      number,
+      number,
+    ];
+    const offset = i === 0 ? delta : previous + delta;
+    previous = offset;
+    const lastError = e[index];
+    out[String(offset)] = {
+      attempts,
+      firstFailedAt: b + age,
+      lastError: typeof lastError === "string" ? lastError : "unknown error",
+    };
+  }
+  return out;
+}
+
+export interface EncodedProgress {
+  readonly settled: string;
+  /** Absent when there are no failures (or they had to be dropped). */
+  readonly failures?: string;
+  /** What had to be given up to fit the budget, if anything. */
+  readonly degraded?: "error-texts" | "failures";
+  /** UTF-8 bytes of the encoded strings. */
+  readonly bytes: number;
+}
+
+const utf8Length = (s: string | undefined): number =>
+  s === undefined ? 0 : Buffer.byteLength(s, "utf8");
+
+/** Encodes within `maxBytes` (the budget for the two strings), degrading as described above. */
+export function encodeProgress(progress: PartitionProgress, maxBytes: number): EncodedProgress {
+  const settled = encodeRanges(progress.settled);
+  const base = utf8Length(settled);
+  const full = encodeFailures(progress.failures, true);
+  if (base + utf8Length(full) <= maxBytes) {
+    return {
+      settled,
+      ...(full === undefined ? {} : { failures: full }),
+      bytes: base + utf8Length(full),
+    };
+  }
+  const bare = encodeFailures(progress.failures, false);
+  if (base + utf8Length(bare) <= maxBytes) {
+    return {
+      settled,
+      ...(bare === undefined ? {} : { failures: bare }),
+      degraded: "error-texts",
+      bytes: base + utf8Length(bare),
+    };
+  }
+  return { settled, degraded: "failures", bytes: base };
+}
+
+export function decodeProgress(
+  partitionId: string,
+  version: number,
+  settled: string | undefined,
+  failures: string | undefined,
+): PartitionProgress {
+  return {
+    partitionId,
+    settled: decodeRanges(settled ?? ""),
+    failures: decodeFailures(failures),
+    version,
+  };
+}

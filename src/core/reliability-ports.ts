@@ -1,0 +1,72 @@
+// Ports for redelivery without duplicates (ProgressStore) and dead letters (DeadLetterStore).
+// Errors: ConflictError on an optimistic-version mismatch, DependencyError when storage fails
+// (throttling included).
+import type { DeadLetter, DeadLetterRef, ParkedKey } from "./dead-letters.ts";
+import type { PartitionProgress } from "./progress.ts";
+
+export interface ProgressStore {
+  /** The stored states of these partitions (absent ones are not in the map). Consistent reads. */
+  load(
+    subscriptionId: string,
+    partitionIds: readonly string[],
+  ): Promise<Map<string, PartitionProgress>>;
+  /**
+   * Writes `progress` (whose `version` is the new one) if the stored version is `expectedVersion`,
+   * or if nothing is stored when `expectedVersion` is undefined. Throws ConflictError otherwise.
+   */
+  save(
+    subscriptionId: string,
+    progress: PartitionProgress,
+    expectedVersion: number | undefined,
+  ): Promise<void>;
+  /** Deletes the state if its version is `expectedVersion` (nothing stored: success); else
+   * ConflictError. */
+  remove(subscriptionId: string, partitionId: string, expectedVersion: number): Promise<void>;
+  /** Deletes every state of the subscription (when the subscription is deleted). */
+  clear(subscriptionId: string): Promise<void>;
+}
+
+export interface DeadLetterPage {
+  /** In (partition id, offset) order. */
+  readonly items: DeadLetter[];
+  /** Pass back to get the next page; absent on the last one. */
+  readonly cursor?: string;
+}
+
+export interface ListDeadLettersOptions {
+  readonly limit?: number;
+  readonly cursor?: string;
+  /** Only this partition (`<topic>-<partition>`). */
+  readonly partitionId?: string;
+  /** Only the letters parked on this key (`parkedKeyId`), i.e. what must be replayed before it
+   * can be unparked. */
+  readonly parkedKey?: string;
+}
+
+export interface DeadLetterStore {
+  /**
+   * Stores the letters (idempotent per subscription, partition and offset: storing one again
+   * overwrites it), then marks every key named by a letter's `parksKey` parked, bumping its
+   * version. Throws DependencyError; on failure some letters may be stored — call again.
+   */
+  park(letters: readonly DeadLetter[]): Promise<void>;
+  list(subscriptionId: string, options?: ListDeadLettersOptions): Promise<DeadLetterPage>;
+  get(subscriptionId: string, ref: DeadLetterRef): Promise<DeadLetter | undefined>;
+  /** Removes letters (replayed or discarded). Missing ones are ignored. */
+  remove(subscriptionId: string, refs: readonly DeadLetterRef[]): Promise<void>;
+  /** Ids (`parkedKeyId`) of the parked keys of these partitions. */
+  parkedKeys(subscriptionId: string, partitionIds: readonly string[]): Promise<Set<string>>;
+  listParkedKeys(
+    subscriptionId: string,
+    options?: { limit?: number; cursor?: string },
+  ): Promise<{ items: ParkedKey[]; cursor?: string }>;
+  getParkedKey(subscriptionId: string, id: string): Promise<ParkedKey | undefined>;
+  /**
+   * Unparks a key if no letter was parked behind it since its `version` was read; ConflictError
+   * otherwise (replay the new letters, then try again). Unparking a key that is not parked
+   * succeeds.
+   */
+  unpark(subscriptionId: string, id: string, expectedVersion: number): Promise<void>;
+  /** Deletes every letter and parked key of the subscription. */
+  clear(subscriptionId: string): Promise<void>;
+}
