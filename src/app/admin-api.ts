@@ -2,6 +2,7 @@
 // Routes: /subscriptions, /kafka-clusters, /services. Errors map to status codes in one place
 // (`toResponse`); 5xx bodies never carry details, which go to the log instead.
 import { randomBytes } from "node:crypto";
+import { createRestateAdminClient, RestateAdminError } from "../adapters/restate-admin.ts";
 import {
   clusterBodySchema,
   parseBody,
@@ -19,6 +20,12 @@ import {
 } from "../core/errors.ts";
 import type { FeedRef, KafkaCluster, ServiceDefinition, Subscription } from "../core/model.ts";
 import type { AdminStore, FeedControl } from "../core/ports.ts";
+import {
+  importBodySchema,
+  type RestateAdminReader,
+  type SkippedService,
+  servicesFromRestate,
+} from "../core/restate-import.ts";
 import { normaliseSubscriptionOptions } from "../core/subscription-options.ts";
 import { parseSink, parseSource, quote } from "../core/uris.ts";
 
@@ -51,6 +58,8 @@ export interface AdminApiDeps {
   readonly now?: () => Date;
   /** Structured error log; defaults to one JSON line on stderr. */
   readonly log?: AdminLog;
+  /** Reads Restate admin APIs for `POST /services/import`; default: over HTTP(S). */
+  readonly restateAdmin?: RestateAdminReader;
 }
 
 export interface AdminApi {
@@ -129,6 +138,7 @@ export function createAdminApi(deps: AdminApiDeps): AdminApi {
   const newId = deps.newId ?? newSubscriptionId;
   const now = deps.now ?? (() => new Date());
   const log = deps.log ?? defaultLog;
+  const restateAdmin = deps.restateAdmin ?? createRestateAdminClient();
 
   function readJson(request: AdminRequest): unknown {
     const body = request.body;
@@ -374,6 +384,51 @@ export function createAdminApi(deps: AdminApiDeps): AdminApi {
     return json(201, service, { location: `services/${encodeURIComponent(service.name)}` });
   }
 
+  /**
+   * `POST /services/import`: registers the services a Restate admin API lists, with the given
+   * ingress as endpoint. Names already registered are skipped, never overwritten.
+   */
+  async function importServices(request: AdminRequest): Promise<AdminResponse> {
+    const body = parseBody(importBodySchema, readJson(request), "import");
+    let listing: unknown;
+    let ingressUrl = body.ingress_url;
+    try {
+      listing = await restateAdmin.listServices(body.admin_url);
+      ingressUrl ??= await restateAdmin.ingressEndpoint(body.admin_url);
+    } catch (error) {
+      if (error instanceof RestateAdminError) throw new HttpError(502, error.message);
+      throw error;
+    }
+    if (ingressUrl === undefined) {
+      throw new ValidationError(
+        `"ingress_url" is required: the Restate admin API does not report its ingress endpoint`,
+      );
+    }
+    let plan: ReturnType<typeof servicesFromRestate>;
+    try {
+      plan = servicesFromRestate(listing, {
+        ingressUrl,
+        ...(body.invocation ? { invocation: body.invocation } : {}),
+        ...(body.services ? { only: body.services } : {}),
+      });
+    } catch (error) {
+      if (error instanceof ValidationError) throw new HttpError(502, error.message);
+      throw error;
+    }
+    const imported: ServiceDefinition[] = [];
+    const skipped: SkippedService[] = [...plan.skipped];
+    for (const service of plan.services) {
+      try {
+        await store.createService(service);
+        imported.push(service);
+      } catch (error) {
+        if (!(error instanceof AlreadyExistsError)) throw error;
+        skipped.push({ name: service.name, reason: "already registered (not overwritten)" });
+      }
+    }
+    return json(imported.length > 0 ? 201 : 200, { imported, skipped });
+  }
+
   async function getService(name: string): Promise<ServiceDefinition> {
     const service = await store.getService(name);
     if (!service) throw new NotFoundError(`service ${quote(name)} not found`);
@@ -429,6 +484,13 @@ export function createAdminApi(deps: AdminApiDeps): AdminApi {
     "services/:name": {
       GET: async (_r, [name = ""]) => json(200, await getService(name)),
       DELETE: (_r, [name = ""]) => deleteService(name),
+      // `/services/import` is an action; GET and DELETE still reach a service named "import".
+      POST: async (request, [name = ""]) => {
+        if (name === "import") return importServices(request);
+        throw new HttpError(405, "method POST is not allowed here; allowed: GET, DELETE", {
+          allow: "GET, DELETE",
+        });
+      },
     },
   };
 

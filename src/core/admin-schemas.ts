@@ -25,7 +25,7 @@ export const clusterBodySchema = z.strictObject({
 export type ClusterBody = z.infer<typeof clusterBodySchema>;
 
 /** An http(s) URL without credentials, query or fragment. */
-const endpointSchema = z
+export const endpointSchema = z
   .string({ error: "is required and must be a string" })
   .superRefine((value, ctx) => {
     let url: URL;

@@ -1,6 +1,7 @@
 // Subscription options: which ones we honour, how they are normalised, and what they mean for the
 // event source mapping. Restate accepts any librdkafka key and fails later; we reject what we
 // cannot honour, naming the key and the supported ones.
+import { DEAD_LETTER_OPTIONS, normaliseDeadLetterOption } from "./dead-letters.ts";
 import { ValidationError } from "./errors.ts";
 import { quote } from "./uris.ts";
 
@@ -22,6 +23,7 @@ export const SUPPORTED_SUBSCRIPTION_OPTIONS: readonly string[] = [
   OPTION_MIN_POLLERS,
   OPTION_MAX_POLLERS,
   OPTION_REPORT_BATCH_ITEM_FAILURES,
+  ...DEAD_LETTER_OPTIONS,
 ];
 
 /**
@@ -91,8 +93,11 @@ function normaliseValue(key: string, value: string): string {
       }
       return lowered;
     }
-    default:
+    default: {
+      const deadLetterValue = normaliseDeadLetterOption(key, value);
+      if (deadLetterValue !== undefined) return deadLetterValue;
       throw new ValidationError(`unsupported subscription option ${quote(key)}`);
+    }
   }
 }
 

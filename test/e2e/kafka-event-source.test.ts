@@ -88,6 +88,8 @@ beforeAll(async () => {
   const producer = new Producer({
     clientId: "e2e-producer",
     bootstrapBrokers: [kafka.bootstrapServers],
+    // A retried send (slow broker right after topic creation) must not write records twice.
+    idempotent: true,
   });
   for (let i = 0; i < RECORDS; i += 250) {
     await producer.send({

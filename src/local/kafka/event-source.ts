@@ -14,9 +14,16 @@ import {
   interpretResponse,
   type PartitionStatus,
 } from "./batching.ts";
-import { type OpenFeed, openPlatformaticFeed, type RecordFeed } from "./platformatic-client.ts";
+import {
+  clientSecurityOptions,
+  KafkaConfigError,
+  type OpenFeed,
+  openPlatformaticFeed,
+  type RecordFeed,
+} from "./platformatic-client.ts";
 
-export type EventSourceState = "starting" | "running" | "retrying" | "stopped";
+/** `failed`: the cluster's settings cannot work (see `lastError`); nothing is retried. */
+export type EventSourceState = "starting" | "running" | "retrying" | "failed" | "stopped";
 
 export interface LocalEventSourceStatus {
   readonly state: EventSourceState;
@@ -115,14 +122,25 @@ export function startLocalEventSource(options: LocalEventSourceOptions): LocalEv
   const recordError = (message: string) => {
     lastError = { message, at: new Date().toISOString() };
   };
+  let configError: string | undefined;
   const refreshState = () => {
     if (stopped) state = "stopped";
+    else if (configError !== undefined) state = "failed";
     else if (!feedHealthy && feedAttempts === 0 && state === "starting") state = "starting";
     else state = feedHealthy && failingBatches.size === 0 ? "running" : "retrying";
   };
 
   if (bootstrapServers.length === 0) {
     recordError(`cluster ${cluster.name} has no bootstrap.servers`);
+  }
+  try {
+    clientSecurityOptions(cluster.properties);
+  } catch (error) {
+    if (!(error instanceof KafkaConfigError)) throw error;
+    configError = `cluster ${cluster.name}: ${error.message}`;
+    recordError(configError);
+    refreshState();
+    emit("error", "cannot consume: unsupported cluster settings", { error: configError });
   }
 
   // ---- batches -------------------------------------------------------------------------------
@@ -300,7 +318,7 @@ export function startLocalEventSource(options: LocalEventSourceOptions): LocalEv
   };
 
   const open = async () => {
-    if (stopped) return;
+    if (stopped || configError !== undefined) return;
     feedAttempts++;
     const mine = ++generation;
     const current = () => mine === generation && !stopped;

@@ -2,12 +2,7 @@
 // member into the small interface the local event source needs: a record feed (starting at the
 // group's committed offsets, else at `auto.offset.reset`), flow control, explicit commits and
 // offsets for the status.
-import {
-  Consumer,
-  type ConsumerOptions,
-  type Message,
-  type MessagesStream,
-} from "@platformatic/kafka";
+import { Consumer, type Message, type MessagesStream } from "@platformatic/kafka";
 import type { SourceRecord } from "./batching.ts";
 
 export interface KafkaConnection {
@@ -47,24 +42,83 @@ export interface FeedOptions {
 
 export type OpenFeed = (options: FeedOptions, handlers: FeedHandlers) => Promise<RecordFeed>;
 
-function securityOptions(
+/** A cluster setting the local Kafka client cannot honour; retrying will not help. */
+export class KafkaConfigError extends Error {
+  override readonly name = "KafkaConfigError";
+}
+
+/** What @platformatic/kafka takes for TLS and SASL. */
+export interface ClientSecurityOptions {
+  readonly tls?: Record<string, never>;
+  /** SNI: the broker's host name, as librdkafka sends it. */
+  readonly tlsServerName?: true;
+  readonly sasl?: {
+    readonly mechanism: "PLAIN" | "SCRAM-SHA-256" | "SCRAM-SHA-512";
+    readonly username: string;
+    readonly password: string;
+  };
+}
+
+const SASL_SUPPORTED = ["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] as const;
+const PROTOCOLS = ["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] as const;
+
+/**
+ * Maps librdkafka-style cluster properties to client settings: `security.protocol` SSL/SASL_SSL →
+ * TLS with the system's CAs and SNI; SASL_PLAINTEXT/SASL_SSL → SASL with `sasl.mechanism` (or
+ * librdkafka's `sasl.mechanisms`) PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512 and the clear
+ * `sasl.username` / `sasl.password` of the config file. Anything else — AWS_MSK_IAM, GSSAPI,
+ * OAUTHBEARER, credentials only by Secrets Manager reference — throws KafkaConfigError naming the
+ * property (never a secret's value). Without a SASL protocol, `sasl.username` / `sasl.password`
+ * are unused, as in librdkafka.
+ */
+export function clientSecurityOptions(
   properties: Readonly<Record<string, string>>,
-): Partial<ConsumerOptions<Buffer, Buffer, Buffer, Buffer>> {
-  const protocol = (properties["security.protocol"] ?? "PLAINTEXT").toUpperCase();
-  const out: Record<string, unknown> = {};
-  if (protocol === "SSL" || protocol === "SASL_SSL") out.tls = {};
-  if (protocol === "SASL_PLAINTEXT" || protocol === "SASL_SSL") {
-    out.sasl = {
-      mechanism: (
-        properties["sasl.mechanism"] ??
-        properties["sasl.mechanisms"] ??
-        "PLAIN"
-      ).toUpperCase(),
-      username: properties["sasl.username"],
-      password: properties["sasl.password"],
-    };
+): ClientSecurityOptions {
+  const rawProtocol = (properties["security.protocol"] ?? "PLAINTEXT").trim().toUpperCase();
+  const protocol = PROTOCOLS.find((p) => p === rawProtocol);
+  if (!protocol) {
+    throw new KafkaConfigError(
+      `"security.protocol" ${JSON.stringify(rawProtocol)} is not supported; use one of ${PROTOCOLS.join(", ")}`,
+    );
   }
-  return out as Partial<ConsumerOptions<Buffer, Buffer, Buffer, Buffer>>;
+  const tls = protocol === "SSL" || protocol === "SASL_SSL";
+  const saslOn = protocol === "SASL_PLAINTEXT" || protocol === "SASL_SSL";
+  const rawMechanism = properties["sasl.mechanism"] ?? properties["sasl.mechanisms"];
+  const out: { -readonly [K in keyof ClientSecurityOptions]: ClientSecurityOptions[K] } = tls
+    ? { tls: {}, tlsServerName: true }
+    : {};
+  if (!saslOn) {
+    if (rawMechanism !== undefined) {
+      throw new KafkaConfigError(
+        `"sasl.mechanism" needs "security.protocol" SASL_PLAINTEXT or SASL_SSL, not ${protocol}`,
+      );
+    }
+    return out;
+  }
+  if (rawMechanism === undefined) {
+    throw new KafkaConfigError(`"security.protocol" ${protocol} needs "sasl.mechanism"`);
+  }
+  const upper = rawMechanism.trim().toUpperCase();
+  const mechanism = SASL_SUPPORTED.find((m) => m === upper);
+  if (!mechanism) {
+    const hint =
+      upper === "AWS_MSK_IAM"
+        ? "IAM authentication works only for the event source mapping on AWS; locally, use a listener with SCRAM or PLAIN"
+        : `the local event source supports ${SASL_SUPPORTED.join(", ")}`;
+    throw new KafkaConfigError(
+      `"sasl.mechanism" ${JSON.stringify(upper)} is not supported by the local event source: ${hint}`,
+    );
+  }
+  const username = properties["sasl.username"];
+  const password = properties["sasl.password"];
+  if (!username || !password) {
+    const byReference = properties["aws.secrets.manager.arn"] !== undefined;
+    throw new KafkaConfigError(
+      `"sasl.mechanism" ${mechanism} needs "sasl.username" and "sasl.password" in the config file${byReference ? ` (the local stack does not read "aws.secrets.manager.arn")` : ""}`,
+    );
+  }
+  out.sasl = { mechanism, username, password };
+  return out;
 }
 
 function toSourceRecord(message: Message<Buffer, Buffer, Buffer, Buffer>): SourceRecord {
@@ -99,7 +153,7 @@ export const openPlatformaticFeed: OpenFeed = async (options, handlers) => {
     connectTimeout: 5_000,
     retries: 2,
     retryDelay: 500,
-    ...securityOptions(connection.properties ?? {}),
+    ...clientSecurityOptions(connection.properties ?? {}),
   });
   let closed = false;
   const fail = (error: unknown) => {
