@@ -133,6 +133,8 @@ export function createRequestBuilder(
     };
     if (record.key !== null) headers["kafka.key"] = toBase64(record.key);
     if (record.value !== null) headers["content-type"] = contentType;
+    if (record.headers.length === 0)
+      return { method: "POST", url, headers, body: record.value ?? undefined };
     for (const [name, value] of forwardedHeaders(record.headers)) {
       const existing = headers[name];
       if (existing === undefined) headers[name] = value;

@@ -1,0 +1,83 @@
+// Workload 4, run in a fresh process per sample so the number is clean: one ~6 MB batch through
+// the full consumer path (createConsumerHandler, real HTTP sink) against the sink at `sinkUrl`.
+//
+//   node --expose-gc bench/memory-probe.ts <sinkUrl> <eventFile>
+//
+// Prints one JSON line: the event's size, RSS and heap before the batch (modules loaded, event
+// text read, as the Lambda runtime holds it), and the peaks while it is processed: RSS from the
+// kernel (getrusage maxRSS: the true peak) and heap/external sampled every millisecond.
+import { readFileSync } from "node:fs";
+import { consumerConfig } from "../src/config.ts";
+import { createConsumerHandler } from "../src/handlers/consumer.ts";
+import {
+  demoCluster,
+  functionArn,
+  memoryCatalog,
+  SUB_ID,
+  service,
+  subscription,
+} from "../test/helpers/memory-catalog.ts";
+
+const [sinkUrl, eventFile] = process.argv.slice(2);
+if (sinkUrl === undefined || eventFile === undefined) {
+  console.error("usage: memory-probe.ts <sinkUrl> <eventFile>");
+  process.exit(2);
+}
+const gc = (globalThis as { gc?: () => void }).gc ?? (() => {});
+
+const config = consumerConfig({});
+const handler = createConsumerHandler({
+  catalog: memoryCatalog({
+    subscriptions: [subscription()],
+    services: [service({ endpoint: sinkUrl })],
+    clusters: [demoCluster],
+  }),
+  config,
+  log: () => {},
+});
+const context = {
+  invokedFunctionArn: functionArn(SUB_ID),
+  getRemainingTimeInMillis: () => 840_000,
+};
+
+let text: string | undefined = readFileSync(eventFile, "utf8");
+const eventBytes = Buffer.byteLength(text);
+gc();
+gc();
+const before = process.memoryUsage();
+
+let peakHeapUsed = before.heapUsed;
+let peakExternal = before.external + before.arrayBuffers;
+let peakRssSampled = before.rss;
+const sample = () => {
+  const m = process.memoryUsage();
+  if (m.heapUsed > peakHeapUsed) peakHeapUsed = m.heapUsed;
+  if (m.external + m.arrayBuffers > peakExternal) peakExternal = m.external + m.arrayBuffers;
+  if (m.rss > peakRssSampled) peakRssSampled = m.rss;
+};
+const timer = setInterval(sample, 1);
+
+const started = performance.now();
+// The Lambda runtime parses the invocation payload before calling the handler.
+const event: unknown = JSON.parse(text);
+text = undefined;
+const response = await handler(event, context);
+const spanMs = performance.now() - started;
+sample();
+clearInterval(timer);
+if (response !== undefined)
+  throw new Error(`batch not fully delivered: ${JSON.stringify(response)}`);
+
+console.log(
+  JSON.stringify({
+    eventBytes,
+    spanMs,
+    rssBefore: before.rss,
+    heapUsedBefore: before.heapUsed,
+    peakRss: process.resourceUsage().maxRSS * 1024,
+    peakRssSampled,
+    peakHeapUsed,
+    peakExternal,
+  }),
+);
+process.exit(0);

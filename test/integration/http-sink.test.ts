@@ -1,0 +1,170 @@
+// The HTTP sink's deliver against real servers on loopback: how every kind of answer becomes a
+// DeliveryResult (bodies drained or cut off, error details, Retry-After, timeouts, bad URLs).
+import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import { afterEach, describe, expect, it } from "vitest";
+import { createHttpSink, type HttpSink } from "../../src/adapters/http-sink.ts";
+import type { SinkRequest } from "../../src/core/invocation.ts";
+
+const cleanup: Array<() => Promise<void>> = [];
+afterEach(async () => {
+  while (cleanup.length > 0) await cleanup.pop()?.();
+});
+
+async function server(handle: (req: IncomingMessage, res: ServerResponse) => void) {
+  const connections = { count: 0 };
+  const srv = createServer((req, res) => {
+    req.resume();
+    req.on("end", () => handle(req, res));
+  });
+  srv.on("connection", () => connections.count++);
+  await new Promise<void>((resolve) => srv.listen(0, "127.0.0.1", resolve));
+  cleanup.push(
+    () =>
+      new Promise<void>((resolve) => {
+        srv.close(() => resolve());
+        srv.closeAllConnections();
+      }),
+  );
+  return { url: `http://127.0.0.1:${(srv.address() as AddressInfo).port}`, connections };
+}
+
+function sink(requestTimeoutMs = 2_000): HttpSink {
+  const s = createHttpSink({ connections: 4, requestTimeoutMs, now: () => 1_000_000 });
+  cleanup.push(() => s.close());
+  return s;
+}
+
+const post = (url: string): SinkRequest => ({
+  method: "POST",
+  url,
+  headers: { "content-type": "application/json" },
+  body: Buffer.from("{}"),
+});
+
+describe("http sink deliver", () => {
+  it("2xx is success once the body is drained; connections are kept alive and reused", async () => {
+    const s = await server((_req, res) => res.end('{"ok":true}'));
+    const { deliver } = sink();
+    for (let i = 0; i < 6; i++) {
+      expect(await deliver(post(`${s.url}/A/b`), { timeoutMs: 1_000 })).toEqual({
+        kind: "success",
+        status: 200,
+      });
+    }
+    // undici's pool may open a second connection while the first is being released.
+    expect(s.connections.count).toBeLessThanOrEqual(2);
+  });
+
+  it("a 2xx body beyond the drain limit is still a success (its connection is closed)", async () => {
+    const s = await server((_req, res) => res.end(Buffer.alloc(256 * 1024, 0x61)));
+    const { deliver } = sink();
+    expect(await deliver(post(`${s.url}/A/b`), { timeoutMs: 1_000 })).toEqual({
+      kind: "success",
+      status: 200,
+    });
+    expect(await deliver(post(`${s.url}/A/b`), { timeoutMs: 1_000 })).toMatchObject({
+      kind: "success",
+    });
+    expect(s.connections.count).toBe(2);
+  });
+
+  it("a 2xx whose body breaks off is a success", async () => {
+    const s = await server((_req, res) => {
+      res.writeHead(202, { "content-length": "100" });
+      res.write("partial");
+      setTimeout(() => res.destroy(), 20);
+    });
+    const { deliver } = sink();
+    expect(await deliver(post(`${s.url}/A/b`), { timeoutMs: 1_000 })).toEqual({
+      kind: "success",
+      status: 202,
+    });
+  });
+
+  it("error answers carry up to 4 KiB of their body, whitespace folded", async () => {
+    const s = await server((req, res) => {
+      res.writeHead(req.url === "/big" ? 500 : 400);
+      res.end(req.url === "/big" ? "x".repeat(100_000) : '  {"message":\n"bad\tinput"}\r\n');
+    });
+    const { deliver } = sink();
+    expect(await deliver(post(`${s.url}/small`), { timeoutMs: 1_000 })).toEqual({
+      kind: "terminal",
+      status: 400,
+      reason: 'HTTP 400: {"message": "bad input"}',
+    });
+    const big = await deliver(post(`${s.url}/big`), { timeoutMs: 1_000 });
+    expect(big).toMatchObject({ kind: "retryable", status: 500 });
+    expect("reason" in big && big.reason).toBe(`HTTP 500: ${"x".repeat(4096)}`);
+  });
+
+  it("429 and 503 are retryable and carry Retry-After (seconds or HTTP date)", async () => {
+    const s = await server((req, res) => {
+      const date = new Date(1_000_000 + 3_000).toUTCString();
+      res.writeHead(req.url === "/date" ? 503 : 429, {
+        "retry-after": req.url === "/date" ? date : "2",
+      });
+      res.end();
+    });
+    const { deliver } = sink();
+    expect(await deliver(post(`${s.url}/secs`), { timeoutMs: 1_000 })).toEqual({
+      kind: "retryable",
+      status: 429,
+      reason: "HTTP 429",
+      retryAfterMs: 2_000,
+    });
+    expect(await deliver(post(`${s.url}/date`), { timeoutMs: 1_000 })).toMatchObject({
+      kind: "retryable",
+      status: 503,
+      retryAfterMs: expect.any(Number),
+    });
+  });
+
+  it("an attempt that outlives its timeout is a retryable timeout, in headers or in the body", async () => {
+    const s = await server((req, res) => {
+      if (req.url === "/slow-body") {
+        res.writeHead(500);
+        res.write("started");
+        return; // never ends
+      }
+      // /slow-headers: never answers
+    });
+    const { deliver } = sink();
+    expect(await deliver(post(`${s.url}/slow-headers`), { timeoutMs: 100 })).toEqual({
+      kind: "retryable",
+      reason: "timeout after 100 ms",
+    });
+    expect(await deliver(post(`${s.url}/slow-body`), { timeoutMs: 100 })).toEqual({
+      kind: "retryable",
+      status: 500,
+      reason: "HTTP 500: (body unreadable: timeout after 100 ms)",
+    });
+  });
+
+  it("a redirect is not followed; refused connections are retryable; bad URLs are terminal", async () => {
+    const s = await server((_req, res) => {
+      res.writeHead(307, { location: "/elsewhere" });
+      res.end();
+    });
+    const { deliver } = sink();
+    expect(await deliver(post(`${s.url}/A/b`), { timeoutMs: 1_000 })).toEqual({
+      kind: "terminal",
+      status: 307,
+      reason: "HTTP 307",
+    });
+    expect(await deliver(post("http://127.0.0.1:9/A/b"), { timeoutMs: 1_000 })).toMatchObject({
+      kind: "retryable",
+      reason: expect.stringContaining("ECONNREFUSED"),
+    });
+    expect(await deliver(post("not a url"), { timeoutMs: 1_000 })).toMatchObject({
+      kind: "terminal",
+      reason: expect.stringContaining("ERR_INVALID_URL"),
+    });
+    expect(await deliver(post("ftp://127.0.0.1/A/b"), { timeoutMs: 1_000 })).toMatchObject({
+      kind: "terminal",
+      reason: expect.stringContaining("UND_ERR_INVALID_ARG"),
+    });
+    const badHeader = { ...post(`${s.url}/A/b`), headers: { "x-bad": "a\r\nb" } };
+    expect(await deliver(badHeader, { timeoutMs: 1_000 })).toMatchObject({ kind: "terminal" });
+  });
+});
