@@ -3,7 +3,9 @@
 // createRequestBuilder (HTTP request) → deliver → RecordOutcome → buildBatchResponse.
 import type { ConsumerConfig } from "../config.ts";
 import { bootstrapServerList, PROP_MSK_CLUSTER_ARN } from "../core/cluster-properties.ts";
+import { deadLetterSettings } from "../core/dead-letters.ts";
 import { dispatchLanes } from "../core/dispatch.ts";
+import { ConflictError, DependencyError } from "../core/errors.ts";
 import { type DecodedEvent, decodeKafkaEvent, type EventSourceInfo } from "../core/event.ts";
 import { createRequestBuilder, type SinkRequest } from "../core/invocation.ts";
 import type { KafkaCluster, ServiceDefinition, Subscription } from "../core/model.ts";
@@ -18,9 +20,16 @@ import {
 } from "../core/outcome.ts";
 import { deliveryMode, planBatch } from "../core/plan.ts";
 import type { CatalogReader } from "../core/ports.ts";
+import { postDispatch, preDispatch } from "../core/reliability.ts";
 import { DEFAULT_BACKOFF, type Deliver, type RetryPolicy } from "../core/retry.ts";
 import { OPTION_REPORT_BATCH_ITEM_FAILURES } from "../core/subscription-options.ts";
 import { cachedCatalog } from "./catalog-cache.ts";
+import {
+  commitReliability,
+  type LoadedReliabilityState,
+  loadReliabilityState,
+  type ReliabilityStores,
+} from "./reliability-flow.ts";
 
 /** The part of the Lambda context the consumer uses. */
 export interface InvocationContext {
@@ -42,6 +51,12 @@ export interface ConsumerDeps {
   readonly catalog: CatalogReader;
   readonly config: ConsumerSettings;
   readonly deliver: Deliver<SinkRequest>;
+  /**
+   * Where settled offsets and dead letters live. With them, a redelivered batch skips what was
+   * already delivered and a record that keeps failing is dead-lettered; without, every record
+   * of a redelivered batch is sent again and failures block their lane until they succeed.
+   */
+  readonly reliability?: ReliabilityStores;
   readonly now?: () => number;
   readonly log?: Logger;
   readonly sleep?: (ms: number) => Promise<void>;
@@ -83,6 +98,27 @@ export function clusterMatchesSource(cluster: KafkaCluster, source: EventSourceI
     return true;
   const eventServers = new Set(source.bootstrapServers.map(normalizeServer));
   return bootstrapServerList(cluster.properties).some((s) => eventServers.has(normalizeServer(s)));
+}
+
+/**
+ * Saving what was delivered is what keeps a redelivered batch from being delivered again, so a
+ * throttled or briefly unavailable store is retried (beyond the SDK's own retries) while the
+ * invocation has time; only then does the error fail the invocation.
+ */
+async function withStoreRetries(
+  action: () => Promise<void>,
+  options: { deadlineMs: number; now: () => number; sleep: (ms: number) => Promise<void> },
+): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await action();
+    } catch (error) {
+      const delayMs = Math.min(1_000, 50 * 2 ** (attempt - 1));
+      const retryable = error instanceof DependencyError || error instanceof ConflictError;
+      if (!retryable || attempt >= 6 || options.now() + delayMs > options.deadlineMs) throw error;
+      await options.sleep(delayMs);
+    }
+  }
 }
 
 const describe = (s: Subscription) => `${s.id} (${s.source} → ${s.sink})`;
@@ -188,7 +224,18 @@ export function createConsumer(deps: ConsumerDeps): Consumer {
     const handler = service.handlers[subscription.handler];
     if (handler === undefined) throw new Error("unreachable: handler checked in resolveTarget");
     const mode = deliveryMode(service.type, handler);
-    const plan = planBatch(event, mode);
+    const partialBatchResponse = subscription.options[OPTION_REPORT_BATCH_ITEM_FAILURES] === "true";
+    const stores = deps.reliability;
+    const state: LoadedReliabilityState = stores
+      ? await loadReliabilityState(stores, subscription.id, event, mode.ordered)
+      : { progress: new Map(), parkedKeys: new Set() };
+    const pre = preDispatch({
+      event,
+      progress: state.progress,
+      parkedKeys: state.parkedKeys,
+      ordered: mode.ordered,
+    });
+    const plan = planBatch(pre.toDispatch, mode);
     const build = createRequestBuilder({
       subscriptionId: subscription.id,
       endpoint: service.endpoint,
@@ -210,9 +257,31 @@ export function createConsumer(deps: ConsumerDeps): Consumer {
       },
       { maxConcurrency: config.MAX_CONCURRENCY, policy, deadlineMs },
     );
-    const outcomes = plan.rejected.length > 0 ? [...plan.rejected, ...delivered] : delivered;
+    const dispatched = plan.rejected.length > 0 ? [...plan.rejected, ...delivered] : delivered;
+    let outcomes = dispatched;
+    let reliabilityCounts: Record<string, number> = {};
+    if (stores) {
+      const post = postDispatch({
+        subscriptionId: subscription.id,
+        event,
+        pre,
+        outcomes: dispatched,
+        progress: state.progress,
+        settings: deadLetterSettings(subscription.options),
+        ordered: mode.ordered,
+        partialBatchResponse,
+        now: now(),
+      });
+      await withStoreRetries(() => commitReliability(stores, subscription.id, post, { log }), {
+        deadlineMs,
+        now,
+        sleep,
+      });
+      outcomes = [...post.outcomes];
+      reliabilityCounts = { ...post.counts };
+    }
 
-    logTerminalOutcomes(outcomes, subscription.id, log);
+    logTerminalOutcomes(dispatched, subscription.id, log);
     const counts = countOutcomes(outcomes);
     const firstFailure = outcomes.find((o) => o.status === "failed");
     logJson(log, {
@@ -222,6 +291,7 @@ export function createConsumer(deps: ConsumerDeps): Consumer {
       partitions: event.partitions.map((p) => p.id),
       lanes: plan.lanes.length,
       ...counts,
+      ...reliabilityCounts,
       ...(firstFailure === undefined
         ? {}
         : { firstFailure: { offset: firstFailure.record.offset, reason: firstFailure.reason } }),
@@ -229,7 +299,7 @@ export function createConsumer(deps: ConsumerDeps): Consumer {
     });
 
     return buildBatchResponse(outcomes, {
-      partialBatchResponse: subscription.options[OPTION_REPORT_BATCH_ITEM_FAILURES] === "true",
+      partialBatchResponse,
       partitionOrder: event.partitions.map((p) => p.id),
       subscriptionId: subscription.id,
     });

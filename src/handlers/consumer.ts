@@ -1,9 +1,12 @@
 // Lambda entry point of the consumer, invoked by the Kafka event source mapping. Thin: build the
 // consumer once per container (cold start), hand it each batch, log what escapes.
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { DynamoDeadLetterStore } from "../adapters/dynamo-dead-letters.ts";
+import { DynamoProgressStore } from "../adapters/dynamo-progress.ts";
 import { DynamoAdminStore } from "../adapters/dynamo-store.ts";
 import { createHttpSink } from "../adapters/http-sink.ts";
 import { type ConsumerSettings, createConsumer, type InvocationContext } from "../app/consumer.ts";
+import type { ReliabilityStores } from "../app/reliability-flow.ts";
 import { consumerConfig } from "../config.ts";
 import type { SinkRequest } from "../core/invocation.ts";
 import { type BatchResponse, consoleLogger, type Logger, logJson } from "../core/outcome.ts";
@@ -20,6 +23,8 @@ export interface ConsumerHandlerDeps {
   readonly config: ConsumerSettings;
   /** Defaults to an HTTP sink (undici) sized from the config. */
   readonly deliver?: Deliver<SinkRequest>;
+  /** Settled offsets and dead letters (see createConsumer). */
+  readonly reliability?: ReliabilityStores;
   readonly log?: Logger;
   readonly now?: () => number;
 }
@@ -38,6 +43,7 @@ export function createConsumerHandler(deps: ConsumerHandlerDeps): ConsumerHandle
     config: deps.config,
     deliver,
     log,
+    ...(deps.reliability ? { reliability: deps.reliability } : {}),
     ...(deps.now ? { now: deps.now } : {}),
   });
   return async (event, context) => {
@@ -57,6 +63,14 @@ export function createConsumerHandler(deps: ConsumerHandlerDeps): ConsumerHandle
   };
 }
 
+/** The DynamoDB-backed stores for settled offsets and dead letters, in the catalog's table. */
+export function reliabilityStores(client: DynamoDBClient, tableName: string): ReliabilityStores {
+  return {
+    progress: new DynamoProgressStore(client, tableName),
+    deadLetters: new DynamoDeadLetterStore(client, tableName),
+  };
+}
+
 let cold: ConsumerHandler | undefined;
 
 function coldStart(): ConsumerHandler {
@@ -67,6 +81,7 @@ function coldStart(): ConsumerHandler {
   return createConsumerHandler({
     catalog: new DynamoAdminStore(client, config.TABLE_NAME),
     config,
+    reliability: reliabilityStores(client, config.TABLE_NAME),
   });
 }
 

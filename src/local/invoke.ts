@@ -5,7 +5,7 @@ import { readFile } from "node:fs/promises";
 import { parseArgs } from "node:util";
 import { DynamoAdminStore } from "../adapters/dynamo-store.ts";
 import { consumerConfig } from "../config.ts";
-import { createConsumerHandler } from "../handlers/consumer.ts";
+import { createConsumerHandler, reliabilityStores } from "../handlers/consumer.ts";
 import { localInvocationContext } from "./lambda-context.ts";
 import { localDynamoDbClient } from "./stack.ts";
 import { readStackInfo } from "./stack-file.ts";
@@ -49,6 +49,7 @@ async function main(): Promise<number> {
   const handler = createConsumerHandler({
     catalog: new DynamoAdminStore(client, stack.tableName),
     config: consumerConfig(process.env),
+    reliability: reliabilityStores(client, stack.tableName),
     log: (line: string) => console.error(line),
   });
   try {

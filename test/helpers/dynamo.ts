@@ -12,6 +12,8 @@ export interface TestDynamo {
   readonly client: DynamoDBClient;
   /** A store over a new, empty table. */
   freshStore(options?: DynamoAdminStoreOptions): Promise<DynamoAdminStore>;
+  /** A new, empty table (for the dead-letter and progress stores too). */
+  freshTable(): Promise<string>;
   close(): Promise<void>;
 }
 
@@ -25,15 +27,19 @@ export async function startTestDynamo(): Promise<TestDynamo> {
     credentials: { accessKeyId: "test", secretAccessKey: "test" },
     maxAttempts: 1,
   });
+  const freshTable = async (): Promise<string> => {
+    tableCounter += 1;
+    const table = `admin-test-${process.pid}-${tableCounter}`;
+    await ensureTable(client, table, { pollMs: 10 });
+    return table;
+  };
   return {
     db,
     client,
     async freshStore(options) {
-      tableCounter += 1;
-      const table = `admin-test-${process.pid}-${tableCounter}`;
-      await ensureTable(client, table, { pollMs: 10 });
-      return new DynamoAdminStore(client, table, options);
+      return new DynamoAdminStore(client, await freshTable(), options);
     },
+    freshTable,
     async close() {
       client.destroy();
       await db.close();
