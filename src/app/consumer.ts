@@ -8,6 +8,7 @@ import { dispatchLanes } from "../core/dispatch.ts";
 import { ConflictError, DependencyError } from "../core/errors.ts";
 import { type DecodedEvent, decodeKafkaEvent, type EventSourceInfo } from "../core/event.ts";
 import { createRequestBuilder, type SinkRequest } from "../core/invocation.ts";
+import { batchMetrics } from "../core/metrics.ts";
 import type { KafkaCluster, ServiceDefinition, Subscription } from "../core/model.ts";
 import {
   type BatchResponse,
@@ -284,6 +285,19 @@ export function createConsumer(deps: ConsumerDeps): Consumer {
     logTerminalOutcomes(dispatched, subscription.id, log);
     const counts = countOutcomes(outcomes);
     const firstFailure = outcomes.find((o) => o.status === "failed");
+    const durationMs = now() - startedAt;
+    logJson(log, {
+      level: "info",
+      msg: "batch metrics",
+      ...batchMetrics({
+        subscriptionId: subscription.id,
+        outcomes: dispatched,
+        skipped: reliabilityCounts.skipped ?? 0,
+        deadLettered: reliabilityCounts.deadLettered ?? 0,
+        durationMs,
+        timestampMs: startedAt,
+      }),
+    });
     logJson(log, {
       level: counts.failed + counts.notAttempted > 0 ? "warn" : "info",
       msg: "batch processed",
@@ -295,7 +309,7 @@ export function createConsumer(deps: ConsumerDeps): Consumer {
       ...(firstFailure === undefined
         ? {}
         : { firstFailure: { offset: firstFailure.record.offset, reason: firstFailure.reason } }),
-      durationMs: now() - startedAt,
+      durationMs,
     });
 
     return buildBatchResponse(outcomes, {

@@ -68,6 +68,7 @@ export async function dispatchLanes<Request>(
             };
       }
       let result: DeliveryResult;
+      const attemptStartedAt = deps.now();
       try {
         result = await deps.deliver(request, { timeoutMs });
       } catch (err) {
@@ -80,6 +81,7 @@ export async function dispatchLanes<Request>(
           status: "delivered",
           attempts: attempt,
           httpStatus: result.status,
+          latencyMs: deps.now() - attemptStartedAt,
         };
       }
       const base = { partitionId, record, attempts: attempt, httpStatus: result.status };

@@ -19,6 +19,8 @@ export interface RecordOutcome {
   readonly reason?: string;
   readonly attempts: number;
   readonly httpStatus?: number;
+  /** Of a delivered record: how long its successful attempt took, in ms. */
+  readonly latencyMs?: number;
 }
 
 export interface BatchItemFailure {

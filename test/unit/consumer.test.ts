@@ -112,6 +112,9 @@ describe("createConsumer", () => {
       delivered: 9,
       lanes: 5,
     });
+    const metrics = logs().find((line) => line.msg === "batch metrics");
+    expect(metrics).toMatchObject({ Subscription: SUB_ID, Delivered: 9, Failed: 0, Retried: 0 });
+    expect(metrics?.DeliveryLatency).toHaveLength(9);
   });
 
   it("partial mode: returns {batchItemFailures: []} when all is delivered", async () => {

@@ -1,0 +1,74 @@
+// CloudWatch embedded metric format (EMF): one JSON log line per batch that CloudWatch Logs turns
+// into metrics, with no API call on the hot path. Namespace and dimensions are fixed so that the
+// template's alarms and dashboard can name them.
+import type { RecordOutcome } from "./outcome.ts";
+
+export const METRICS_NAMESPACE = "KafkaLambdaIngress";
+
+/** EMF accepts at most 100 values per metric in one line. */
+const MAX_VALUES = 100;
+
+export interface BatchFigures {
+  readonly subscriptionId: string;
+  readonly outcomes: readonly RecordOutcome[];
+  /** Records skipped because an earlier invocation settled them, and records dead-lettered. */
+  readonly skipped: number;
+  readonly deadLettered: number;
+  readonly durationMs: number;
+  readonly timestampMs: number;
+}
+
+/** Evenly spaced samples, so that a large batch still shows its latency distribution. */
+function sample(values: readonly number[]): number[] {
+  if (values.length <= MAX_VALUES) return [...values];
+  const step = values.length / MAX_VALUES;
+  return Array.from({ length: MAX_VALUES }, (_, i) => values[Math.floor(i * step)] as number);
+}
+
+export function batchMetrics(figures: BatchFigures): Record<string, unknown> {
+  let delivered = 0;
+  let retried = 0;
+  let failed = 0;
+  let terminal = 0;
+  const latencies: number[] = [];
+  for (const outcome of figures.outcomes) {
+    if (outcome.attempts > 1) retried += outcome.attempts - 1;
+    if (outcome.status === "delivered") {
+      delivered++;
+      if (outcome.latencyMs !== undefined) latencies.push(outcome.latencyMs);
+    } else if (outcome.status === "terminal") terminal++;
+    else failed++;
+  }
+  const count = (name: string) => ({ Name: name, Unit: "Count" });
+  const millis = (name: string) => ({ Name: name, Unit: "Milliseconds" });
+  return {
+    _aws: {
+      Timestamp: figures.timestampMs,
+      CloudWatchMetrics: [
+        {
+          Namespace: METRICS_NAMESPACE,
+          Dimensions: [["Subscription"]],
+          Metrics: [
+            count("Delivered"),
+            count("Retried"),
+            count("Failed"),
+            count("Terminal"),
+            count("DeadLettered"),
+            count("Skipped"),
+            millis("DeliveryLatency"),
+            millis("BatchDuration"),
+          ],
+        },
+      ],
+    },
+    Subscription: figures.subscriptionId,
+    Delivered: delivered,
+    Retried: retried,
+    Failed: failed,
+    Terminal: terminal,
+    DeadLettered: figures.deadLettered,
+    Skipped: figures.skipped,
+    DeliveryLatency: sample(latencies),
+    BatchDuration: figures.durationMs,
+  };
+}
