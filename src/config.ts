@@ -1,5 +1,6 @@
 // Environment read and validated once, at cold start.
 import { z } from "zod";
+import { parseEndpointAllowList } from "./core/endpoint-policy.ts";
 
 /** `sam local` and some shells pass unset variables as empty strings: treat those as unset. */
 const optional = <T extends z.ZodType>(schema: T) =>
@@ -36,6 +37,27 @@ const adminSchema = commonSchema.extend({
   CONSUMER_FUNCTION_NAME: optional(z.string().min(1)),
   /** Largest request body the admin API accepts. */
   MAX_BODY_BYTES: positiveInt(64 * 1024),
+  /**
+   * Hosts that service endpoints (and Restate admin URLs of `POST /services/import`) may name:
+   * comma-separated patterns `host`, `host:port`, `*.domain[:port]`, `[ipv6][:port]` or `*`.
+   * Unset: any host. Link-local addresses (169.254.0.0/16, fe80::/10, where cloud metadata
+   * services live), fd00:ec2::/32 and metadata.google.internal are refused either way. Names are
+   * checked as written, not resolved (DNS rebinding is out of scope).
+   */
+  SERVICE_ENDPOINT_ALLOW: optional(
+    z.string().transform((text, ctx) => {
+      try {
+        return parseEndpointAllowList(text);
+      } catch (error) {
+        ctx.addIssue({ code: "custom", message: (error as Error).message });
+        return z.NEVER;
+      }
+    }),
+  ),
+  /** Time one delivery of a replayed dead letter may take. */
+  REPLAY_REQUEST_TIMEOUT_MS: positiveInt(10_000),
+  /** Time one replay or discard request may spend before answering with what remains. */
+  REPLAY_BUDGET_MS: positiveInt(20_000),
 });
 
 export type ConsumerConfig = z.infer<typeof consumerSchema>;

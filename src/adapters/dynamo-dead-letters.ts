@@ -49,13 +49,23 @@ function encodeCursor(key: Item | undefined): string | undefined {
     : Buffer.from(JSON.stringify({ sk }), "utf8").toString("base64url");
 }
 
-function decodeCursor(pk: string, cursor: string | undefined): Item | undefined {
+/** `prefix`: the sort-key prefix of the query; a cursor outside it is invalid (DynamoDB would
+ * refuse the start key with a ValidationException). */
+function decodeCursor(pk: string, cursor: string | undefined, prefix = ""): Item | undefined {
   if (cursor === undefined) return undefined;
   try {
     const { sk } = JSON.parse(Buffer.from(cursor, "base64url").toString("utf8")) as {
       sk?: unknown;
     };
-    if (typeof sk === "string") return { pk: { S: pk }, sk: { S: sk } };
+    if (
+      typeof sk === "string" &&
+      sk.length > prefix.length &&
+      !/\p{Surrogate}/u.test(sk) &&
+      Buffer.byteLength(sk, "utf8") <= 1024 &&
+      sk.startsWith(prefix)
+    ) {
+      return { pk: { S: pk }, sk: { S: sk } };
+    }
   } catch {
     // fall through
   }
@@ -189,7 +199,11 @@ export class DynamoDeadLetterStore implements DeadLetterStore {
     const partitionId =
       options.partitionId ??
       (options.parkedKey === undefined ? undefined : partitionOfParkedKey(options.parkedKey));
-    const start = decodeCursor(pk, options.cursor);
+    const start = decodeCursor(
+      pk,
+      options.cursor,
+      partitionId === undefined ? "" : `${partitionId}#`,
+    );
     const out = await this.#query(
       {
         KeyConditionExpression:

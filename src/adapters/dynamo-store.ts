@@ -20,7 +20,12 @@ import {
   DependencyError,
   NotFoundError,
 } from "../core/errors.ts";
-import type { KafkaCluster, ServiceDefinition, Subscription } from "../core/model.ts";
+import type {
+  KafkaCluster,
+  ServiceDefinition,
+  Subscription,
+  SubscriptionStatus,
+} from "../core/model.ts";
 import type { AdminStore } from "../core/ports.ts";
 
 type Kind = "cluster" | "service" | "subscription" | "subscription-pair";
@@ -331,6 +336,56 @@ export class DynamoAdminStore implements AdminStore {
       }
       throw dependency("UpdateItem subscription", error);
     }
+  }
+
+  async setSubscriptionStatus(
+    id: string,
+    status: SubscriptionStatus,
+    from: readonly SubscriptionStatus[],
+  ): Promise<Subscription> {
+    // Compare-and-set on the whole stored document: a write in between (a DELETE marking the
+    // subscription deleting, or removing it) fails the condition, and the new state is checked
+    // again instead of being overwritten.
+    for (let attempt = 0; attempt < 5; attempt++) {
+      let raw: string | undefined;
+      try {
+        const out = await this.#client.send(
+          new GetItemCommand({
+            TableName: this.#table,
+            Key: key("subscription", id),
+            ConsistentRead: true,
+          }),
+        );
+        raw = out.Item?.doc?.S;
+      } catch (error) {
+        throw dependency("GetItem subscription", error);
+      }
+      if (raw === undefined) throw new NotFoundError(`subscription "${id}" not found`);
+      const current = JSON.parse(raw) as Subscription;
+      if (!from.includes(current.status)) {
+        throw new ConflictError(`subscription "${id}" is ${current.status}`);
+      }
+      if (current.status === status) return current;
+      const updated: Subscription = { ...current, status };
+      try {
+        await this.#client.send(
+          new UpdateItemCommand({
+            TableName: this.#table,
+            Key: key("subscription", id),
+            UpdateExpression: "SET doc = :doc",
+            ConditionExpression: "doc = :previous",
+            ExpressionAttributeValues: {
+              ":doc": { S: JSON.stringify(updated) },
+              ":previous": { S: raw },
+            },
+          }),
+        );
+        return updated;
+      } catch (error) {
+        if (!isConditionFailure(error)) throw dependency("UpdateItem subscription status", error);
+      }
+    }
+    throw new ConflictError(`subscription "${id}" keeps changing; try again`);
   }
 
   async deleteSubscription(id: string): Promise<void> {

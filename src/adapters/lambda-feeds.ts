@@ -7,8 +7,9 @@ import {
   DeleteAliasCommand,
   DeleteEventSourceMappingCommand,
   type LambdaClient,
+  UpdateEventSourceMappingCommand,
 } from "@aws-sdk/client-lambda";
-import { DependencyError, ValidationError } from "../core/errors.ts";
+import { ConflictError, DependencyError, ValidationError } from "../core/errors.ts";
 import { buildFeedParams } from "../core/feed-params.ts";
 import type { FeedRef, KafkaCluster, Subscription } from "../core/model.ts";
 import type { FeedControl } from "../core/ports.ts";
@@ -39,16 +40,24 @@ export interface LambdaFeedControlOptions {
    * ResourceConflictException, e.g. a mapping still Creating). Default 0.5 s doubling to 8 s.
    */
   readonly retryDelaysMs?: readonly number[];
+  /**
+   * Waits between attempts of a pause or resume while the mapping is busy (it answers
+   * ResourceInUseException while Creating or Updating); then ConflictError. Default 0.5, 1, 2 s:
+   * an admin request must answer within the API Gateway timeout.
+   */
+  readonly toggleRetryDelaysMs?: readonly number[];
   readonly log?: (entry: Record<string, unknown>) => void;
 }
 
 const DEFAULT_RETRY_DELAYS_MS = [500, 1000, 2000, 4000, 8000];
+const DEFAULT_TOGGLE_RETRY_DELAYS_MS = [500, 1000, 2000];
 const MAX_DESCRIPTION = 256;
 
 export class LambdaFeedControl implements FeedControl {
   readonly #client: LambdaClient;
   readonly #functionName: string;
   readonly #retryDelaysMs: readonly number[];
+  readonly #toggleRetryDelaysMs: readonly number[];
   readonly #log: (entry: Record<string, unknown>) => void;
 
   /** `consumerFunctionName`: name or ARN of the consumer function (unqualified). */
@@ -60,6 +69,7 @@ export class LambdaFeedControl implements FeedControl {
     this.#client = client;
     this.#functionName = consumerFunctionName;
     this.#retryDelaysMs = options.retryDelaysMs ?? DEFAULT_RETRY_DELAYS_MS;
+    this.#toggleRetryDelaysMs = options.toggleRetryDelaysMs ?? DEFAULT_TOGGLE_RETRY_DELAYS_MS;
     this.#log = options.log ?? ((entry) => console.error(JSON.stringify(entry)));
   }
 
@@ -119,6 +129,45 @@ export class LambdaFeedControl implements FeedControl {
         new DeleteAliasCommand({ FunctionName: this.#functionName, Name: subscription.id }),
       ),
     );
+  }
+
+  /** Disables the event source mapping: polling stops, the consumer group keeps its offsets. */
+  async pause(_subscription: Subscription, feed: FeedRef): Promise<void> {
+    await this.#setEnabled(feed, false);
+  }
+
+  /** Enables the event source mapping again; polling restarts at the committed offsets. */
+  async resume(_subscription: Subscription, feed: FeedRef): Promise<void> {
+    await this.#setEnabled(feed, true);
+  }
+
+  async #setEnabled(feed: FeedRef, enabled: boolean): Promise<void> {
+    if (feed.kind !== "aws") return;
+    const uuid = feed.eventSourceMappingUuid;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await this.#client.send(
+          new UpdateEventSourceMappingCommand({ UUID: uuid, Enabled: enabled }),
+        );
+        return;
+      } catch (error) {
+        const name = errorName(error);
+        if (name === "ResourceNotFoundException") {
+          throw new ConflictError(
+            `the event source mapping ${uuid} of this subscription no longer exists; delete the subscription and create it again`,
+          );
+        }
+        const busy = name === "ResourceInUseException" || name === "ResourceConflictException";
+        if (!busy) throw translate("UpdateEventSourceMapping", error);
+        const delay = this.#toggleRetryDelaysMs[attempt];
+        if (delay === undefined) {
+          throw new ConflictError(
+            `the event source mapping ${uuid} is busy (being created or updated, which can take about 90 s); try again later`,
+          );
+        }
+        await sleep(delay);
+      }
+    }
   }
 
   /** Runs a delete; "not found" counts as done, "busy" is retried with the configured waits. */

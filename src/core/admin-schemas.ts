@@ -93,6 +93,60 @@ export const serviceBodySchema = z
   });
 export type ServiceBody = z.infer<typeof serviceBodySchema>;
 
+// ---- dead letters ----------------------------------------------------------------------------
+
+/** A Kafka partition number, or a partition id `<topic>-<partition>`. */
+const partitionSchema = z.union(
+  [
+    z.number().int().min(0).max(2_147_483_647),
+    z.string().regex(/^[A-Za-z0-9._-]{1,249}-\d{1,10}$/),
+  ],
+  { error: "must be a partition number or a partition id like <topic>-<partition>" },
+);
+const offsetSchema = z.union(
+  [z.number().int().min(0).max(Number.MAX_SAFE_INTEGER), z.string().regex(/^\d{1,16}$/)],
+  { error: "must be a whole number (the record's offset)" },
+);
+/** `<topic>-<partition>#<base64 key | sha256:hex>`, as `parkedKeyId` makes them. */
+const keyIdSchema = z
+  .string({ error: "must be a string (a parked key id from GET .../parked-keys)" })
+  .max(1024, { error: "must be at most 1024 characters" })
+  .regex(/^[A-Za-z0-9._-]{1,249}-\d{1,10}#(?:[A-Za-z0-9+/]+={0,2}|sha256:[0-9a-f]{64})$/, {
+    error: "must be a parked key id like <topic>-<partition>#<base64 key> (GET .../parked-keys)",
+  });
+
+function exactlyOneTarget(
+  body: { key_id?: unknown; all?: unknown; partition?: unknown; offset?: unknown },
+  ctx: z.core.$RefinementCtx,
+) {
+  const forms = [
+    body.key_id !== undefined,
+    body.all !== undefined,
+    body.partition !== undefined || body.offset !== undefined,
+  ].filter(Boolean).length;
+  if (forms !== 1) {
+    ctx.addIssue({
+      code: "custom",
+      message: 'give exactly one of "key_id", "all": true, or "partition" with "offset"',
+    });
+  } else if ((body.partition === undefined) !== (body.offset === undefined)) {
+    ctx.addIssue({ code: "custom", message: '"partition" and "offset" go together' });
+  }
+}
+
+const targetShape = {
+  key_id: keyIdSchema.optional(),
+  all: z.literal(true, { error: "must be true" }).optional(),
+  partition: partitionSchema.optional(),
+  offset: offsetSchema.optional(),
+};
+
+/** `POST /subscriptions/{id}/dead-letters/replay`. */
+export const replayBodySchema = z.strictObject(targetShape).superRefine(exactlyOneTarget);
+/** `POST /subscriptions/{id}/dead-letters/discard`. */
+export const discardBodySchema = z.strictObject(targetShape).superRefine(exactlyOneTarget);
+export type DeadLetterTargetBody = z.infer<typeof replayBodySchema>;
+
 function formatPath(path: readonly PropertyKey[]): string {
   let out = "";
   for (const segment of path) {

@@ -29,7 +29,8 @@ export interface KafkaCluster {
   readonly origin: ClusterOrigin;
 }
 
-export type SubscriptionStatus = "provisioning" | "active" | "deleting";
+/** `paused`: the feed is disabled (the ESM `Enabled: false`, or the local source stopped). */
+export type SubscriptionStatus = "provisioning" | "active" | "paused" | "deleting";
 
 /** What feeds a subscription: an AWS event source mapping (plus its alias) or a local mapping. */
 export type FeedRef =

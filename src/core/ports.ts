@@ -1,5 +1,11 @@
 // Interfaces the core and the handlers depend on; adapters implement them.
-import type { FeedRef, KafkaCluster, ServiceDefinition, Subscription } from "./model.ts";
+import type {
+  FeedRef,
+  KafkaCluster,
+  ServiceDefinition,
+  Subscription,
+  SubscriptionStatus,
+} from "./model.ts";
 
 /** What the consumer reads. */
 export interface CatalogReader {
@@ -35,6 +41,16 @@ export interface AdminStore extends CatalogReader {
   createSubscription(subscription: Subscription): Promise<void>;
   /** Replaces status and feed of an existing subscription. Throws NotFoundError. */
   updateSubscription(subscription: Subscription): Promise<void>;
+  /**
+   * Sets the status of a subscription whose status is one of `from`, as a conditional write (a
+   * concurrent change in between is re-read and checked again, never overwritten). Returns the
+   * updated subscription. Throws NotFoundError, or ConflictError when the status is not in `from`.
+   */
+  setSubscriptionStatus(
+    id: string,
+    status: SubscriptionStatus,
+    from: readonly SubscriptionStatus[],
+  ): Promise<Subscription>;
   /** Removes the subscription and releases its references. Throws NotFoundError. */
   deleteSubscription(id: string): Promise<void>;
 }
@@ -44,6 +60,14 @@ export interface FeedControl {
   create(subscription: Subscription, cluster: KafkaCluster): Promise<FeedRef>;
   /** Idempotent: removing what is already gone succeeds. */
   remove(subscription: Subscription, feed: FeedRef): Promise<void>;
+  /**
+   * Stops feeding the subscription, keeping its position (the ESM disabled; the local source
+   * stopped after committing what was delivered). Idempotent. Throws ConflictError when the feed
+   * is busy (e.g. an ESM still Updating) and cannot be changed now.
+   */
+  pause(subscription: Subscription, feed: FeedRef): Promise<void>;
+  /** Feeds a paused subscription again from where it stopped. Idempotent; errors as `pause`. */
+  resume(subscription: Subscription, feed: FeedRef, cluster: KafkaCluster): Promise<void>;
   /** How the feed is doing (state, lag), where the implementation can tell cheaply. */
   status?(subscription: Subscription): Promise<Record<string, unknown> | undefined>;
 }

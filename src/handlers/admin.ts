@@ -3,9 +3,12 @@
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { LambdaClient } from "@aws-sdk/client-lambda";
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from "aws-lambda";
+import { DynamoDeadLetterStore } from "../adapters/dynamo-dead-letters.ts";
+import { DynamoProgressStore } from "../adapters/dynamo-progress.ts";
 import { DynamoAdminStore } from "../adapters/dynamo-store.ts";
 import { LambdaFeedControl } from "../adapters/lambda-feeds.ts";
 import { type AdminApiDeps, type AdminRequest, createAdminApi } from "../app/admin-api.ts";
+import { createReplayDeliveries } from "../app/replay-delivery.ts";
 import { type AdminConfig, adminConfig } from "../config.ts";
 
 export type AdminHandler = (
@@ -65,10 +68,20 @@ export function adminHandlerFromConfig(config: AdminConfig): AdminHandler {
     config.DYNAMODB_ENDPOINT ? { endpoint: config.DYNAMODB_ENDPOINT } : {},
   );
   const lambda = new LambdaClient({});
+  const store = new DynamoAdminStore(dynamodb, config.TABLE_NAME);
+  const replay = createReplayDeliveries({
+    catalog: store,
+    requestTimeoutMs: config.REPLAY_REQUEST_TIMEOUT_MS,
+  });
   return createAdminHandler({
-    store: new DynamoAdminStore(dynamodb, config.TABLE_NAME),
+    store,
     feeds: new LambdaFeedControl(lambda, config.CONSUMER_FUNCTION_NAME),
     maxBodyBytes: config.MAX_BODY_BYTES,
+    deadLetters: new DynamoDeadLetterStore(dynamodb, config.TABLE_NAME),
+    progress: new DynamoProgressStore(dynamodb, config.TABLE_NAME),
+    replayDelivery: (subscription) => replay.forSubscription(subscription),
+    replayBudgetMs: config.REPLAY_BUDGET_MS,
+    ...(config.SERVICE_ENDPOINT_ALLOW ? { endpointAllow: config.SERVICE_ENDPOINT_ALLOW } : {}),
   });
 }
 

@@ -56,6 +56,18 @@ export class LocalFeedControl implements FeedControl {
     );
   }
 
+  /** Stops the source (it commits what was delivered first); `resume` starts it again there. */
+  async pause(subscription: Subscription): Promise<void> {
+    const source = this.#sources.get(subscription.id);
+    this.#sources.delete(subscription.id);
+    await source?.stop();
+    this.#log("info", "local mapping paused", subscription);
+  }
+
+  async resume(subscription: Subscription, _feed: FeedRef, cluster: KafkaCluster): Promise<void> {
+    this.start(subscription, cluster);
+  }
+
   async remove(subscription: Subscription): Promise<void> {
     const source = this.#sources.get(subscription.id);
     this.#sources.delete(subscription.id);

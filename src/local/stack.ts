@@ -2,9 +2,13 @@
 import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { DynamoDeadLetterStore } from "../adapters/dynamo-dead-letters.ts";
+import { DynamoProgressStore } from "../adapters/dynamo-progress.ts";
 import { DynamoAdminStore, ensureTable } from "../adapters/dynamo-store.ts";
 import { createAdminApi } from "../app/admin-api.ts";
+import { createReplayDeliveries } from "../app/replay-delivery.ts";
 import { consumerConfig } from "../config.ts";
+import { parseEndpointAllowList } from "../core/endpoint-policy.ts";
 import { createConsumerHandler } from "../handlers/consumer.ts";
 import { startAdminServer } from "./admin-server.ts";
 import { readConfigFileClusters } from "./config-file.ts";
@@ -23,6 +27,11 @@ export interface LocalStackOptions {
   readonly maxBodyBytes?: number;
   /** False: do not consume Kafka; events reach the consumer only through `npm run invoke`. */
   readonly consumeKafka?: boolean;
+  /**
+   * Allowed service endpoint hosts, as `SERVICE_ENDPOINT_ALLOW` (core/endpoint-policy.ts);
+   * default: that environment variable, unset = any host except link-local / metadata addresses.
+   */
+  readonly serviceEndpointAllow?: string;
   readonly log?: (line: string) => void;
 }
 
@@ -64,13 +73,28 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       log,
       ...(options.consumeKafka === undefined ? {} : { consumeKafka: options.consumeKafka }),
     });
+    // Only active subscriptions consume: paused ones stay stopped until `POST .../resume`.
     for (const subscription of await store.listSubscriptions()) {
+      if (subscription.status !== "active") continue;
       const cluster = await store.getCluster(subscription.cluster);
-      if (subscription.status === "active" && cluster) feeds.start(subscription, cluster);
+      if (cluster) feeds.start(subscription, cluster);
     }
 
     const maxBodyBytes = options.maxBodyBytes ?? 64 * 1024;
-    const api = createAdminApi({ store, feeds, maxBodyBytes });
+    const replay = createReplayDeliveries({
+      catalog: store,
+      requestTimeoutMs: consumerConfig().REQUEST_TIMEOUT_MS,
+    });
+    const allow = options.serviceEndpointAllow ?? process.env.SERVICE_ENDPOINT_ALLOW;
+    const api = createAdminApi({
+      store,
+      feeds,
+      maxBodyBytes,
+      deadLetters: new DynamoDeadLetterStore(client, tableName),
+      progress: new DynamoProgressStore(client, tableName),
+      replayDelivery: (subscription) => replay.forSubscription(subscription),
+      ...(allow ? { endpointAllow: parseEndpointAllowList(allow) } : {}),
+    });
     const server = await startAdminServer({
       handle: (request) => api.handle(request),
       host: options.host ?? "127.0.0.1",
@@ -92,6 +116,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       close: async () => {
         await server.close();
         await feeds.close();
+        await replay.close();
         if (options.dataDir) await removeStackInfo(options.dataDir);
         client.destroy();
         await db.close();

@@ -25,6 +25,21 @@ export class FakeFeedControl implements FeedControl {
     if (this.failRemove) throw this.failRemove;
     this.removed.push({ subscription, feed });
   }
+
+  readonly paused: Array<{ subscription: Subscription; feed: FeedRef }> = [];
+  readonly resumed: Array<{ subscription: Subscription; feed: FeedRef; cluster: KafkaCluster }> =
+    [];
+  failPause: Error | undefined;
+
+  async pause(subscription: Subscription, feed: FeedRef): Promise<void> {
+    if (this.failPause) throw this.failPause;
+    this.paused.push({ subscription, feed });
+  }
+
+  async resume(subscription: Subscription, feed: FeedRef, cluster: KafkaCluster): Promise<void> {
+    if (this.failPause) throw this.failPause;
+    this.resumed.push({ subscription, feed, cluster });
+  }
 }
 
 export interface Call {
@@ -67,6 +82,7 @@ const STORE_METHODS = [
   "deleteService",
   "createSubscription",
   "updateSubscription",
+  "setSubscriptionStatus",
   "deleteSubscription",
 ] as const;
 

@@ -189,6 +189,8 @@ describe("admin handler", () => {
       adminHandlerFromConfig({
         TABLE_NAME: "t",
         MAX_BODY_BYTES: 1024,
+        REPLAY_REQUEST_TIMEOUT_MS: 1000,
+        REPLAY_BUDGET_MS: 1000,
         DYNAMODB_ENDPOINT: undefined,
         CONSUMER_FUNCTION_NAME: undefined,
       }),
@@ -197,6 +199,8 @@ describe("admin handler", () => {
       typeof adminHandlerFromConfig({
         TABLE_NAME: "t",
         MAX_BODY_BYTES: 1024,
+        REPLAY_REQUEST_TIMEOUT_MS: 1000,
+        REPLAY_BUDGET_MS: 1000,
         DYNAMODB_ENDPOINT: undefined,
         CONSUMER_FUNCTION_NAME: "fn",
       }),

@@ -11,6 +11,7 @@ import {
   ResourceInUseException,
   ResourceNotFoundException,
   ServiceException,
+  UpdateEventSourceMappingCommand,
 } from "@aws-sdk/client-lambda";
 import { mockClient } from "aws-sdk-client-mock";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
@@ -38,6 +39,7 @@ let logs: Array<Record<string, unknown>>;
 function apiOver(target: AdminStore, retryDelaysMs: number[] = [0, 0, 0]): AdminApi {
   const feeds = new LambdaFeedControl(new LambdaClient({ region: "eu-west-1" }), FUNCTION, {
     retryDelaysMs,
+    toggleRetryDelaysMs: [0, 0],
     log: (e) => logs.push(e),
   });
   return createAdminApi({
@@ -331,5 +333,70 @@ describe("delete", () => {
     lambdaMock.on(DeleteEventSourceMappingCommand).resolves({ UUID: ESM_UUID });
     expect((await call(apiOver(store), "DELETE", `/subscriptions/${id}`)).status).toBe(202);
     expect(await store.getSubscription(id)).toBeUndefined();
+  });
+});
+
+describe("pause and resume", () => {
+  async function created(): Promise<string> {
+    const response = await call(apiOver(store), "POST", "/subscriptions", {
+      source: "kafka://msk/orders",
+      sink: "service://Orders/process",
+    });
+    expect(response.status).toBe(201);
+    return response.json.id;
+  }
+
+  it("disables and enables the mapping with UpdateEventSourceMapping", async () => {
+    const id = await created();
+    lambdaMock.on(UpdateEventSourceMappingCommand).resolves({ UUID: ESM_UUID, State: "Disabling" });
+    const paused = await call(apiOver(store), "POST", `/subscriptions/${id}/pause`);
+    expect(paused.status).toBe(200);
+    expect(paused.json).toMatchObject({ id, status: "paused" });
+    expect(
+      lambdaMock.commandCalls(UpdateEventSourceMappingCommand).map((c) => c.args[0].input),
+    ).toEqual([{ UUID: ESM_UUID, Enabled: false }]);
+    expect((await store.getSubscription(id))?.status).toBe("paused");
+
+    const resumed = await call(apiOver(store), "POST", `/subscriptions/${id}/resume`);
+    expect(resumed.status).toBe(200);
+    expect(resumed.json).toMatchObject({ id, status: "active" });
+    expect(
+      lambdaMock.commandCalls(UpdateEventSourceMappingCommand).map((c) => c.args[0].input),
+    ).toEqual([
+      { UUID: ESM_UUID, Enabled: false },
+      { UUID: ESM_UUID, Enabled: true },
+    ]);
+    expect((await store.getSubscription(id))?.status).toBe("active");
+  });
+
+  it("retries while the mapping is Updating, then answers 409 and leaves the status alone", async () => {
+    const id = await created();
+    lambdaMock
+      .on(UpdateEventSourceMappingCommand)
+      .rejectsOnce(new ResourceInUseException({ message: "Updating", ...meta }))
+      .resolves({ UUID: ESM_UUID });
+    expect((await call(apiOver(store), "POST", `/subscriptions/${id}/pause`)).status).toBe(200);
+    expect(lambdaMock.commandCalls(UpdateEventSourceMappingCommand)).toHaveLength(2);
+
+    lambdaMock.reset();
+    lambdaMock
+      .on(UpdateEventSourceMappingCommand)
+      .rejects(new ResourceInUseException({ message: "Updating", ...meta }));
+    const busy = await call(apiOver(store), "POST", `/subscriptions/${id}/resume`);
+    expect(busy.status).toBe(409);
+    expect(busy.json.message).toMatch(/busy.*try again/);
+    expect(lambdaMock.commandCalls(UpdateEventSourceMappingCommand)).toHaveLength(3); // 1 + 2 retries
+    expect((await store.getSubscription(id))?.status).toBe("paused");
+  });
+
+  it("answers 502 without detail when AWS fails otherwise", async () => {
+    const id = await created();
+    lambdaMock
+      .on(UpdateEventSourceMappingCommand)
+      .rejects(new ServiceException({ message: "boom", ...meta }));
+    const response = await call(apiOver(store), "POST", `/subscriptions/${id}/pause`);
+    expect(response.status).toBe(502);
+    expect(response.body).not.toContain("boom");
+    expect((await store.getSubscription(id))?.status).toBe("active");
   });
 });

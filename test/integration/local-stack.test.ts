@@ -250,4 +250,32 @@ describe("local stack", () => {
       "service://Counter/add",
     );
   });
+
+  it("keeps a paused subscription paused across a restart", async () => {
+    const paused = await api("POST", `/subscriptions/${counterSubscription}/pause`);
+    expect(paused.status).toBe(200);
+    expect(paused.json.status).toBe("paused");
+    await stack.close();
+    const lines: string[] = [];
+    stack = await startLocalStack({
+      dataDir,
+      port: 0,
+      consumeKafka: false,
+      log: (l) => lines.push(l),
+    });
+    const registered = lines
+      .map((line) => JSON.parse(line) as { msg?: string; subscription?: string })
+      .filter((entry) => entry.msg === "local mapping registered")
+      .map((entry) => entry.subscription);
+    expect(registered).toHaveLength(2);
+    expect(registered).not.toContain(counterSubscription);
+    expect((await api("GET", `/subscriptions/${counterSubscription}`)).json.status).toBe("paused");
+    const resumed = await api("POST", `/subscriptions/${counterSubscription}/resume`);
+    expect(resumed.json.status).toBe("active");
+    expect(
+      lines.some(
+        (line) => line.includes("local mapping registered") && line.includes(counterSubscription),
+      ),
+    ).toBe(true);
+  });
 });

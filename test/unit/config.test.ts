@@ -27,4 +27,18 @@ describe("configuration from the environment", () => {
     expect(() => consumerConfig({ MAX_CONCURRENCY: "zero" })).toThrow(/MAX_CONCURRENCY/);
     expect(() => adminConfig({ DYNAMODB_ENDPOINT: "not a url" })).toThrow(/DYNAMODB_ENDPOINT/);
   });
+
+  it("parses the service endpoint allow-list and the replay settings", () => {
+    const config = adminConfig({ SERVICE_ENDPOINT_ALLOW: "*.example.com, restate:8080" });
+    expect(config.SERVICE_ENDPOINT_ALLOW).toEqual([
+      { host: "example.com", wildcard: true },
+      { host: "restate", wildcard: false, port: 8080 },
+    ]);
+    expect(adminConfig({ SERVICE_ENDPOINT_ALLOW: "" }).SERVICE_ENDPOINT_ALLOW).toBeUndefined();
+    expect(adminConfig({}).REPLAY_BUDGET_MS).toBe(20_000);
+    expect(adminConfig({}).REPLAY_REQUEST_TIMEOUT_MS).toBe(10_000);
+    expect(() => adminConfig({ SERVICE_ENDPOINT_ALLOW: "http://x/y" })).toThrow(
+      /SERVICE_ENDPOINT_ALLOW: bad host pattern/,
+    );
+  });
 });

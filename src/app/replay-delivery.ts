@@ -1,0 +1,106 @@
+// Delivery of dead letters on replay (admin API): the same request the consumer sends — path,
+// `kafka.*` metadata headers, the same `idempotency-key` (so a Restate ingress that already ran
+// the record does not run it twice), forwarded record headers — built by the consumer's own
+// request builder and sent through the consumer's HTTP sink, with a few quick retries for
+// retryable failures. The service definition is read when the replay starts, so a fixed endpoint
+// or handler declaration applies.
+import { createHttpSink, type HttpSink } from "../adapters/http-sink.ts";
+import { NotFoundError } from "../core/errors.ts";
+import { createRequestBuilder } from "../core/invocation.ts";
+import type { Subscription } from "../core/model.ts";
+import { deliveryMode } from "../core/plan.ts";
+import type { CatalogReader } from "../core/ports.ts";
+import type { ReplayDelivery } from "./dead-letter-replay.ts";
+
+export interface ReplayDeliveryOptions {
+  readonly catalog: Pick<CatalogReader, "getService">;
+  /** Time one attempt may take. */
+  readonly requestTimeoutMs: number;
+  /** Attempts per letter for retryable failures (408, 429, 5xx, connection errors); default 3. */
+  readonly maxAttempts?: number;
+  /** Wait before the first retry, doubled per retry; default 200 ms. */
+  readonly retryDelayMs?: number;
+  /** Test seam: the HTTP sink (default: a small undici pool). */
+  readonly sink?: HttpSink;
+}
+
+export interface ReplayDeliveries {
+  /** The delivery for one subscription's letters. Throws NotFoundError when its service is gone. */
+  forSubscription(subscription: Subscription): Promise<ReplayDelivery>;
+  close(): Promise<void>;
+}
+
+const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+
+function decodeUtf8(bytes: Uint8Array): string | undefined {
+  try {
+    return utf8.decode(bytes);
+  } catch {
+    return undefined;
+  }
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+export function createReplayDeliveries(options: ReplayDeliveryOptions): ReplayDeliveries {
+  const sink =
+    options.sink ?? createHttpSink({ connections: 4, requestTimeoutMs: options.requestTimeoutMs });
+  const maxAttempts = Math.max(1, options.maxAttempts ?? 3);
+  const retryDelayMs = options.retryDelayMs ?? 200;
+
+  async function forSubscription(subscription: Subscription): Promise<ReplayDelivery> {
+    const service = await options.catalog.getService(subscription.service);
+    const handler = service?.handlers[subscription.handler];
+    if (service === undefined || handler === undefined) {
+      throw new NotFoundError(
+        `service://${subscription.service}/${subscription.handler} is no longer registered`,
+      );
+    }
+    const mode = deliveryMode(service.type, handler);
+    const build = createRequestBuilder({
+      subscriptionId: subscription.id,
+      endpoint: service.endpoint,
+      service: service.name,
+      handler: subscription.handler,
+      keyed: mode.keyed,
+      invocation: service.invocation,
+      input: mode.input,
+    });
+
+    return async (_letter, record) => {
+      // What the consumer refuses up front is refused here too, with the same reasons.
+      let objectKey: string | undefined;
+      if (mode.keyed) {
+        if (record.key === null || record.key.length === 0) {
+          return { ok: false, reason: "record has no key (keyed handler needs one)" };
+        }
+        objectKey = decodeUtf8(record.key);
+        if (objectKey === undefined) return { ok: false, reason: "record key is not valid UTF-8" };
+      }
+      if (mode.input === "json" && record.value !== null) {
+        const text = decodeUtf8(record.value);
+        let valid = text !== undefined;
+        if (text !== undefined) {
+          try {
+            JSON.parse(text);
+          } catch {
+            valid = false;
+          }
+        }
+        if (!valid) return { ok: false, reason: "value is not valid JSON (handler expects JSON)" };
+      }
+      const request = build(record, objectKey);
+      let reason = "not attempted";
+      for (let attempt = 1; attempt <= maxAttempts; attempt++) {
+        const result = await sink.deliver(request, { timeoutMs: options.requestTimeoutMs });
+        if (result.kind === "success") return { ok: true };
+        reason = result.reason;
+        if (result.kind === "terminal") break;
+        if (attempt < maxAttempts) await sleep(retryDelayMs * 2 ** (attempt - 1));
+      }
+      return { ok: false, reason };
+    };
+  }
+
+  return { forSubscription, close: () => (options.sink ? Promise.resolve() : sink.close()) };
+}

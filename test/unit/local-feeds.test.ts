@@ -1,0 +1,66 @@
+import { describe, expect, it } from "vitest";
+import type { KafkaCluster, Subscription } from "../../src/core/model.ts";
+import type {
+  LocalEventSource,
+  LocalEventSourceOptions,
+} from "../../src/local/kafka/event-source.ts";
+import { LocalFeedControl } from "../../src/local/local-feeds.ts";
+
+const cluster: KafkaCluster = {
+  name: "c",
+  properties: { "bootstrap.servers": "127.0.0.1:9092" },
+  origin: "api",
+};
+const subscription: Subscription = {
+  id: "sub_1",
+  source: "kafka://c/t",
+  sink: "service://S/h",
+  options: {},
+  cluster: "c",
+  topic: "t",
+  service: "S",
+  handler: "h",
+  status: "active",
+  createdAt: "2026-01-01T00:00:00.000Z",
+};
+
+describe("LocalFeedControl pause / resume", () => {
+  it("stops the source on pause (once) and starts a new one on resume", async () => {
+    const started: string[] = [];
+    let stops = 0;
+    const feeds = new LocalFeedControl({
+      invoke: async () => null,
+      log: () => {},
+      startSource: (options: LocalEventSourceOptions): LocalEventSource => {
+        started.push(options.subscription.id);
+        return {
+          status: () => ({
+            state: "running",
+            groupId: "g",
+            topic: "t",
+            batchesInvoked: 0,
+            recordsDelivered: 0,
+            partitions: [],
+          }),
+          stop: async () => {
+            stops++;
+          },
+        };
+      },
+    });
+    const feed = await feeds.create(subscription, cluster);
+    expect(started).toEqual(["sub_1"]);
+    expect(await feeds.status(subscription)).toMatchObject({ state: "running" });
+
+    await feeds.pause(subscription);
+    await feeds.pause(subscription); // idempotent
+    expect(stops).toBe(1);
+    expect(await feeds.status(subscription)).toBeUndefined();
+
+    await feeds.resume(subscription, feed, cluster);
+    await feeds.resume(subscription, feed, cluster); // idempotent
+    expect(started).toEqual(["sub_1", "sub_1"]);
+    await feeds.close();
+    expect(stops).toBe(2);
+  });
+});
