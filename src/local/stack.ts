@@ -2,14 +2,12 @@
 import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
-import { DynamoDeadLetterStore } from "../adapters/dynamo-dead-letters.ts";
-import { DynamoProgressStore } from "../adapters/dynamo-progress.ts";
 import { DynamoAdminStore, ensureTable } from "../adapters/dynamo-store.ts";
 import { createAdminApi } from "../app/admin-api.ts";
 import { createReplayDeliveries } from "../app/replay-delivery.ts";
 import { consumerConfig } from "../config.ts";
 import { parseEndpointAllowList } from "../core/endpoint-policy.ts";
-import { createConsumerHandler } from "../handlers/consumer.ts";
+import { createConsumerHandler, reliabilityStores } from "../handlers/consumer.ts";
 import { startAdminServer } from "./admin-server.ts";
 import { readConfigFileClusters } from "./config-file.ts";
 import { startEmbeddedDynamoDb } from "./embedded-dynamodb.ts";
@@ -67,7 +65,13 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     const store = new DynamoAdminStore(client, tableName);
     for (const cluster of configClusters) await store.upsertConfigCluster(cluster);
 
-    const consumer = createConsumerHandler({ catalog: store, config: consumerConfig(), log });
+    const reliability = reliabilityStores(client, tableName);
+    const consumer = createConsumerHandler({
+      catalog: store,
+      config: consumerConfig(),
+      reliability,
+      log,
+    });
     const feeds = new LocalFeedControl({
       invoke: (subscription, event) => consumer(event, localInvocationContext(subscription.id)),
       log,
@@ -90,8 +94,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       store,
       feeds,
       maxBodyBytes,
-      deadLetters: new DynamoDeadLetterStore(client, tableName),
-      progress: new DynamoProgressStore(client, tableName),
+      deadLetters: reliability.deadLetters,
+      progress: reliability.progress,
       replayDelivery: (subscription) => replay.forSubscription(subscription),
       ...(allow ? { endpointAllow: parseEndpointAllowList(allow) } : {}),
     });
