@@ -1,25 +1,32 @@
 // Environment read and validated once, at cold start.
-import { z } from "zod";
+
+import * as z from "zod/mini";
 import { parseEndpointAllowList } from "./core/endpoint-policy.ts";
+import "./core/zod-messages.ts";
 
 /** `sam local` and some shells pass unset variables as empty strings: treat those as unset. */
-const optional = <T extends z.ZodType>(schema: T) =>
-  z.preprocess((value) => (value === "" ? undefined : value), schema.optional());
+const optional = <T extends z.ZodMiniType>(schema: T) =>
+  z.pipe(
+    z.transform((value: unknown) => (value === "" ? undefined : value)),
+    z.optional(schema),
+  );
 
-const positiveInt = (fallback: number) => z.coerce.number().int().positive().default(fallback);
+const wholeNumber = (fallback: number, check: z.core.$ZodCheck<number>) =>
+  z._default(z.coerce.number().check(z.int(), check), fallback);
+const positiveInt = (fallback: number) => wholeNumber(fallback, z.positive());
 
 const commonSchema = z.object({
   /** DynamoDB table holding clusters, services and subscriptions. */
-  TABLE_NAME: z.string().min(1).default("kafka-ingress"),
+  TABLE_NAME: z._default(z.string().check(z.minLength(1)), "kafka-ingress"),
   /** Overrides the DynamoDB endpoint (the local stack's embedded store). */
-  DYNAMODB_ENDPOINT: optional(z.string().url()),
+  DYNAMODB_ENDPOINT: optional(z.url()),
 });
 
-const consumerSchema = commonSchema.extend({
+const consumerSchema = z.extend(commonSchema, {
   /** Lanes in flight at once per invocation. */
   MAX_CONCURRENCY: positiveInt(128),
   /** How long a warm consumer trusts what it read about subscriptions and services. */
-  CATALOG_CACHE_TTL_MS: z.coerce.number().int().nonnegative().default(10_000),
+  CATALOG_CACHE_TTL_MS: wholeNumber(10_000, z.nonnegative()),
   /** Delivery attempts per record within one invocation (first try included). */
   MAX_ATTEMPTS: positiveInt(4),
   /** Time per sink request before it counts as a retryable timeout. */
@@ -32,9 +39,9 @@ const consumerSchema = commonSchema.extend({
   RETRY_MAX_DELAY_MS: positiveInt(2_000),
 });
 
-const adminSchema = commonSchema.extend({
+const adminSchema = z.extend(commonSchema, {
   /** Name or ARN of the consumer function that event source mappings invoke. */
-  CONSUMER_FUNCTION_NAME: optional(z.string().min(1)),
+  CONSUMER_FUNCTION_NAME: optional(z.string().check(z.minLength(1))),
   /** Largest request body the admin API accepts. */
   MAX_BODY_BYTES: positiveInt(64 * 1024),
   /**
@@ -45,14 +52,17 @@ const adminSchema = commonSchema.extend({
    * checked as written, not resolved (DNS rebinding is out of scope).
    */
   SERVICE_ENDPOINT_ALLOW: optional(
-    z.string().transform((text, ctx) => {
-      try {
-        return parseEndpointAllowList(text);
-      } catch (error) {
-        ctx.addIssue({ code: "custom", message: (error as Error).message });
-        return z.NEVER;
-      }
-    }),
+    z.pipe(
+      z.string(),
+      z.transform((text: string, ctx) => {
+        try {
+          return parseEndpointAllowList(text);
+        } catch (error) {
+          ctx.issues.push({ code: "custom", message: (error as Error).message, input: text });
+          return z.NEVER;
+        }
+      }),
+    ),
   ),
   /** Time one delivery of a replayed dead letter may take. */
   REPLAY_REQUEST_TIMEOUT_MS: positiveInt(10_000),
@@ -63,7 +73,7 @@ const adminSchema = commonSchema.extend({
 export type ConsumerConfig = z.infer<typeof consumerSchema>;
 export type AdminConfig = z.infer<typeof adminSchema>;
 
-function parse<T>(schema: z.ZodType<T>, env: NodeJS.ProcessEnv, what: string): T {
+function parse<T>(schema: z.ZodMiniType<T>, env: NodeJS.ProcessEnv, what: string): T {
   const result = schema.safeParse(env);
   if (!result.success) {
     const problems = result.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`);

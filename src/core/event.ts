@@ -2,12 +2,8 @@
 // self-managed (`SelfManagedKafka`). The shape is validated (a malformed event names the offending
 // path); the content of a single record (its base64) is not allowed to sink the batch: a record
 // that cannot be decoded carries `decodeError` and becomes a terminal outcome for itself only.
-// zod/mini: the same validation with a tree-shakable API, which keeps the consumer bundle small.
 import * as z from "zod/mini";
-import { en } from "zod/v4/locales";
-
-// zod/mini carries no messages of its own: "expected number, received string" beats "Invalid input".
-z.config(en());
+import "./zod-messages.ts";
 
 export type EventSourceKind = "msk" | "self-managed";
 
