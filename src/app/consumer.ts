@@ -7,7 +7,7 @@ import { deadLetterSettings } from "../core/dead-letters.ts";
 import { dispatchLanes } from "../core/dispatch.ts";
 import { ConflictError, DependencyError } from "../core/errors.ts";
 import { type DecodedEvent, decodeKafkaEvent, type EventSourceInfo } from "../core/event.ts";
-import { createRequestBuilder, type SinkRequest } from "../core/invocation.ts";
+import { createRequestBuilder, type SinkRequest, sinkTarget } from "../core/invocation.ts";
 import { batchMetrics } from "../core/metrics.ts";
 import type { KafkaCluster, ServiceDefinition, Subscription } from "../core/model.ts";
 import {
@@ -237,15 +237,7 @@ export function createConsumer(deps: ConsumerDeps): Consumer {
       ordered: mode.ordered,
     });
     const plan = planBatch(pre.toDispatch, mode);
-    const build = createRequestBuilder({
-      subscriptionId: subscription.id,
-      endpoint: service.endpoint,
-      service: service.name,
-      handler: subscription.handler,
-      keyed: mode.keyed,
-      invocation: service.invocation,
-      input: mode.input,
-    });
+    const build = createRequestBuilder(sinkTarget(subscription, service, mode));
 
     const delivered = await dispatchLanes(
       plan.lanes,

@@ -6,7 +6,7 @@
 // or handler declaration applies.
 import { createHttpSink, type HttpSink } from "../adapters/http-sink.ts";
 import { NotFoundError } from "../core/errors.ts";
-import { createRequestBuilder } from "../core/invocation.ts";
+import { createRequestBuilder, sinkTarget } from "../core/invocation.ts";
 import type { Subscription } from "../core/model.ts";
 import { deliveryMode } from "../core/plan.ts";
 import type { CatalogReader } from "../core/ports.ts";
@@ -57,15 +57,7 @@ export function createReplayDeliveries(options: ReplayDeliveryOptions): ReplayDe
       );
     }
     const mode = deliveryMode(service.type, handler);
-    const build = createRequestBuilder({
-      subscriptionId: subscription.id,
-      endpoint: service.endpoint,
-      service: service.name,
-      handler: subscription.handler,
-      keyed: mode.keyed,
-      invocation: service.invocation,
-      input: mode.input,
-    });
+    const build = createRequestBuilder(sinkTarget(subscription, service, mode));
 
     return async (_letter, record) => {
       // What the consumer refuses up front is refused here too, with the same reasons.

@@ -2,7 +2,8 @@
 // ingress path scheme, Restate's Kafka metadata headers, an idempotency key, and the record's own
 // Kafka headers forwarded under a reserved, collision-free prefix.
 import type { DecodedRecord } from "./event.ts";
-import type { InvocationMode, PayloadFormat } from "./model.ts";
+import type { InvocationMode, PayloadFormat, ServiceDefinition, Subscription } from "./model.ts";
+import type { DeliveryMode } from "./plan.ts";
 
 /** Everything about the sink that is the same for every record of a batch. */
 export interface SinkTarget {
@@ -106,6 +107,23 @@ function trimTrailingSlashes(s: string): string {
   let end = s.length;
   while (end > 0 && s.charCodeAt(end - 1) === 0x2f) end--;
   return s.slice(0, end);
+}
+
+/** Where a subscription's records go: its service's endpoint and handler, as `mode` delivers. */
+export function sinkTarget(
+  subscription: Pick<Subscription, "id" | "handler">,
+  service: ServiceDefinition,
+  mode: DeliveryMode,
+): SinkTarget {
+  return {
+    subscriptionId: subscription.id,
+    endpoint: service.endpoint,
+    service: service.name,
+    handler: subscription.handler,
+    keyed: mode.keyed,
+    invocation: service.invocation,
+    input: mode.input,
+  };
 }
 
 /** Precomputes what is common to every request of a batch; `build` is then cheap per record. */
