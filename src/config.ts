@@ -37,6 +37,10 @@ const consumerSchema = z.extend(commonSchema, {
   RETRY_BASE_DELAY_MS: positiveInt(100),
   /** Cap of the backoff (full jitter: the wait is uniform in [0, cap]). */
   RETRY_MAX_DELAY_MS: positiveInt(2_000),
+  /** Largest record value (request body) delivered; larger ones are terminal (dead-lettered). */
+  MAX_REQUEST_BYTES: positiveInt(6 * 1024 * 1024),
+  /** How long a warm consumer reuses a sink bearer token read from Secrets Manager. */
+  SECRET_CACHE_TTL_MS: wholeNumber(300_000, z.nonnegative()),
 });
 
 const adminSchema = z.extend(commonSchema, {

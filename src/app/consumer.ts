@@ -23,6 +23,7 @@ import { deliveryMode, planBatch } from "../core/plan.ts";
 import type { CatalogReader } from "../core/ports.ts";
 import { postDispatch, preDispatch } from "../core/reliability.ts";
 import { DEFAULT_BACKOFF, type Deliver, type RetryPolicy } from "../core/retry.ts";
+import { authorizationFor, type SecretResolver, SecretUnavailableError } from "../core/secrets.ts";
 import { OPTION_REPORT_BATCH_ITEM_FAILURES } from "../core/subscription-options.ts";
 import { cachedCatalog } from "./catalog-cache.ts";
 import {
@@ -46,12 +47,14 @@ export type ConsumerSettings = Pick<
   | "REQUEST_TIMEOUT_MS"
   | "DEADLINE_MARGIN_MS"
 > &
-  Partial<Pick<ConsumerConfig, "RETRY_BASE_DELAY_MS" | "RETRY_MAX_DELAY_MS">>;
+  Partial<Pick<ConsumerConfig, "RETRY_BASE_DELAY_MS" | "RETRY_MAX_DELAY_MS" | "MAX_REQUEST_BYTES">>;
 
 export interface ConsumerDeps {
   readonly catalog: CatalogReader;
   readonly config: ConsumerSettings;
   readonly deliver: Deliver<SinkRequest>;
+  /** Reads the bearer tokens of services that declare `auth`; without it such services fail. */
+  readonly secrets?: SecretResolver;
   /**
    * Where settled offsets and dead letters live. With them, a redelivered batch skips what was
    * already delivered and a record that keeps failing is dead-lettered; without, every record
@@ -225,6 +228,20 @@ export function createConsumer(deps: ConsumerDeps): Consumer {
     const handler = service.handlers[subscription.handler];
     if (handler === undefined) throw new Error("unreachable: handler checked in resolveTarget");
     const mode = deliveryMode(service.type, handler);
+    // Before anything is delivered or saved: without its token no record of the batch can go
+    // out, so the invocation fails and the event source retries the batch (no record is
+    // terminal for it). The message names the secret's ARN, never its value.
+    let authorization: string | undefined;
+    try {
+      authorization = await authorizationFor(service.auth, deps.secrets);
+    } catch (error) {
+      if (!(error instanceof SecretUnavailableError)) throw error;
+      throw new SecretUnavailableError(
+        error.secretRef,
+        `Service ${service.name} (subscription ${subscription.id}) authenticates with a bearer ` +
+          `token, but ${error.message}; the batch will be retried`,
+      );
+    }
     const partialBatchResponse = subscription.options[OPTION_REPORT_BATCH_ITEM_FAILURES] === "true";
     const stores = deps.reliability;
     const state: LoadedReliabilityState = stores
@@ -236,8 +253,12 @@ export function createConsumer(deps: ConsumerDeps): Consumer {
       parkedKeys: state.parkedKeys,
       ordered: mode.ordered,
     });
-    const plan = planBatch(pre.toDispatch, mode);
-    const build = createRequestBuilder(sinkTarget(subscription, service, mode));
+    const plan = planBatch(
+      pre.toDispatch,
+      mode,
+      config.MAX_REQUEST_BYTES === undefined ? {} : { maxRequestBytes: config.MAX_REQUEST_BYTES },
+    );
+    const build = createRequestBuilder(sinkTarget(subscription, service, mode, authorization));
 
     const delivered = await dispatchLanes(
       plan.lanes,

@@ -5,11 +5,12 @@
 // retryable failures. The service definition is read when the replay starts, so a fixed endpoint
 // or handler declaration applies.
 import { createHttpSink, type HttpSink } from "../adapters/http-sink.ts";
-import { NotFoundError } from "../core/errors.ts";
+import { ConflictError, NotFoundError } from "../core/errors.ts";
 import { createRequestBuilder, sinkTarget } from "../core/invocation.ts";
 import type { Subscription } from "../core/model.ts";
-import { deliveryMode } from "../core/plan.ts";
+import { DEFAULT_MAX_REQUEST_BYTES, deliveryMode, oversizedValue } from "../core/plan.ts";
 import type { CatalogReader } from "../core/ports.ts";
+import { authorizationFor, type SecretResolver, SecretUnavailableError } from "../core/secrets.ts";
 import type { ReplayDelivery } from "./dead-letter-replay.ts";
 
 export interface ReplayDeliveryOptions {
@@ -20,6 +21,13 @@ export interface ReplayDeliveryOptions {
   readonly maxAttempts?: number;
   /** Wait before the first retry, doubled per retry; default 200 ms. */
   readonly retryDelayMs?: number;
+  /**
+   * Bearer tokens of services that declare `auth`. Without one (the admin function on AWS, whose
+   * role may not read sink secrets), replaying to such a service answers 409 saying why.
+   */
+  readonly secrets?: SecretResolver;
+  /** Largest value replayed, as the consumer's MAX_REQUEST_BYTES (default 6 MiB). */
+  readonly maxRequestBytes?: number;
   /** Test seam: the HTTP sink (default: a small undici pool). */
   readonly sink?: HttpSink;
 }
@@ -57,10 +65,23 @@ export function createReplayDeliveries(options: ReplayDeliveryOptions): ReplayDe
       );
     }
     const mode = deliveryMode(service.type, handler);
-    const build = createRequestBuilder(sinkTarget(subscription, service, mode));
+    let authorization: string | undefined;
+    try {
+      authorization = await authorizationFor(service.auth, options.secrets);
+    } catch (error) {
+      if (!(error instanceof SecretUnavailableError)) throw error;
+      throw new ConflictError(
+        `service ${service.name} authenticates with a bearer token, but ${error.message}` +
+          (options.secrets ? "" : " (this deployment does not read sink secrets for replays)"),
+      );
+    }
+    const build = createRequestBuilder(sinkTarget(subscription, service, mode, authorization));
+    const maxRequestBytes = options.maxRequestBytes ?? DEFAULT_MAX_REQUEST_BYTES;
 
     return async (_letter, record) => {
       // What the consumer refuses up front is refused here too, with the same reasons.
+      const oversized = oversizedValue(record, maxRequestBytes);
+      if (oversized !== undefined) return { ok: false, reason: oversized };
       let objectKey: string | undefined;
       if (mode.keyed) {
         if (record.key === null || record.key.length === 0) {

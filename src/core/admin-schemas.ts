@@ -3,6 +3,7 @@
 import { type ZodType, z } from "zod";
 import { ValidationError } from "./errors.ts";
 import type { HandlerSpec, ServiceDefinition } from "./model.ts";
+import { SECRET_ARN_PATTERN } from "./secrets.ts";
 import { CLUSTER_NAME_PATTERN, HANDLER_NAME_PATTERN, SERVICE_NAME_PATTERN } from "./uris.ts";
 
 const scalar = z.union([z.string(), z.number(), z.boolean()], {
@@ -52,6 +53,47 @@ const handlerSchema = z.strictObject(
   { error: "must be an object" },
 );
 
+const SECRET_REFERENCE_HINT =
+  "store the token in AWS Secrets Manager and give the secret's ARN as " +
+  'auth.bearer_token_secret ("arn:aws:secretsmanager:<region>:<account>:secret:<name>")';
+
+/**
+ * `{"bearer_token_secret": "<Secrets Manager ARN>"}`. Any other field (a clear `token`,
+ * `bearer_token`, `password`...) is refused with a message asking for a secret reference; no
+ * message ever echoes a value.
+ */
+const authSchema = z
+  .record(z.string(), z.unknown(), {
+    error: `must be an object like {"bearer_token_secret": "arn:aws:secretsmanager:..."}: ${SECRET_REFERENCE_HINT}`,
+  })
+  .superRefine((auth, ctx) => {
+    for (const key of Object.keys(auth)) {
+      if (key === "bearer_token_secret") continue;
+      ctx.addIssue({
+        code: "custom",
+        path: [key],
+        message: `is not accepted: credentials are never sent in clear; ${SECRET_REFERENCE_HINT}`,
+      });
+    }
+    const ref = auth.bearer_token_secret;
+    if (ref === undefined) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["bearer_token_secret"],
+        message: `is required: ${SECRET_REFERENCE_HINT}`,
+      });
+    } else if (typeof ref !== "string" || !SECRET_ARN_PATTERN.test(ref)) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["bearer_token_secret"],
+        message:
+          "must be a Secrets Manager secret ARN (arn:aws:secretsmanager:<region>:<account>:secret:<name>), " +
+          "not a token: store the token in AWS Secrets Manager and give the secret's ARN",
+      });
+    }
+  })
+  .transform((auth) => ({ bearer_token_secret: auth.bearer_token_secret as string }));
+
 export const serviceBodySchema = z
   .strictObject({
     name: z.string({ error: "is required and must be a string" }).regex(SERVICE_NAME_PATTERN, {
@@ -63,6 +105,7 @@ export const serviceBodySchema = z
     endpoint: endpointSchema,
     invocation: z.enum(["call", "send"], { error: 'must be "call" or "send"' }).optional(),
     handlers: z.record(z.string(), handlerSchema, { error: "is required and must be an object" }),
+    auth: authSchema.optional(),
   })
   .superRefine((body, ctx) => {
     const names = Object.keys(body.handlers);
@@ -158,12 +201,19 @@ function formatPath(path: readonly PropertyKey[]): string {
   return out;
 }
 
+const CREDENTIAL_LIKE =
+  /token|secret|passw|authori[sz]ation|credential|api[_-]?key|bearer|headers/i;
+
 function describeIssue(issue: z.core.$ZodIssue): string {
   const where = formatPath(issue.path);
   if (issue.code === "unrecognized_keys") {
     const keys = issue.keys.map((key) => JSON.stringify(key)).join(", ");
     const noun = issue.keys.length > 1 ? "unknown fields" : "unknown field";
-    return where ? `${where}: ${noun} ${keys}` : `${noun} ${keys}`;
+    const text = where ? `${where}: ${noun} ${keys}` : `${noun} ${keys}`;
+    // A clear credential put where a service body has none: say what to do instead.
+    return issue.keys.some((key) => CREDENTIAL_LIKE.test(key))
+      ? `${text} (credentials are never accepted in clear: ${SECRET_REFERENCE_HINT})`
+      : text;
   }
   if (issue.path.length === 0 && issue.code === "invalid_type") return "body must be a JSON object";
   return where ? `${where} ${issue.message}` : issue.message;
@@ -189,5 +239,6 @@ export function serviceFromBody(body: ServiceBody): ServiceDefinition {
     endpoint: body.endpoint.replace(/\/+$/, ""),
     invocation: body.invocation ?? "call",
     handlers,
+    ...(body.auth ? { auth: { bearer_token_secret: body.auth.bearer_token_secret } } : {}),
   };
 }

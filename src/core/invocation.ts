@@ -15,6 +15,9 @@ export interface SinkTarget {
   readonly keyed: boolean;
   readonly invocation: InvocationMode;
   readonly input: PayloadFormat;
+  /** `authorization` header value (`Bearer <token>`) when the service declares `auth`. Never
+   * logged: it lives only in requests. */
+  readonly authorization?: string;
 }
 
 export interface SinkRequest {
@@ -89,18 +92,38 @@ function toBase64(bytes: Uint8Array): string {
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("base64");
 }
 
-/** The header entries forwarding a record's own Kafka headers. */
+/**
+ * Most bytes the forwarded Kafka headers may take in a request (names + values + 4 bytes of
+ * `: ` and CRLF per line, as sent on HTTP/1.1). 8 KiB leaves room for our own headers under the
+ * 16 KiB total header size that Node's HTTP server (and many proxies) accept by default: a larger
+ * header block would be answered 431 and the record would fail for good.
+ */
+export const MAX_FORWARDED_HEADER_BYTES = 8 * 1024;
+/** Set to `true` when forwarded Kafka headers were dropped to stay within the cap. */
+export const HEADERS_TRUNCATED_HEADER = "kafka.headers-truncated";
+
+/**
+ * The header entries forwarding a record's own Kafka headers, in record order, as long as they fit
+ * in `maxBytes`: from the first one that does not fit, it and all later ones are dropped (a
+ * prefix, so a repeated name never loses a middle value) and `truncated` is true.
+ */
 export function forwardedHeaders(
   headers: ReadonlyArray<readonly [string, Uint8Array]>,
-): Array<[string, string]> {
-  const out: Array<[string, string]> = [];
+  maxBytes: number = Number.POSITIVE_INFINITY,
+): { entries: Array<[string, string]>; truncated: boolean } {
+  const entries: Array<[string, string]> = [];
+  let used = 0;
   for (const [name, value] of headers) {
     const token = headerNameToken(name);
-    if (isPlainHeaderValue(value))
-      out.push([FORWARDED_HEADER_PREFIX + token, Buffer.from(value).toString("latin1")]);
-    else out.push([FORWARDED_HEADER_B64_PREFIX + token, toBase64(value)]);
+    const entry: [string, string] = isPlainHeaderValue(value)
+      ? [FORWARDED_HEADER_PREFIX + token, Buffer.from(value).toString("latin1")]
+      : [FORWARDED_HEADER_B64_PREFIX + token, toBase64(value)];
+    // Names are tokens and values latin1 / base64: one byte per character.
+    used += entry[0].length + entry[1].length + 4;
+    if (used > maxBytes) return { entries, truncated: true };
+    entries.push(entry);
   }
-  return out;
+  return { entries, truncated: false };
 }
 
 function trimTrailingSlashes(s: string): string {
@@ -114,8 +137,10 @@ export function sinkTarget(
   subscription: Pick<Subscription, "id" | "handler">,
   service: ServiceDefinition,
   mode: DeliveryMode,
+  authorization?: string,
 ): SinkTarget {
   return {
+    ...(authorization === undefined ? {} : { authorization }),
     subscriptionId: subscription.id,
     endpoint: service.endpoint,
     service: service.name,
@@ -129,7 +154,9 @@ export function sinkTarget(
 /** Precomputes what is common to every request of a batch; `build` is then cheap per record. */
 export function createRequestBuilder(
   target: SinkTarget,
+  options: { readonly maxForwardedHeaderBytes?: number } = {},
 ): (record: DecodedRecord, objectKey?: string) => SinkRequest {
+  const maxForwardedHeaderBytes = options.maxForwardedHeaderBytes ?? MAX_FORWARDED_HEADER_BYTES;
   const base = `${trimTrailingSlashes(target.endpoint)}/${encodeURIComponent(target.service)}/`;
   const suffix = `${encodeURIComponent(target.handler)}${target.invocation === "send" ? "/send" : ""}`;
   const contentType = target.input === "json" ? "application/json" : "application/octet-stream";
@@ -151,9 +178,12 @@ export function createRequestBuilder(
     };
     if (record.key !== null) headers["kafka.key"] = toBase64(record.key);
     if (record.value !== null) headers["content-type"] = contentType;
+    if (target.authorization !== undefined) headers.authorization = target.authorization;
     if (record.headers.length === 0)
       return { method: "POST", url, headers, body: record.value ?? undefined };
-    for (const [name, value] of forwardedHeaders(record.headers)) {
+    const forwarded = forwardedHeaders(record.headers, maxForwardedHeaderBytes);
+    if (forwarded.truncated) headers[HEADERS_TRUNCATED_HEADER] = "true";
+    for (const [name, value] of forwarded.entries) {
       const existing = headers[name];
       if (existing === undefined) headers[name] = value;
       else if (Array.isArray(existing)) existing.push(value);

@@ -17,6 +17,15 @@ export interface ServiceDefinition {
   readonly endpoint: string;
   readonly invocation: InvocationMode;
   readonly handlers: Readonly<Record<string, HandlerSpec>>;
+  /** How requests to the endpoint authenticate; absent: no `authorization` header. */
+  readonly auth?: ServiceAuth;
+}
+
+/** Credentials only by reference: the token itself lives in AWS Secrets Manager (or, on the
+ * local stack, in LOCAL_SECRETS) and is never stored, returned or logged. */
+export interface ServiceAuth {
+  /** ARN of the secret whose value is the bearer token (a string, or JSON `{"token": "..."}`). */
+  readonly bearer_token_secret: string;
 }
 
 export type ClusterOrigin = "api" | "config";

@@ -1,8 +1,8 @@
 // Plans a decoded batch into lanes (SPEC §3). A lane is delivered one record after another:
 // exclusive handlers of virtual objects / workflows get one lane per (partition, key) in offset
 // order; services and shared handlers get one lane per record (no order). Records that can never
-// be delivered (no usable key, invalid JSON, bad base64) are terminal up front: they enter no lane
-// and so never hold back other records.
+// be delivered (no usable key, invalid JSON, bad base64, a value over MAX_REQUEST_BYTES) are
+// terminal up front: they enter no lane and so never hold back other records.
 import type { DecodedEvent, DecodedRecord } from "./event.ts";
 import type { HandlerSpec, PayloadFormat, ServiceType } from "./model.ts";
 import type { RecordOutcome } from "./outcome.ts";
@@ -49,9 +49,37 @@ function decodeUtf8(bytes: Uint8Array): string | undefined {
   }
 }
 
+/**
+ * Default largest record value (request body) sent to a sink: 6 MiB. A Lambda event holds at most
+ * 6 MB, so on AWS no value reaches it; it bounds what the local stack (and replays) send.
+ */
+export const DEFAULT_MAX_REQUEST_BYTES = 6 * 1024 * 1024;
+
+export interface PlanOptions {
+  /** Largest record value delivered (MAX_REQUEST_BYTES); larger ones are terminal up front. */
+  readonly maxRequestBytes?: number;
+}
+
+/** The terminal reason for a value larger than `maxRequestBytes`, else undefined. */
+export function oversizedValue(
+  record: Pick<DecodedRecord, "value">,
+  maxRequestBytes: number,
+): string | undefined {
+  const size = record.value?.byteLength ?? 0;
+  return size > maxRequestBytes
+    ? `value of ${size} bytes exceeds MAX_REQUEST_BYTES (${maxRequestBytes})`
+    : undefined;
+}
+
 /** Why the record can never be delivered to this sink, or undefined if it can. */
-function undeliverable(record: DecodedRecord, mode: DeliveryMode): string | undefined {
+function undeliverable(
+  record: DecodedRecord,
+  mode: DeliveryMode,
+  maxRequestBytes: number,
+): string | undefined {
   if (record.decodeError !== undefined) return record.decodeError;
+  const oversized = oversizedValue(record, maxRequestBytes);
+  if (oversized !== undefined) return oversized;
   if (mode.input === "json" && record.value !== null) {
     const text = decodeUtf8(record.value);
     if (text === undefined) return "value is not valid UTF-8 (handler expects JSON)";
@@ -76,7 +104,12 @@ function reject(partitionId: string, record: DecodedRecord, reason: string): Rec
   return { partitionId, record, status: "terminal", reason, attempts: 0 };
 }
 
-export function planBatch(event: DecodedEvent, mode: DeliveryMode): Plan {
+export function planBatch(
+  event: DecodedEvent,
+  mode: DeliveryMode,
+  options: PlanOptions = {},
+): Plan {
+  const maxRequestBytes = options.maxRequestBytes ?? DEFAULT_MAX_REQUEST_BYTES;
   const rejected: RecordOutcome[] = [];
   const single: PlannedRecord[][] = [];
   const byKey = new Map<string, PlannedRecord[]>();
@@ -85,7 +118,7 @@ export function planBatch(event: DecodedEvent, mode: DeliveryMode): Plan {
   for (const partition of event.partitions) {
     for (const record of partition.records) {
       recordCount++;
-      const problem = undeliverable(record, mode);
+      const problem = undeliverable(record, mode, maxRequestBytes);
       if (problem !== undefined) {
         rejected.push(reject(partition.id, record, problem));
         continue;

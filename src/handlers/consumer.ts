@@ -5,6 +5,7 @@ import { DynamoDeadLetterStore } from "../adapters/dynamo-dead-letters.ts";
 import { DynamoProgressStore } from "../adapters/dynamo-progress.ts";
 import { DynamoAdminStore } from "../adapters/dynamo-store.ts";
 import { createHttpSink } from "../adapters/http-sink.ts";
+import { secretsManagerResolver } from "../adapters/secrets-manager.ts";
 import { type ConsumerSettings, createConsumer, type InvocationContext } from "../app/consumer.ts";
 import type { ReliabilityStores } from "../app/reliability-flow.ts";
 import { consumerConfig } from "../config.ts";
@@ -12,6 +13,7 @@ import type { SinkRequest } from "../core/invocation.ts";
 import { type BatchResponse, consoleLogger, type Logger, logJson } from "../core/outcome.ts";
 import type { CatalogReader } from "../core/ports.ts";
 import type { Deliver } from "../core/retry.ts";
+import type { SecretResolver } from "../core/secrets.ts";
 
 export type ConsumerHandler = (
   event: unknown,
@@ -25,6 +27,8 @@ export interface ConsumerHandlerDeps {
   readonly deliver?: Deliver<SinkRequest>;
   /** Settled offsets and dead letters (see createConsumer). */
   readonly reliability?: ReliabilityStores;
+  /** Bearer tokens of services that declare `auth` (Secrets Manager on AWS, LOCAL_SECRETS locally). */
+  readonly secrets?: SecretResolver;
   readonly log?: Logger;
   readonly now?: () => number;
 }
@@ -44,6 +48,7 @@ export function createConsumerHandler(deps: ConsumerHandlerDeps): ConsumerHandle
     deliver,
     log,
     ...(deps.reliability ? { reliability: deps.reliability } : {}),
+    ...(deps.secrets ? { secrets: deps.secrets } : {}),
     ...(deps.now ? { now: deps.now } : {}),
   });
   return async (event, context) => {
@@ -82,6 +87,7 @@ function coldStart(): ConsumerHandler {
     catalog: new DynamoAdminStore(client, config.TABLE_NAME),
     config,
     reliability: reliabilityStores(client, config.TABLE_NAME),
+    secrets: secretsManagerResolver({ ttlMs: config.SECRET_CACHE_TTL_MS }),
   });
 }
 

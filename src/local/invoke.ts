@@ -7,6 +7,7 @@ import { DynamoAdminStore } from "../adapters/dynamo-store.ts";
 import { consumerConfig } from "../config.ts";
 import { createConsumerHandler, reliabilityStores } from "../handlers/consumer.ts";
 import { localInvocationContext } from "./lambda-context.ts";
+import { localSecretResolver } from "./local-secrets.ts";
 import { localDynamoDbClient } from "./stack.ts";
 import { readStackInfo } from "./stack-file.ts";
 
@@ -50,6 +51,7 @@ async function main(): Promise<number> {
     catalog: new DynamoAdminStore(client, stack.tableName),
     config: consumerConfig(process.env),
     reliability: reliabilityStores(client, stack.tableName),
+    secrets: localSecretResolver(process.env),
     log: (line: string) => console.error(line),
   });
   try {

@@ -13,6 +13,7 @@ import { readConfigFileClusters } from "./config-file.ts";
 import { startEmbeddedDynamoDb } from "./embedded-dynamodb.ts";
 import { localInvocationContext } from "./lambda-context.ts";
 import { LocalFeedControl } from "./local-feeds.ts";
+import { localSecretResolver } from "./local-secrets.ts";
 import { removeStackInfo, writeStackInfo } from "./stack-file.ts";
 
 export interface LocalStackOptions {
@@ -54,6 +55,9 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   const log = options.log ?? ((line: string) => console.log(line));
   const tableName = options.tableName ?? "kafka-ingress";
   const configClusters = options.configFile ? await readConfigFileClusters(options.configFile) : [];
+  // No Secrets Manager locally: service `auth` references resolve from LOCAL_SECRETS.
+  const secrets = localSecretResolver(process.env);
+  const config = consumerConfig();
 
   if (options.dataDir) await mkdir(options.dataDir, { recursive: true });
   const db = await startEmbeddedDynamoDb(
@@ -68,8 +72,9 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     const reliability = reliabilityStores(client, tableName);
     const consumer = createConsumerHandler({
       catalog: store,
-      config: consumerConfig(),
+      config,
       reliability,
+      secrets,
       log,
     });
     const feeds = new LocalFeedControl({
@@ -87,7 +92,9 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     const maxBodyBytes = options.maxBodyBytes ?? 64 * 1024;
     const replay = createReplayDeliveries({
       catalog: store,
-      requestTimeoutMs: consumerConfig().REQUEST_TIMEOUT_MS,
+      requestTimeoutMs: config.REQUEST_TIMEOUT_MS,
+      maxRequestBytes: config.MAX_REQUEST_BYTES,
+      secrets,
     });
     const allow = options.serviceEndpointAllow ?? process.env.SERVICE_ENDPOINT_ALLOW;
     const api = createAdminApi({

@@ -452,6 +452,69 @@ describe("services", () => {
   });
 });
 
+describe("service auth: secret references only", () => {
+  const TOKEN_ARN = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:restate/ingress-Ab12Cd";
+  const CLEAR = "rst_live_0123456789abcdef0123456789abcdef";
+
+  it("stores a Secrets Manager reference and shows the reference, never a value", async () => {
+    const body = { ...myService, name: "Authed", auth: { bearer_token_secret: TOKEN_ARN } };
+    const created = await call(api, "POST", "/services", body);
+    expect(created.status).toBe(201);
+    expect(created.json.auth).toEqual({ bearer_token_secret: TOKEN_ARN });
+    expect((await call(api, "GET", "/services/Authed")).json.auth).toEqual({
+      bearer_token_secret: TOKEN_ARN,
+    });
+    const listed = (await call(api, "GET", "/services")).json.services;
+    expect(listed.find((s: { name: string }) => s.name === "Authed").auth).toEqual({
+      bearer_token_secret: TOKEN_ARN,
+    });
+    // a service without auth shows none
+    expect((await call(api, "GET", "/services/MyService")).json.auth).toBeUndefined();
+  });
+
+  it.each([
+    ["a clear token in auth", { bearer_token: CLEAR }, "auth.bearer_token is not accepted"],
+    [
+      "a token as the reference",
+      { bearer_token_secret: CLEAR },
+      "auth.bearer_token_secret must be",
+    ],
+    [
+      "a reference next to a clear token",
+      { bearer_token_secret: TOKEN_ARN, token: CLEAR },
+      "auth.token is not accepted",
+    ],
+    ["no reference", {}, "auth.bearer_token_secret is required"],
+    ["a string", `Bearer ${CLEAR}`, "auth must be an object"],
+    [
+      "another service's ARN kind",
+      { bearer_token_secret: "arn:aws:ssm:eu-west-1:123456789012:parameter/token" },
+      "auth.bearer_token_secret must be",
+    ],
+  ])(
+    "refuses %s with a 400 asking for a secret reference, never echoing it",
+    async (_, auth, msg) => {
+      const response = await call(api, "POST", "/services", { ...myService, name: "Bad", auth });
+      expect(response.status).toBe(400);
+      expect(response.json.message).toContain(msg);
+      expect(response.json.message).toMatch(/Secrets Manager/);
+      expect(response.body).not.toContain(CLEAR);
+      expect((await call(api, "GET", "/services/Bad")).status).toBe(404);
+    },
+  );
+
+  it("a clear credential at the top level is refused with the same hint", async () => {
+    for (const field of ["token", "authorization", "headers"]) {
+      const body = { ...myService, name: "Bad", [field]: CLEAR };
+      const response = await call(api, "POST", "/services", body);
+      expect(response.status).toBe(400);
+      expect(response.json.message).toContain(`unknown field "${field}"`);
+      expect(response.json.message).toContain("auth.bearer_token_secret");
+      expect(response.body).not.toContain(CLEAR);
+    }
+  });
+});
+
 describe("transport edge cases", () => {
   it("accepts trailing slashes and decodes path segments", async () => {
     await call(api, "POST", "/services", { ...myService, name: "a.b-c" });

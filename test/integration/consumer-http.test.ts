@@ -5,6 +5,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { createHttpSink, type HttpSink } from "../../src/adapters/http-sink.ts";
 import { type ConsumerSettings, createConsumer } from "../../src/app/consumer.ts";
 import { BatchRetryError } from "../../src/core/outcome.ts";
+import { type SecretResolver, SecretUnavailableError } from "../../src/core/secrets.ts";
 import { createConsumerHandler } from "../../src/handlers/consumer.ts";
 import { loadEvent, manyRecords, mskEvent, type SyntheticRecord } from "../helpers/kafka-events.ts";
 import {
@@ -292,6 +293,144 @@ describe("record headers over real HTTP", () => {
     expect([...Buffer.from(headers["kafka.header-b64.bin"] ?? "", "base64")]).toEqual([
       0, 1, 2, 255,
     ]);
+  });
+});
+
+describe("sink auth over real HTTP", () => {
+  const TOKEN_ARN = "arn:aws:secretsmanager:us-east-1:123456789012:secret:restate-token-Ab12Cd";
+  const TOKEN = "rst_live_0123456789abcdef";
+
+  function authedHandler(endpoint: string, secrets: SecretResolver, lines: string[]) {
+    return createConsumerHandler({
+      catalog: memoryCatalog({
+        subscriptions: [subscription({ options: PARTIAL })],
+        services: [service({ endpoint, auth: { bearer_token_secret: TOKEN_ARN } })],
+        clusters: [demoCluster],
+      }),
+      config,
+      deliver: httpSink().deliver,
+      secrets,
+      log: (line) => lines.push(line),
+    });
+  }
+
+  it("every request to a service with auth carries authorization: Bearer <token>; logs never hold it", async () => {
+    const sink = await sinkServer(() => ({ status: 200 }));
+    const asked: string[] = [];
+    const lines: string[] = [];
+    const handler = authedHandler(
+      sink.url,
+      {
+        resolve: async (ref) => {
+          asked.push(ref);
+          return TOKEN;
+        },
+      },
+      lines,
+    );
+    expect(await handler(mskEvent(manyRecords(12, 2, 3)), context())).toEqual({
+      batchItemFailures: [],
+    });
+    expect(sink.requests).toHaveLength(12);
+    for (const request of sink.requests) {
+      expect(request.headers.authorization).toBe(`Bearer ${TOKEN}`);
+    }
+    expect(asked).toEqual([TOKEN_ARN]); // once per batch; the resolver caches across batches
+    expect(lines.join("\n")).not.toContain(TOKEN);
+  });
+
+  it("a secret that cannot be read fails the invocation (retryable), naming the ARN only; nothing is sent", async () => {
+    const sink = await sinkServer(() => ({ status: 200 }));
+    const lines: string[] = [];
+    const handler = authedHandler(
+      sink.url,
+      {
+        resolve: async (ref) => {
+          throw new SecretUnavailableError(
+            ref,
+            `cannot read secret ${ref} (AccessDeniedException)`,
+          );
+        },
+      },
+      lines,
+    );
+    await expect(handler(mskEvent(manyRecords(4, 1, 2)), context())).rejects.toThrow(
+      `Service Orders (subscription ${SUB_ID}) authenticates with a bearer token, but cannot read secret ${TOKEN_ARN} (AccessDeniedException); the batch will be retried`,
+    );
+    expect(sink.requests).toHaveLength(0);
+    const last = JSON.parse(lines.at(-1) ?? "{}");
+    expect(last).toMatchObject({ level: "error", error: "SecretUnavailableError" });
+    expect(last.reason).toContain(TOKEN_ARN);
+  });
+
+  it("a service with auth and no resolver fails clearly too", async () => {
+    const sink = await sinkServer(() => ({ status: 200 }));
+    const consumer = createConsumer({
+      catalog: memoryCatalog({
+        subscriptions: [subscription()],
+        services: [service({ endpoint: sink.url, auth: { bearer_token_secret: TOKEN_ARN } })],
+        clusters: [demoCluster],
+      }),
+      config,
+      deliver: httpSink().deliver,
+      log: () => {},
+    });
+    await expect(consumer.processEvent(mskEvent(manyRecords(2, 1, 1)), context())).rejects.toThrow(
+      SecretUnavailableError,
+    );
+    expect(sink.requests).toHaveLength(0);
+  });
+});
+
+describe("size limits over real HTTP", () => {
+  it("a value over MAX_REQUEST_BYTES is terminal up front and blocks nothing, even in its own key", async () => {
+    const sink = await sinkServer(() => ({ status: 200 }));
+    const lines: string[] = [];
+    const consumer = createConsumer({
+      catalog: memoryCatalog({
+        subscriptions: [subscription({ options: PARTIAL })],
+        services: [service({ endpoint: sink.url })],
+        clusters: [demoCluster],
+      }),
+      config: { ...config, MAX_REQUEST_BYTES: 100 },
+      deliver: httpSink().deliver,
+      log: (line) => lines.push(line),
+    });
+    const big = { pad: "x".repeat(200) };
+    const response = await consumer.processEvent(
+      mskEvent([
+        { partition: 0, offset: 1, key: "k", value: 1 },
+        { partition: 0, offset: 2, key: "k", value: big },
+        { partition: 0, offset: 3, key: "k", value: 3 },
+      ]),
+      context(),
+    );
+    expect(response).toEqual({ batchItemFailures: [] });
+    expect(sink.requests.map((r) => r.headers["kafka.offset"])).toEqual(["1", "3"]);
+    const terminal = lines.map((l) => JSON.parse(l)).filter((l) => l.msg.includes("terminal"));
+    expect(terminal.map((l) => [l.offset, l.reason])).toEqual([
+      [2, `value of ${JSON.stringify(big).length} bytes exceeds MAX_REQUEST_BYTES (100)`],
+    ]);
+  });
+
+  it("forwarded headers beyond the cap are dropped and flagged; the record is still delivered", async () => {
+    const sink = await sinkServer(() => ({ status: 200 }));
+    const { consumer } = consumerFor(sink.url, PARTIAL);
+    const event = loadEvent("record-headers");
+    const first = event.records["orders-0"][0];
+    first.headers = [
+      { small: [...Buffer.from("ok")] },
+      { huge: [...Buffer.alloc(20_000, 0x61)] },
+      { later: [...Buffer.from("dropped")] },
+    ];
+    event.records["orders-0"] = [first];
+    expect(await consumer.processEvent(event, context())).toEqual({ batchItemFailures: [] });
+    expect(sink.requests).toHaveLength(1);
+    const headers = sink.requests[0]?.headers ?? {};
+    expect(headers["kafka.header.small"]).toBe("ok");
+    expect(headers["kafka.header.huge"]).toBeUndefined();
+    expect(headers["kafka.header.later"]).toBeUndefined();
+    expect(headers["kafka.headers-truncated"]).toBe("true");
   });
 });
 

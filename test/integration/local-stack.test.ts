@@ -33,13 +33,16 @@ async function api(method: string, path: string, body?: unknown) {
   };
 }
 
-async function invoke(event: unknown, subscriptionId?: string) {
+async function invoke(event: unknown, subscriptionId?: string, env: NodeJS.ProcessEnv = {}) {
   const eventPath = join(dataDir, `event-${Math.random().toString(36).slice(2)}.json`);
   await writeFile(eventPath, JSON.stringify(event));
   const args = ["src/local/invoke.ts", eventPath, "--data-dir", dataDir];
   if (subscriptionId) args.push("--subscription", subscriptionId);
   try {
-    const { stdout, stderr } = await run(process.execPath, args, { cwd: process.cwd() });
+    const { stdout, stderr } = await run(process.execPath, args, {
+      cwd: process.cwd(),
+      env: { ...process.env, ...env },
+    });
     const lines = stdout.trim().split("\n");
     return { code: 0, response: JSON.parse(lines.at(-1) ?? ""), stderr };
   } catch (error) {
@@ -226,6 +229,45 @@ describe("local stack", () => {
     const result = await invoke(selfManagedEvent(bootstrapServers, records), counterSubscription);
     expect(result.code).not.toBe(0);
     expect(result.stderr).toMatch(/retry|undelivered|failed/i);
+  });
+
+  it("resolves a service's bearer token secret from LOCAL_SECRETS, or fails the batch clearly", async () => {
+    const arn = "arn:aws:secretsmanager:us-east-1:123456789012:secret:local-token";
+    const token = "local_0123456789";
+    const service = await api("POST", "/services", {
+      name: "Secured",
+      type: "service",
+      endpoint: sink.url,
+      handlers: { handle: {} },
+      auth: { bearer_token_secret: arn },
+    });
+    expect(service.status).toBe(201);
+    const created = await api("POST", "/subscriptions", {
+      source: "kafka://my-cluster/secured",
+      sink: "service://Secured/handle",
+    });
+    expect(created.status).toBe(201);
+    const records: RecordSpec[] = [
+      { topic: "secured", partition: 0, offset: 1, key: null, value: '{"n":1}' },
+    ];
+    const event = selfManagedEvent(bootstrapServers, records);
+
+    sink.requests.length = 0;
+    const missing = await invoke(event, created.json.id, { LOCAL_SECRETS: "" });
+    expect(missing.code).not.toBe(0);
+    expect(missing.stderr).toContain(`secret ${arn} is not in LOCAL_SECRETS`);
+    expect(sink.requests).toHaveLength(0);
+
+    const ok = await invoke(event, created.json.id, {
+      LOCAL_SECRETS: JSON.stringify({ [arn]: JSON.stringify({ token }) }),
+    });
+    expect(ok.code).toBe(0);
+    expect(sink.requests.map((r) => r.headers.authorization)).toEqual([`Bearer ${token}`]);
+    expect(ok.stderr).not.toContain(token);
+
+    // leave the stack as the later tests expect it
+    expect((await api("DELETE", `/subscriptions/${created.json.id}`)).status).toBe(202);
+    expect((await api("DELETE", "/services/Secured")).status).toBe(202);
   });
 
   it("finds the subscription by cluster and topic when no alias names it", async () => {

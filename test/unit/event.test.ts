@@ -171,6 +171,12 @@ describe("decodeBase64Strict", () => {
     expect([...(decodeBase64Strict(input) ?? [1, 2, 3, 4])]).toEqual(bytes);
   });
 
+  it("checks values of many MB without exhausting the stack", () => {
+    const bytes = Buffer.alloc(8 * 1024 * 1024, 0x7b);
+    expect(decodeBase64Strict(bytes.toString("base64"))?.byteLength).toBe(bytes.byteLength);
+    expect(decodeBase64Strict(`${bytes.toString("base64")}A===`)).toBeUndefined();
+  });
+
   it.each(["A", "AA", "AA=", "AA==AA==", "AA AA", "AA-_", "AAE=\n", "====", "A==="])(
     "rejects %j",
     (input) => {

@@ -153,9 +153,55 @@ describe("forwardedHeaders", () => {
       [[0xc3, 0xa9], false],
     ];
     for (const [bytes, plain] of cases) {
-      const [[name] = [""]] = forwardedHeaders([["h", Uint8Array.from(bytes)]]);
+      const [[name] = [""]] = forwardedHeaders([["h", Uint8Array.from(bytes)]]).entries;
       expect(name).toBe(plain ? "kafka.header.h" : "kafka.header-b64.h");
     }
+  });
+});
+
+describe("forwarded header cap", () => {
+  const header = (name: string, size: number): [string, Uint8Array] => [
+    name,
+    new Uint8Array(size).fill(0x61),
+  ];
+
+  it("keeps headers in record order while they fit; drops the first that does not and all after it", () => {
+    // each line costs name (kafka.header. + 1) + value + 4 = 14 + 4 + value
+    const headers = [header("a", 82), header("b", 82), header("a", 10), header("c", 1)];
+    expect(forwardedHeaders(headers, 200)).toEqual({
+      entries: [
+        ["kafka.header.a", "a".repeat(82)],
+        ["kafka.header.b", "a".repeat(82)],
+      ],
+      truncated: true,
+    });
+    expect(forwardedHeaders(headers, 100 * 2 + 28 + 19).truncated).toBe(false);
+    expect(forwardedHeaders(headers).truncated).toBe(false);
+  });
+
+  it("the builder marks truncation with kafka.headers-truncated and never fails the record", () => {
+    const record: DecodedRecord = {
+      ...firstRecord("msk-basic"),
+      headers: [header("small", 5), header("big", 9_000), header("after", 5)],
+    };
+    const request = createRequestBuilder(target())(record, "customer-1");
+    expect(request.headers["kafka.header.small"]).toBe("aaaaa");
+    expect(request.headers["kafka.header.big"]).toBeUndefined();
+    expect(request.headers["kafka.header.after"]).toBeUndefined();
+    expect(request.headers["kafka.headers-truncated"]).toBe("true");
+    expect(request.body).toBe(record.value);
+
+    const roomy = createRequestBuilder(target(), { maxForwardedHeaderBytes: 64 * 1024 });
+    const all = roomy(record, "customer-1");
+    expect(all.headers["kafka.header.big"]).toHaveLength(9_000);
+    expect(all.headers["kafka.headers-truncated"]).toBeUndefined();
+  });
+
+  it("adds authorization only when the target carries one", () => {
+    const record = firstRecord("msk-basic");
+    expect(createRequestBuilder(target())(record, "k").headers.authorization).toBeUndefined();
+    const withAuth = createRequestBuilder(target({ authorization: "Bearer t0k" }))(record, "k");
+    expect(withAuth.headers.authorization).toBe("Bearer t0k");
   });
 });
 

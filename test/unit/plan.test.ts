@@ -1,6 +1,12 @@
 import { describe, expect, it } from "vitest";
 import { decodeKafkaEvent } from "../../src/core/event.ts";
-import { type DeliveryMode, deliveryMode, type Lane, planBatch } from "../../src/core/plan.ts";
+import {
+  DEFAULT_MAX_REQUEST_BYTES,
+  type DeliveryMode,
+  deliveryMode,
+  type Lane,
+  planBatch,
+} from "../../src/core/plan.ts";
 import { loadEvent, manyRecords, mskEvent } from "../helpers/kafka-events.ts";
 
 const ordered: DeliveryMode = { keyed: true, ordered: true, input: "json" };
@@ -117,6 +123,35 @@ describe("planBatch", () => {
       [100, "value is not valid base64"],
     ]);
     expect(laneView(plan.lanes)).toContainEqual(["orders-0@102:customer-1"]);
+  });
+
+  it("a value over MAX_REQUEST_BYTES is terminal up front, in every mode; at the limit it goes", () => {
+    const event = decodeKafkaEvent(
+      mskEvent([
+        { partition: 0, offset: 1, key: "k", value: "x".repeat(8) }, // 10 bytes of JSON
+        { partition: 0, offset: 2, key: "k", value: "x".repeat(9) }, // 11 bytes
+        { partition: 0, offset: 3, key: "k", value: null }, // tombstone: 0 bytes
+        { partition: 0, offset: 4, key: "k", value: 4 },
+      ]),
+    );
+    for (const mode of [ordered, shared, unkeyed, { ...ordered, input: "binary" as const }]) {
+      const plan = planBatch(event, mode, { maxRequestBytes: 10 });
+      expect(plan.rejected.map((o) => [o.record.offset, o.status, o.reason, o.attempts])).toEqual([
+        [2, "terminal", "value of 11 bytes exceeds MAX_REQUEST_BYTES (10)", 0],
+      ]);
+      expect(plan.lanes.flat().map((p) => p.record.offset)).toEqual([1, 3, 4]);
+    }
+  });
+
+  it("the size check comes before JSON parsing, and the default is 6 MiB", () => {
+    expect(DEFAULT_MAX_REQUEST_BYTES).toBe(6 * 1024 * 1024);
+    const raw = loadEvent("msk-basic");
+    const huge = Buffer.alloc(DEFAULT_MAX_REQUEST_BYTES + 1, 0x7b); // "{{{{...": not JSON either
+    raw.records["orders-0"][0].value = huge.toString("base64");
+    const plan = planBatch(decodeKafkaEvent(raw), ordered);
+    expect(plan.rejected.map((o) => [o.record.offset, o.reason])).toEqual([
+      [100, `value of ${DEFAULT_MAX_REQUEST_BYTES + 1} bytes exceeds MAX_REQUEST_BYTES (6291456)`],
+    ]);
   });
 
   it("plans 10,000 records over 1,000 keys quickly", () => {
