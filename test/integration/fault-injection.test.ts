@@ -80,7 +80,7 @@ async function startFaultySink(random: () => number): Promise<FaultySink> {
         request.socket.destroy();
       } else if (dice < 0.13) {
         faults.hang++;
-        setTimeout(() => request.socket.destroy(), 2_500);
+        setTimeout(() => request.socket.destroy(), 5_000);
       } else {
         deliveries.push({ key, partition, offset });
         response.writeHead(200, { "content-type": "application/json" }).end("{}");
@@ -240,7 +240,7 @@ describe("fault injection: the consumer under a faulty sink and a throttling sto
           MAX_CONCURRENCY: 64,
           CATALOG_CACHE_TTL_MS: 60_000,
           MAX_ATTEMPTS: 3,
-          REQUEST_TIMEOUT_MS: 1_000,
+          REQUEST_TIMEOUT_MS: 2_500,
           DEADLINE_MARGIN_MS: 1_000,
           RETRY_BASE_DELAY_MS: 5,
           RETRY_MAX_DELAY_MS: 40,
