@@ -259,18 +259,36 @@ export function createConsumer(deps: ConsumerDeps): Consumer {
       config.MAX_REQUEST_BYTES === undefined ? {} : { maxRequestBytes: config.MAX_REQUEST_BYTES },
     );
     const build = createRequestBuilder(sinkTarget(subscription, service, mode, authorization));
+    // A 401 with a token usually means it was rotated: retryable, so the record keeps its place
+    // in its lane, and the cached token is dropped so that the next invocation reads it again.
+    // A token that stays wrong exhausts the retry budget like any other failure.
+    let tokenRejected = false;
+    const deliverWithToken: Deliver<SinkRequest> =
+      authorization === undefined
+        ? deliver
+        : async (request, options) => {
+            const result = await deliver(request, options);
+            if (result.kind !== "terminal" || result.status !== 401) return result;
+            tokenRejected = true;
+            return {
+              kind: "retryable",
+              status: 401,
+              reason: "HTTP 401: the sink rejected the bearer token",
+            };
+          };
 
     const delivered = await dispatchLanes(
       plan.lanes,
       {
         buildRequest: (p) => build(p.record, p.objectKey),
-        deliver,
+        deliver: deliverWithToken,
         sleep,
         now,
         random,
       },
       { maxConcurrency: config.MAX_CONCURRENCY, policy, deadlineMs },
     );
+    if (tokenRejected && service.auth) deps.secrets?.forget?.(service.auth.bearer_token_secret);
     const dispatched = plan.rejected.length > 0 ? [...plan.rejected, ...delivered] : delivered;
     let outcomes = dispatched;
     let reliabilityCounts: Record<string, number> = {};

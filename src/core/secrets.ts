@@ -6,6 +6,8 @@
 /** Resolves a secret reference (an ARN) to the bearer token it holds. */
 export interface SecretResolver {
   resolve(secretRef: string): Promise<string>;
+  /** Drops a cached value (the sink rejected it), so that the next resolve reads it again. */
+  forget?(secretRef: string): void;
 }
 
 /** The secret cannot be read or holds no usable token. The message names the ARN, never a value. */
@@ -108,6 +110,9 @@ export function cachedSecretResolver(
       );
       cache.set(secretRef, { expiresAt: 0, pending });
       return pending;
+    },
+    forget(secretRef) {
+      if (cache.get(secretRef)?.pending === undefined) cache.delete(secretRef);
     },
   };
 }

@@ -339,6 +339,40 @@ describe("sink auth over real HTTP", () => {
     expect(lines.join("\n")).not.toContain(TOKEN);
   });
 
+  it("a 401 (rotated token) is retryable, keeps the record in its lane and re-reads the secret", async () => {
+    let current = "old-token";
+    const sink = await sinkServer((request) => ({
+      status: request.headers.authorization === "Bearer new-token" ? 200 : 401,
+    }));
+    const forgotten: string[] = [];
+    let cached: string | undefined;
+    const secrets: SecretResolver = {
+      resolve: async () => {
+        cached ??= current;
+        return cached;
+      },
+      forget: (ref) => {
+        forgotten.push(ref);
+        cached = undefined;
+      },
+    };
+    const handler = authedHandler(sink.url, secrets, []);
+    const event = mskEvent(manyRecords(6, 2, 3));
+
+    const first = await handler(event, context());
+    expect(first?.batchItemFailures.map((f) => f.itemIdentifier.offset)).toEqual([0, 0]);
+    expect(forgotten).toEqual([TOKEN_ARN]);
+    expect(new Set(sink.requests.map((r) => r.headers.authorization))).toEqual(
+      new Set(["Bearer old-token"]),
+    );
+
+    current = "new-token"; // rotated in Secrets Manager
+    sink.requests.length = 0;
+    expect(await handler(event, context())).toEqual({ batchItemFailures: [] });
+    expect(sink.requests).toHaveLength(6);
+    expect(sink.requests.every((r) => r.headers.authorization === "Bearer new-token")).toBe(true);
+  });
+
   it("a secret that cannot be read fails the invocation (retryable), naming the ARN only; nothing is sent", async () => {
     const sink = await sinkServer(() => ({ status: 200 }));
     const lines: string[] = [];

@@ -92,6 +92,15 @@ describe("cachedSecretResolver", () => {
     expect(fetched).toEqual(["a", "b", "a"]);
   });
 
+  it("forgets a value the sink rejected, so the next resolve reads the secret again", async () => {
+    let fetches = 0;
+    const resolver = cachedSecretResolver(async () => `token-${++fetches}`, { ttlMs: 60_000 });
+    expect(await resolver.resolve("a")).toBe("token-1");
+    expect(await resolver.resolve("a")).toBe("token-1");
+    resolver.forget?.("a");
+    expect(await resolver.resolve("a")).toBe("token-2");
+  });
+
   it("shares one fetch between concurrent callers", async () => {
     const pending = deferred<string>();
     let calls = 0;
