@@ -1,0 +1,164 @@
+// The admin API's HTTP plumbing, independent of any transport: routing by path and method
+// (404, 405), the body size limit (413), JSON bodies in and out, and the one place where errors
+// map to status codes (`toResponse`); 5xx bodies never carry details, which go to the log instead.
+import {
+  AlreadyExistsError,
+  ConflictError,
+  DependencyError,
+  NotFoundError,
+  ValidationError,
+} from "../../core/errors.ts";
+import { quote } from "../../core/uris.ts";
+import type { AdminRequest, AdminResponse } from "../admin-api.ts";
+import type { AdminContext } from "./context.ts";
+
+/** An error that already carries its HTTP status and a message safe to return. */
+export class HttpError extends Error {
+  override readonly name = "HttpError";
+  readonly status: number;
+  readonly headers: Record<string, string>;
+  constructor(status: number, message: string, headers: Record<string, string> = {}) {
+    super(message);
+    this.status = status;
+    this.headers = headers;
+  }
+}
+
+const JSON_HEADERS = { "content-type": "application/json" };
+
+export const json = (
+  status: number,
+  value: unknown,
+  headers: Record<string, string> = {},
+): AdminResponse => ({
+  status,
+  headers: { ...JSON_HEADERS, ...headers },
+  body: JSON.stringify(value),
+});
+
+export const accepted = (): AdminResponse => ({ status: 202, headers: {}, body: "" });
+
+export function errorDetail(error: unknown): Record<string, unknown> {
+  if (error instanceof Error) {
+    return { error: error.name, detail: error.message, stack: error.stack };
+  }
+  return { error: String(error) };
+}
+
+/** Long request paths are cut in messages. */
+const shorten = (text: string): string => (text.length > 200 ? `${text.slice(0, 200)}…` : text);
+
+export type Handler = (request: AdminRequest, params: readonly string[]) => Promise<AdminResponse>;
+export type Routes = Record<string, Partial<Record<string, Handler>>>;
+
+export function readJson(request: AdminRequest): unknown {
+  const body = request.body;
+  if (body === undefined || body.trim() === "") {
+    throw new HttpError(400, "request body is required (a JSON object)");
+  }
+  let pollution = false;
+  let parsed: unknown;
+  try {
+    // A "__proto__" member would be dropped silently by the schemas (or worse, by code that
+    // copies objects): refuse it outright.
+    parsed = JSON.parse(body, (key, value: unknown) => {
+      if (key === "__proto__") pollution = true;
+      return value;
+    });
+  } catch {
+    throw new HttpError(400, "request body is not valid JSON");
+  }
+  if (pollution) {
+    throw new HttpError(400, 'request body must not contain a field named "__proto__"');
+  }
+  return parsed;
+}
+
+/** Answers requests from the route table: one handler per path pattern and method. */
+export function createRouter(
+  routes: Routes,
+  ctx: AdminContext,
+): (request: AdminRequest) => Promise<AdminResponse> {
+  const { deps, log } = ctx;
+
+  function route(path: string): { pattern: string; params: string[] } {
+    const raw = path.split("?")[0] ?? "";
+    const segments = raw.split("/").filter((segment, index, all) => {
+      // drop the leading empty segment and one trailing slash
+      if (index === 0 && segment === "") return false;
+      return !(index === all.length - 1 && segment === "");
+    });
+    let decoded: string[];
+    try {
+      decoded = segments.map((segment) => decodeURIComponent(segment));
+    } catch {
+      throw new HttpError(400, "request path is not valid URL encoding");
+    }
+    const [collection, item, ...extra] = decoded;
+    if (
+      collection === undefined ||
+      item === "" ||
+      !Object.hasOwn(routes, collection) ||
+      extra.some((segment) => segment === "" || segment.includes("/"))
+    ) {
+      throw new HttpError(404, `no route for ${quote(shorten(raw))}`);
+    }
+    if (item === undefined) return { pattern: collection, params: [] };
+    // Segments become DynamoDB keys: lone surrogates cannot be encoded, and no name or id is
+    // longer than a sort key may be (1,024 bytes), so neither can name anything that exists.
+    if (/\p{Surrogate}/u.test(item)) {
+      throw new HttpError(400, "request path is not valid URL encoding");
+    }
+    if (Buffer.byteLength(item, "utf8") > 1024) {
+      throw new NotFoundError(`${quote(shorten(item))} not found`);
+    }
+    const base = `${collection}/:${collection === "subscriptions" ? "id" : "name"}`;
+    const pattern = extra.length === 0 ? base : `${base}/${extra.join("/")}`;
+    if (!Object.hasOwn(routes, pattern))
+      throw new HttpError(404, `no route for ${quote(shorten(raw))}`);
+    return { pattern, params: [item] };
+  }
+
+  function toResponse(error: unknown, request: AdminRequest): AdminResponse {
+    if (error instanceof HttpError)
+      return json(error.status, { message: error.message }, error.headers);
+    if (error instanceof ValidationError) return json(400, { message: error.message });
+    if (error instanceof NotFoundError) return json(404, { message: error.message });
+    if (error instanceof AlreadyExistsError || error instanceof ConflictError) {
+      return json(409, { message: error.message });
+    }
+    const where = { method: request.method, path: request.path };
+    if (error instanceof DependencyError) {
+      log({ level: "error", msg: "admin: dependency failed", ...where, ...errorDetail(error) });
+      return json(502, { message: "a dependency failed; try again later" });
+    }
+    log({ level: "error", msg: "admin: internal error", ...where, ...errorDetail(error) });
+    return json(500, { message: "internal error" });
+  }
+
+  async function handle(request: AdminRequest): Promise<AdminResponse> {
+    try {
+      const { pattern, params } = route(request.path);
+      const methods = routes[pattern] ?? {};
+      const method = request.method.toUpperCase();
+      const handler = methods[method];
+      if (!handler) {
+        const allow = Object.keys(methods).join(", ");
+        throw new HttpError(405, `method ${method} is not allowed here; allowed: ${allow}`, {
+          allow,
+        });
+      }
+      if (
+        request.body !== undefined &&
+        Buffer.byteLength(request.body, "utf8") > deps.maxBodyBytes
+      ) {
+        throw new HttpError(413, `request body is larger than ${deps.maxBodyBytes} bytes`);
+      }
+      return await handler(request, params);
+    } catch (error) {
+      return toResponse(error, request);
+    }
+  }
+
+  return handle;
+}

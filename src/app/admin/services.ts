@@ -1,0 +1,134 @@
+// Service handlers: register (endpoint policy checked), import from a Restate admin API
+// (`POST /services/import`), list, show and delete (refused while in use).
+import { RestateAdminError } from "../../adapters/restate-admin.ts";
+import { parseBody, serviceBodySchema, serviceFromBody } from "../../core/admin-schemas.ts";
+import { refusedEndpoint } from "../../core/endpoint-policy.ts";
+import {
+  AlreadyExistsError,
+  ConflictError,
+  NotFoundError,
+  ValidationError,
+} from "../../core/errors.ts";
+import type { ServiceDefinition } from "../../core/model.ts";
+import {
+  importBodySchema,
+  type SkippedService,
+  servicesFromRestate,
+} from "../../core/restate-import.ts";
+import { quote } from "../../core/uris.ts";
+import type { AdminRequest, AdminResponse } from "../admin-api.ts";
+import { type AdminContext, usersOf } from "./context.ts";
+import { accepted, HttpError, json, type Routes, readJson } from "./router.ts";
+
+export function serviceRoutes(ctx: AdminContext): Routes {
+  const { deps, restateAdmin } = ctx;
+  const { store } = deps;
+
+  /** Refuses endpoints the policy does not allow (400 naming the field). */
+  function checkEndpoint(what: string, field: string, url: string): void {
+    const why = refusedEndpoint(url, deps.endpointAllow);
+    if (why !== undefined) throw new ValidationError(`invalid ${what}: ${field} ${why}`);
+  }
+
+  async function createService(request: AdminRequest): Promise<AdminResponse> {
+    const service = serviceFromBody(parseBody(serviceBodySchema, readJson(request), "service"));
+    checkEndpoint("service", "endpoint", service.endpoint);
+    try {
+      await store.createService(service);
+    } catch (error) {
+      if (error instanceof AlreadyExistsError) {
+        throw new AlreadyExistsError(`service ${quote(service.name)} already exists`);
+      }
+      throw error;
+    }
+    return json(201, service, { location: `services/${encodeURIComponent(service.name)}` });
+  }
+
+  /**
+   * `POST /services/import`: registers the services a Restate admin API lists, with the given
+   * ingress as endpoint. Names already registered are skipped, never overwritten.
+   */
+  async function importServices(request: AdminRequest): Promise<AdminResponse> {
+    const body = parseBody(importBodySchema, readJson(request), "import");
+    checkEndpoint("import", "admin_url", body.admin_url);
+    if (body.ingress_url !== undefined) checkEndpoint("import", "ingress_url", body.ingress_url);
+    let listing: unknown;
+    let ingressUrl = body.ingress_url;
+    try {
+      listing = await restateAdmin.listServices(body.admin_url);
+      ingressUrl ??= await restateAdmin.ingressEndpoint(body.admin_url);
+    } catch (error) {
+      if (error instanceof RestateAdminError) throw new HttpError(502, error.message);
+      throw error;
+    }
+    if (ingressUrl === undefined) {
+      throw new ValidationError(
+        `"ingress_url" is required: the Restate admin API does not report its ingress endpoint`,
+      );
+    }
+    checkEndpoint("import", "the ingress endpoint the Restate admin API reports", ingressUrl);
+    let plan: ReturnType<typeof servicesFromRestate>;
+    try {
+      plan = servicesFromRestate(listing, {
+        ingressUrl,
+        ...(body.invocation ? { invocation: body.invocation } : {}),
+        ...(body.services ? { only: body.services } : {}),
+      });
+    } catch (error) {
+      if (error instanceof ValidationError) throw new HttpError(502, error.message);
+      throw error;
+    }
+    const imported: ServiceDefinition[] = [];
+    const skipped: SkippedService[] = [...plan.skipped];
+    for (const service of plan.services) {
+      try {
+        await store.createService(service);
+        imported.push(service);
+      } catch (error) {
+        if (!(error instanceof AlreadyExistsError)) throw error;
+        skipped.push({ name: service.name, reason: "already registered (not overwritten)" });
+      }
+    }
+    return json(imported.length > 0 ? 201 : 200, { imported, skipped });
+  }
+
+  async function getService(name: string): Promise<ServiceDefinition> {
+    const service = await store.getService(name);
+    if (!service) throw new NotFoundError(`service ${quote(name)} not found`);
+    return service;
+  }
+
+  async function deleteService(name: string): Promise<AdminResponse> {
+    await getService(name);
+    try {
+      await store.deleteService(name);
+    } catch (error) {
+      if (error instanceof ConflictError) {
+        const users = await usersOf(store, "service", name);
+        throw new ConflictError(
+          `service ${quote(name)} is used by subscriptions${users.length ? ` ${users.join(", ")}` : ""}; delete them first`,
+        );
+      }
+      throw error;
+    }
+    return accepted();
+  }
+
+  return {
+    services: {
+      GET: async () => json(200, { services: await store.listServices() }),
+      POST: (request) => createService(request),
+    },
+    "services/:name": {
+      GET: async (_r, [name = ""]) => json(200, await getService(name)),
+      DELETE: (_r, [name = ""]) => deleteService(name),
+      // `/services/import` is an action; GET and DELETE still reach a service named "import".
+      POST: async (request, [name = ""]) => {
+        if (name === "import") return importServices(request);
+        throw new HttpError(405, "method POST is not allowed here; allowed: GET, DELETE", {
+          allow: "GET, DELETE",
+        });
+      },
+    },
+  };
+}

@@ -1,0 +1,287 @@
+// Subscription handlers: create (with its feed, undone on failure), list, show, delete (feed,
+// progress and dead letters first) and pause / resume.
+import { parseBody, subscriptionBodySchema } from "../../core/admin-schemas.ts";
+import {
+  AlreadyExistsError,
+  ConflictError,
+  NotFoundError,
+  ValidationError,
+} from "../../core/errors.ts";
+import type { FeedRef, Subscription } from "../../core/model.ts";
+import type { AdminStore } from "../../core/ports.ts";
+import { normaliseSubscriptionOptions } from "../../core/subscription-options.ts";
+import { parseSink, parseSource, quote } from "../../core/uris.ts";
+import type { AdminRequest, AdminResponse } from "../admin-api.ts";
+import type { AdminContext } from "./context.ts";
+import { accepted, errorDetail, HttpError, json, type Routes, readJson } from "./router.ts";
+
+/** How the API shows a subscription. */
+export function subscriptionView(subscription: Subscription): Record<string, unknown> {
+  return {
+    id: subscription.id,
+    source: subscription.source,
+    sink: subscription.sink,
+    options: subscription.options,
+    status: subscription.status,
+    createdAt: subscription.createdAt,
+    ...(subscription.feed ? { feed: subscription.feed } : {}),
+  };
+}
+
+/** A boolean query flag: absent or "false" → false, "true" → true, anything else 400. */
+function flag(value: string | undefined, name: string): boolean {
+  if (value === undefined || value === "false") return false;
+  if (value === "true") return true;
+  throw new ValidationError(`query parameter "${name}" must be true or false`);
+}
+
+const list = (names: readonly string[]): string =>
+  names.length === 0 ? "none" : names.map((n) => quote(n)).join(", ");
+
+export async function getSubscription(store: AdminStore, id: string): Promise<Subscription> {
+  const subscription = await store.getSubscription(id);
+  if (!subscription) throw new NotFoundError(`subscription ${quote(id)} not found`);
+  return subscription;
+}
+
+export function subscriptionRoutes(ctx: AdminContext): Routes {
+  const { newId, now, log } = ctx;
+  const { store, feeds, deadLetters, progress } = ctx.deps;
+
+  /** Runs a clean-up step; a failure is logged (the operator must finish it) and swallowed. */
+  async function cleanUp(
+    step: string,
+    context: Record<string, unknown>,
+    action: () => Promise<unknown>,
+  ) {
+    try {
+      await action();
+    } catch (error) {
+      if (error instanceof NotFoundError) return;
+      log({
+        level: "error",
+        msg: `admin: clean-up failed: ${step}`,
+        ...context,
+        ...errorDetail(error),
+      });
+    }
+  }
+
+  async function createSubscription(request: AdminRequest): Promise<AdminResponse> {
+    const body = parseBody(subscriptionBodySchema, readJson(request), "subscription");
+    const source = parseSource(body.source);
+    const sink = parseSink(body.sink);
+    const options = normaliseSubscriptionOptions(body.options);
+
+    const cluster = await store.getCluster(source.cluster);
+    if (!cluster) {
+      const names = (await store.listClusters()).map((c) => c.name);
+      throw new ValidationError(
+        `unknown Kafka cluster ${quote(source.cluster)} in source; available clusters: ${list(names)}`,
+      );
+    }
+    const service = await store.getService(sink.service);
+    if (!service) {
+      const names = (await store.listServices()).map((s) => s.name);
+      throw new ValidationError(
+        `unknown service ${quote(sink.service)} in sink; registered services: ${list(names)}`,
+      );
+    }
+    if (!Object.hasOwn(service.handlers, sink.handler)) {
+      throw new ValidationError(
+        `service ${quote(service.name)} has no handler ${quote(sink.handler)}; its handlers: ${list(Object.keys(service.handlers))}`,
+      );
+    }
+
+    const subscription: Subscription = {
+      id: newId(),
+      source: body.source,
+      sink: body.sink,
+      options,
+      cluster: source.cluster,
+      topic: source.topic,
+      service: sink.service,
+      handler: sink.handler,
+      status: "provisioning",
+      createdAt: now().toISOString(),
+    };
+    try {
+      await store.createSubscription(subscription);
+    } catch (error) {
+      if (error instanceof AlreadyExistsError) {
+        const existing = (await store.listSubscriptions().catch(() => [])).find(
+          (s) => s.source === subscription.source && s.sink === subscription.sink,
+        );
+        throw new ConflictError(
+          `a subscription from ${subscription.source} to ${subscription.sink} already exists${existing ? ` (${existing.id})` : ""}`,
+        );
+      }
+      if (error instanceof NotFoundError)
+        throw new ValidationError(`${error.message} (removed meanwhile)`);
+      throw error;
+    }
+
+    const context = { subscription: subscription.id };
+    let feed: FeedRef;
+    try {
+      feed = await feeds.create(subscription, cluster);
+    } catch (error) {
+      await cleanUp("delete subscription", context, () =>
+        store.deleteSubscription(subscription.id),
+      );
+      if (error instanceof ValidationError) throw error;
+      log({
+        level: "error",
+        msg: "admin: creating the feed failed",
+        ...context,
+        ...errorDetail(error),
+      });
+      throw new HttpError(
+        502,
+        "could not create the event source mapping for this subscription; nothing was created, try again",
+      );
+    }
+
+    const active: Subscription = { ...subscription, status: "active", feed };
+    try {
+      await store.updateSubscription(active);
+    } catch (error) {
+      log({
+        level: "error",
+        msg: "admin: storing the feed failed",
+        ...context,
+        ...errorDetail(error),
+      });
+      await cleanUp("remove feed", { ...context, feed }, () => feeds.remove(subscription, feed));
+      await cleanUp("delete subscription", context, () =>
+        store.deleteSubscription(subscription.id),
+      );
+      throw new HttpError(502, "could not store the subscription; nothing was created, try again");
+    }
+    return json(201, subscriptionView(active), { location: `subscriptions/${active.id}` });
+  }
+
+  async function listSubscriptions(request: AdminRequest): Promise<AdminResponse> {
+    const { source, sink } = request.query;
+    const all = await store.listSubscriptions();
+    const matching = all.filter(
+      (s) =>
+        (source === undefined || s.source === source) && (sink === undefined || s.sink === sink),
+    );
+    return json(200, { subscriptions: matching.map(subscriptionView) });
+  }
+
+  async function deleteSubscription(request: AdminRequest, id: string): Promise<AdminResponse> {
+    const force = flag(request.query.force, "force");
+    const subscription = await getSubscription(store, id);
+    // Dead letters are records nobody has handled yet: deleting them takes an explicit ?force.
+    if (deadLetters && !force) {
+      const letters = await deadLetters.list(id, { limit: 1 });
+      const keys = await deadLetters.listParkedKeys(id, { limit: 1 });
+      if (letters.items.length > 0 || letters.cursor !== undefined || keys.items.length > 0) {
+        throw new ConflictError(
+          `subscription ${quote(id)} has dead letters; replay or discard them first (POST subscriptions/${id}/dead-letters/replay or /discard), or delete with ?force=true to drop them`,
+        );
+      }
+    }
+    const deleting: Subscription = { ...subscription, status: "deleting" };
+    await store.updateSubscription(deleting);
+    if (subscription.feed) {
+      try {
+        await feeds.remove(subscription, subscription.feed);
+      } catch (error) {
+        log({
+          level: "error",
+          msg: "admin: removing the feed failed",
+          subscription: id,
+          ...errorDetail(error),
+        });
+        throw new HttpError(
+          502,
+          "could not remove the event source mapping; the subscription stays in status deleting, retry the DELETE",
+        );
+      }
+    }
+    // After the feed is gone nothing writes progress or dead letters for it any more.
+    try {
+      await progress?.clear(id);
+      await deadLetters?.clear(id);
+    } catch (error) {
+      log({
+        level: "error",
+        msg: "admin: clearing progress and dead letters failed",
+        subscription: id,
+        ...errorDetail(error),
+      });
+      throw new HttpError(
+        502,
+        "could not clear the subscription's progress and dead letters; the subscription stays in status deleting, retry the DELETE",
+      );
+    }
+    try {
+      await store.deleteSubscription(id);
+    } catch (error) {
+      if (!(error instanceof NotFoundError)) throw error; // a concurrent DELETE finished first
+    }
+    return accepted();
+  }
+
+  // ---- pause / resume ----------------------------------------------------------------------
+
+  async function setPaused(id: string, paused: boolean): Promise<AdminResponse> {
+    const subscription = await getSubscription(store, id);
+    if (subscription.status !== "active" && subscription.status !== "paused") {
+      throw new ConflictError(
+        `subscription ${quote(id)} is ${subscription.status}; only active or paused subscriptions can be paused or resumed`,
+      );
+    }
+    // The feed first: the stored status never claims a state the feed is not in. Repeating a
+    // pause or resume repeats the (idempotent) feed call, which also repairs a feed changed
+    // behind our back.
+    if (subscription.feed) {
+      try {
+        if (paused) await feeds.pause(subscription, subscription.feed);
+        else {
+          const cluster = await store.getCluster(subscription.cluster);
+          if (!cluster) {
+            throw new ConflictError(`Kafka cluster ${quote(subscription.cluster)} is gone`);
+          }
+          await feeds.resume(subscription, subscription.feed, cluster);
+        }
+      } catch (error) {
+        // A DELETE that removed the feed meanwhile explains the failure better.
+        const now = await store.getSubscription(id).catch(() => subscription);
+        if (!now) throw new NotFoundError(`subscription ${quote(id)} not found`);
+        if (now.status === "deleting") {
+          throw new ConflictError(`subscription ${quote(id)} is being deleted`);
+        }
+        throw error;
+      }
+    }
+    const updated = await store.setSubscriptionStatus(id, paused ? "paused" : "active", [
+      "active",
+      "paused",
+    ]);
+    return json(200, subscriptionView(updated));
+  }
+
+  return {
+    subscriptions: {
+      GET: (request) => listSubscriptions(request),
+      POST: (request) => createSubscription(request),
+    },
+    "subscriptions/:id": {
+      GET: async (_r, [id = ""]) => {
+        const subscription = await getSubscription(store, id);
+        const feedStatus = await feeds.status?.(subscription);
+        return json(200, {
+          ...subscriptionView(subscription),
+          ...(feedStatus ? { feedStatus } : {}),
+        });
+      },
+      DELETE: (request, [id = ""]) => deleteSubscription(request, id),
+    },
+    "subscriptions/:id/pause": { POST: (_r, [id = ""]) => setPaused(id, true) },
+    "subscriptions/:id/resume": { POST: (_r, [id = ""]) => setPaused(id, false) },
+  };
+}
