@@ -18,10 +18,18 @@ import {
 } from "node:fs";
 import { homedir, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { pathToFileURL } from "node:url";
 import { promisify } from "node:util";
 import { Admin } from "@platformatic/kafka";
-import { freePorts, LOOPBACK, portAccepts, spawnLogged, tail, waitUntil } from "./processes.ts";
+import {
+  freePorts,
+  LOOPBACK,
+  portAccepts,
+  runIfMain,
+  spawnLogged,
+  stopOnSignals,
+  tail,
+  waitUntil,
+} from "./processes.ts";
 
 const execFileAsync = promisify(execFile);
 
@@ -360,23 +368,10 @@ async function main(): Promise<void> {
     `Kafka ${kafka.version} ready in ${Date.now() - started} ms; log: ${kafka.logFile}`,
   );
   console.log(kafka.bootstrapServers);
-  const shutdown = () => {
-    console.error("stopping Kafka...");
-    kafka.stop().then(
-      () => process.exit(0),
-      (error: unknown) => {
-        console.error(error);
-        process.exit(1);
-      },
-    );
-  };
-  process.once("SIGINT", shutdown);
-  process.once("SIGTERM", shutdown);
+  stopOnSignals(
+    () => kafka.stop(),
+    () => console.error("stopping Kafka..."),
+  );
 }
 
-if (process.argv[1] && import.meta.url === pathToFileURL(resolve(process.argv[1])).href) {
-  main().catch((error: unknown) => {
-    console.error(error instanceof Error ? error.message : error);
-    process.exit(1);
-  });
-}
+runIfMain(import.meta.url, main);

@@ -4,7 +4,9 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { once } from "node:events";
 import { closeSync, openSync, readFileSync } from "node:fs";
 import { createConnection, createServer } from "node:net";
+import { resolve } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
+import { pathToFileURL } from "node:url";
 
 export const LOOPBACK = "127.0.0.1";
 
@@ -161,4 +163,29 @@ export async function waitUntil(
     }
     await sleep(options.intervalMs ?? 250);
   }
+}
+
+/** For a launcher run as a command: stop what it started on SIGINT / SIGTERM, then exit. */
+export function stopOnSignals(stop: () => Promise<void>, announce?: () => void): void {
+  const shutdown = () => {
+    announce?.();
+    stop().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        console.error(error);
+        process.exit(1);
+      },
+    );
+  };
+  process.once("SIGINT", shutdown);
+  process.once("SIGTERM", shutdown);
+}
+
+/** Runs `main` when the module at `moduleUrl` is the script node was started with. */
+export function runIfMain(moduleUrl: string, main: () => Promise<void>): void {
+  if (!process.argv[1] || moduleUrl !== pathToFileURL(resolve(process.argv[1])).href) return;
+  main().catch((error: unknown) => {
+    console.error(error instanceof Error ? error.message : error);
+    process.exit(1);
+  });
 }

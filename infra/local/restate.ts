@@ -10,9 +10,16 @@
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
-import { dirname, join, resolve } from "node:path";
-import { pathToFileURL } from "node:url";
-import { freePorts, LOOPBACK, spawnLogged, tail, waitUntil } from "./processes.ts";
+import { dirname, join } from "node:path";
+import {
+  freePorts,
+  LOOPBACK,
+  runIfMain,
+  spawnLogged,
+  stopOnSignals,
+  tail,
+  waitUntil,
+} from "./processes.ts";
 
 export interface RestateKafkaCluster {
   readonly name: string;
@@ -227,22 +234,7 @@ async function main(): Promise<void> {
   });
   console.error(`restate-server ready in ${Date.now() - started} ms; log: ${restate.logFile}`);
   console.log(JSON.stringify({ ingressUrl: restate.ingressUrl, adminUrl: restate.adminUrl }));
-  const shutdown = () => {
-    restate.stop().then(
-      () => process.exit(0),
-      (error: unknown) => {
-        console.error(error);
-        process.exit(1);
-      },
-    );
-  };
-  process.once("SIGINT", shutdown);
-  process.once("SIGTERM", shutdown);
+  stopOnSignals(() => restate.stop());
 }
 
-if (process.argv[1] && import.meta.url === pathToFileURL(resolve(process.argv[1])).href) {
-  main().catch((error: unknown) => {
-    console.error(error instanceof Error ? error.message : error);
-    process.exit(1);
-  });
-}
+runIfMain(import.meta.url, main);
