@@ -77,7 +77,8 @@ export class LocalFeedControl implements FeedControl {
 
   async status(subscription: Subscription): Promise<Record<string, unknown> | undefined> {
     const source = this.#sources.get(subscription.id);
-    return source ? { ...source.status() } : undefined;
+    if (source) return { ...source.status() };
+    return subscription.status === "paused" ? { state: "paused" } : undefined;
   }
 
   /** Stops every source, committing what was delivered. */
