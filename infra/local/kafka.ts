@@ -53,6 +53,24 @@ export interface StartKafkaOptions {
   readonly keepData?: boolean;
   /** Progress lines (default: nothing). */
   readonly log?: (line: string) => void;
+  /**
+   * Require SASL/PLAIN on the client listener (SASL_PLAINTEXT) with these users (name → password).
+   * The broker talks to itself on that listener as an extra, randomly generated user; the
+   * controller listener stays PLAINTEXT. Default: a PLAINTEXT client listener.
+   */
+  readonly sasl?: KafkaSaslOptions;
+}
+
+export interface KafkaSaslOptions {
+  readonly mechanism: "PLAIN";
+  readonly users: Readonly<Record<string, string>>;
+}
+
+/** What a client needs to authenticate against a SASL broker (see StartKafkaOptions.sasl). */
+interface ClientSasl {
+  readonly mechanism: "PLAIN";
+  readonly username: string;
+  readonly password: string;
 }
 
 export interface RunningKafka {
@@ -62,6 +80,8 @@ export interface RunningKafka {
   /** Broker stdout/stderr. */
   readonly logFile: string;
   readonly dataDir: string;
+  /** `SASL_PLAINTEXT` when started with `sasl`, else `PLAINTEXT`. */
+  readonly securityProtocol: "PLAINTEXT" | "SASL_PLAINTEXT";
   /** Graceful shutdown (SIGTERM, SIGKILL after 20 s), then removes the data dir. Idempotent. */
   stop(): Promise<void>;
 }
@@ -158,22 +178,71 @@ export function randomClusterId(): string {
   }
 }
 
+/** A JAAS option value in double quotes (backslash and quote escaped). */
+function jaasQuoted(value: string): string {
+  return `"${value.replace(/\\/g, "\\\\").replace(/"/g, '\\"')}"`;
+}
+
+const JAAS_USER_NAME = /^[A-Za-z0-9._-]+$/;
+
+/**
+ * The SASL/PLAIN settings of the client listener: `users` may log in, `broker` is the identity the
+ * broker uses for inter-broker traffic on that listener.
+ */
+export function saslPlainProperties(
+  listener: string,
+  users: Readonly<Record<string, string>>,
+  broker: { username: string; password: string },
+): string[] {
+  const all: Record<string, string> = { ...users, [broker.username]: broker.password };
+  const entries = Object.entries(all);
+  if (Object.keys(users).length === 0) throw new Error("sasl.users must name at least one user");
+  for (const [name, password] of entries) {
+    if (!JAAS_USER_NAME.test(name)) {
+      throw new Error(`SASL user name ${JSON.stringify(name)} must match ${JAAS_USER_NAME}`);
+    }
+    // A line break would end the properties entry (the message never shows the password).
+    if (password.length === 0 || [...password].some((c) => c.charCodeAt(0) < 0x20)) {
+      throw new Error(`SASL password of ${name} must be non-empty without control characters`);
+    }
+  }
+  const jaas = [
+    "org.apache.kafka.common.security.plain.PlainLoginModule required",
+    `username=${jaasQuoted(broker.username)}`,
+    `password=${jaasQuoted(broker.password)}`,
+    ...entries.map(([name, password]) => `user_${name}=${jaasQuoted(password)}`),
+  ].join(" ");
+  const prefix = `listener.name.${listener.toLowerCase()}.plain`;
+  // Properties files treat backslashes as escapes: double them.
+  return [
+    "sasl.enabled.mechanisms=PLAIN",
+    "sasl.mechanism.inter.broker.protocol=PLAIN",
+    `${prefix}.sasl.jaas.config=${jaas.replace(/\\/g, "\\\\")};`,
+  ];
+}
+
 export function serverProperties(options: {
   brokerPort: number;
   controllerPort: number;
   logDir: string;
   numPartitions: number;
+  sasl?: {
+    users: Readonly<Record<string, string>>;
+    broker: { username: string; password: string };
+  };
 }): string {
-  const { brokerPort, controllerPort, logDir, numPartitions } = options;
+  const { brokerPort, controllerPort, logDir, numPartitions, sasl } = options;
+  const listener = sasl ? "SASL_PLAINTEXT" : "PLAINTEXT";
   return [
     "process.roles=broker,controller",
     "node.id=1",
     `controller.quorum.voters=1@${LOOPBACK}:${controllerPort}`,
-    `listeners=PLAINTEXT://${LOOPBACK}:${brokerPort},CONTROLLER://${LOOPBACK}:${controllerPort}`,
-    `advertised.listeners=PLAINTEXT://${LOOPBACK}:${brokerPort}`,
+    `listeners=${listener}://${LOOPBACK}:${brokerPort},CONTROLLER://${LOOPBACK}:${controllerPort}`,
+    `advertised.listeners=${listener}://${LOOPBACK}:${brokerPort}`,
     "controller.listener.names=CONTROLLER",
-    "inter.broker.listener.name=PLAINTEXT",
-    "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+    `inter.broker.listener.name=${listener}`,
+    `listener.security.protocol.map=${listener}:${listener},CONTROLLER:PLAINTEXT`,
+    ...(sasl ? saslPlainProperties(listener, sasl.users, sasl.broker) : []),
     `log.dirs=${logDir}`,
     `num.partitions=${numPartitions}`,
     "offsets.topic.replication.factor=1",
@@ -200,13 +269,14 @@ function javaBinary(): string {
 }
 
 /** One metadata round trip through a real client. */
-async function metadataWorks(bootstrapServers: string): Promise<boolean> {
+async function metadataWorks(bootstrapServers: string, sasl?: ClientSasl): Promise<boolean> {
   const admin = new Admin({
     clientId: "kafka-readiness",
     bootstrapBrokers: [bootstrapServers],
     retries: 0,
     connectTimeout: 2_000,
     requestTimeout: 5_000,
+    ...(sasl ? { sasl: { ...sasl } } : {}),
   });
   try {
     const metadata = await admin.metadata({ topics: [] });
@@ -231,6 +301,16 @@ async function attemptStart(
   };
   const [brokerPort, controllerPort] = (await freePorts(2)) as [number, number];
   const propertiesFile = join(dataDir, "server.properties");
+  const broker = options.sasl
+    ? {
+        username: `kafka-broker-${randomBytes(4).toString("hex")}`,
+        password: randomBytes(18).toString("base64url"),
+      }
+    : undefined;
+  // The readiness check authenticates as the broker's own identity.
+  const readinessSasl: ClientSasl | undefined = broker
+    ? { mechanism: "PLAIN", ...broker }
+    : undefined;
   writeFileSync(
     propertiesFile,
     serverProperties({
@@ -238,7 +318,9 @@ async function attemptStart(
       controllerPort,
       logDir,
       numPartitions: options.numPartitions ?? 1,
+      ...(options.sasl && broker ? { sasl: { users: options.sasl.users, broker } } : {}),
     }),
+    { mode: 0o600 },
   );
   const java = javaBinary();
   const classpath = `${libs}/*`;
@@ -300,7 +382,7 @@ async function attemptStart(
     });
     await waitUntil(
       `Kafka metadata on ${bootstrapServers}`,
-      () => metadataWorks(bootstrapServers),
+      () => metadataWorks(bootstrapServers, readinessSasl),
       {
         timeoutMs: options.startupTimeoutMs ?? 120_000,
         intervalMs: 500,
@@ -318,13 +400,21 @@ async function attemptStart(
       portClash: /Address already in use/i.test(message),
     });
   }
-  return { bootstrapServers, version, logFile, dataDir, stop };
+  const securityProtocol = options.sasl ? "SASL_PLAINTEXT" : "PLAINTEXT";
+  return { bootstrapServers, version, logFile, dataDir, securityProtocol, stop };
 }
 
 /** Downloads (first time), formats and starts a single-node KRaft broker on 127.0.0.1. */
 export async function startKafka(options: StartKafkaOptions = {}): Promise<RunningKafka> {
   const version = options.version ?? process.env.KAFKA_VERSION ?? DEFAULT_KAFKA_VERSION;
   const cacheDir = options.cacheDir ?? defaultKafkaCacheDir(version);
+  if (options.sasl) {
+    // Fail before downloading or creating anything.
+    if (options.sasl.mechanism !== "PLAIN") {
+      throw new Error(`unsupported SASL mechanism ${String(options.sasl.mechanism)}; only PLAIN`);
+    }
+    saslPlainProperties("SASL_PLAINTEXT", options.sasl.users, { username: "check", password: "x" });
+  }
   const libs = await ensureKafkaJars(version, cacheDir, options.log);
   for (let attempt = 1; ; attempt++) {
     try {
