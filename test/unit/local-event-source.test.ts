@@ -17,6 +17,8 @@ class FakeKafka {
   handlers: FeedHandlers | undefined;
   opens = 0;
   failOpens = 0;
+  /** Offset of the earliest record kept (records before it were deleted by retention). */
+  logStart = 0;
 
   produce(partition: number, count: number): void {
     const records = this.log[partition] as SourceRecord[];
@@ -55,6 +57,7 @@ class FakeKafka {
         for (const { partition, offset } of offsets) this.commits.set(partition, offset);
       },
       highWatermarks: async () => new Map(this.log.map((r, p) => [p, r.length])),
+      lowWatermarks: async () => new Map(this.log.map((_, p) => [p, this.logStart])),
       committedOffsets: async () => new Map(this.commits),
       close: async () => {},
     };
@@ -126,6 +129,26 @@ describe("startLocalEventSource", () => {
       groupId: "sub_1",
       recordsDelivered: 280,
     });
+  });
+
+  it("a group that has committed nothing shows its lag from where it starts", async () => {
+    const kafka = new FakeKafka();
+    kafka.produce(0, 40);
+    kafka.produce(1, 15);
+    kafka.logStart = 10; // auto.offset.reset=earliest starts at the log start offset
+    source = start(kafka, async () => {
+      throw new Error("sink down");
+    });
+    await until("lag", () => {
+      const partitions = source?.status().partitions ?? [];
+      return partitions.length === 2 && partitions.every((p) => p.lag !== undefined);
+    });
+    const partitions = source.status().partitions;
+    expect(partitions.map((p) => [p.committedOffset, p.highWatermark, p.lag])).toEqual([
+      [undefined, 40, 30],
+      [undefined, 15, 5],
+    ]);
+    expect(kafka.commits.size).toBe(0);
   });
 
   it("retries a failed batch with backoff, blocking its partitions, then commits", async () => {

@@ -168,7 +168,8 @@ export interface PartitionStatus {
   readonly committedOffset: number | undefined;
   /** Log end offset, as last seen. */
   readonly highWatermark: number | undefined;
-  /** highWatermark − committed (undefined while either is unknown). */
+  /** highWatermark − committed, or − where the group starts while nothing is committed
+   * (undefined while those are unknown). */
   readonly lag: number | undefined;
   readonly buffered: number;
   readonly inFlight: boolean;
@@ -191,7 +192,12 @@ interface PartitionState {
   /** To be committed (greater than `committed`). */
   commitTarget: number | undefined;
   highWatermark: number | undefined;
+  /** Where the group starts while it has committed nothing. */
+  startOffset: number | undefined;
 }
+
+const lagOf = (high: number | undefined, position: number | undefined) =>
+  high !== undefined && position !== undefined ? Math.max(0, high - position) : undefined;
 
 /**
  * Buffers fetched records and assembles batches. Not thread-safe by design: one event loop.
@@ -227,6 +233,7 @@ export class BatchPlanner {
         committed: undefined,
         commitTarget: undefined,
         highWatermark: undefined,
+        startOffset: undefined,
       };
       this.#partitions.set(id, state);
     }
@@ -252,6 +259,11 @@ export class BatchPlanner {
   setCommitted(topic: string, partition: number, offset: number): void {
     const state = this.#state(topic, partition);
     if (state.committed === undefined || offset > state.committed) state.committed = offset;
+  }
+
+  /** Where consumption starts while the group has committed nothing (`auto.offset.reset`). */
+  setStartOffset(topic: string, partition: number, offset: number): void {
+    this.#state(topic, partition).startOffset ??= offset;
   }
 
   setHighWatermark(topic: string, partition: number, offset: number): void {
@@ -402,10 +414,7 @@ export class BatchPlanner {
         partition: s.partition,
         committedOffset: s.committed,
         highWatermark: s.highWatermark,
-        lag:
-          s.highWatermark !== undefined && s.committed !== undefined
-            ? Math.max(0, s.highWatermark - s.committed)
-            : undefined,
+        lag: lagOf(s.highWatermark, s.committed ?? s.startOffset),
         buffered: s.buffer.length,
         inFlight: s.inFlight,
       }));

@@ -93,6 +93,7 @@ export function startLocalEventSource(options: LocalEventSourceOptions): LocalEv
   });
   const maxBuffered = options.maxBufferedRecords ?? Math.max(2_000, planner.limits.batchSize * 10);
   const openFeed = options.openFeed ?? openPlatformaticFeed;
+  const earliest = settings.startingPosition === "TRIM_HORIZON";
   const topic = subscription.topic;
   const groupId = settings.consumerGroupId;
 
@@ -290,6 +291,15 @@ export function startLocalEventSource(options: LocalEventSourceOptions): LocalEv
         const partitions = assigned.length > 0 ? assigned : [...highs.keys()];
         const commits = await current.committedOffsets(partitions);
         for (const [partition, offset] of commits) planner.setCommitted(topic, partition, offset);
+        // Without a commit the group starts at auto.offset.reset: count the lag from there.
+        const uncommitted = partitions.filter((p) => !commits.has(p));
+        if (uncommitted.length > 0) {
+          const starts = earliest ? await current.lowWatermarks() : highs;
+          for (const partition of uncommitted) {
+            const offset = starts.get(partition);
+            if (offset !== undefined) planner.setStartOffset(topic, partition, offset);
+          }
+        }
       }
     } catch (error) {
       emit("warn", "offsets refresh failed", { error: errorMessage(error) });
@@ -331,7 +341,7 @@ export function startLocalEventSource(options: LocalEventSourceOptions): LocalEv
           connection: { bootstrapServers, properties: cluster.properties },
           topic,
           groupId,
-          startFrom: settings.startingPosition === "TRIM_HORIZON" ? "earliest" : "latest",
+          startFrom: earliest ? "earliest" : "latest",
         },
         {
           onRecord: (record) => {

@@ -4,6 +4,7 @@
 // offsets for the status.
 import { Consumer, type Message, type MessagesStream } from "@platformatic/kafka";
 import type { SourceRecord } from "./batching.ts";
+import { describeKafkaError } from "./kafka-errors.ts";
 
 export interface KafkaConnection {
   /** `host:port` entries. */
@@ -27,6 +28,8 @@ export interface RecordFeed {
   commit(offsets: ReadonlyArray<{ partition: number; offset: number }>): Promise<void>;
   /** Log end offsets per partition. */
   highWatermarks(): Promise<Map<number, number>>;
+  /** Log start offsets per partition (the earliest record still kept). */
+  lowWatermarks(): Promise<Map<number, number>>;
   /** The group's committed offsets (partitions without a commit are left out). */
   committedOffsets(partitions: readonly number[]): Promise<Map<number, number>>;
   close(): Promise<void>;
@@ -42,10 +45,21 @@ export interface FeedOptions {
 
 export type OpenFeed = (options: FeedOptions, handlers: FeedHandlers) => Promise<RecordFeed>;
 
+/** ListOffsets timestamp asking for each partition's log start offset (Kafka protocol). */
+const EARLIEST = -2n;
+
 /** A cluster setting the local Kafka client cannot honour; retrying will not help. */
 export class KafkaConfigError extends Error {
   override readonly name = "KafkaConfigError";
 }
+
+/** The feed failed or could not start; the message names the reason (see describeKafkaError). */
+export class KafkaFeedError extends Error {
+  override readonly name = "KafkaFeedError";
+}
+
+const feedError = (error: unknown) =>
+  new KafkaFeedError(describeKafkaError(error), { cause: error });
 
 /** What @platformatic/kafka takes for TLS and SASL. */
 export interface ClientSecurityOptions {
@@ -157,7 +171,7 @@ export const openPlatformaticFeed: OpenFeed = async (options, handlers) => {
   });
   let closed = false;
   const fail = (error: unknown) => {
-    if (!closed) handlers.onError(error instanceof Error ? error : new Error(String(error)));
+    if (!closed) handlers.onError(feedError(error));
   };
   consumer.on("error", fail);
   consumer.on("consumer:heartbeat:error", (payload) => fail(payload.error));
@@ -179,7 +193,7 @@ export const openPlatformaticFeed: OpenFeed = async (options, handlers) => {
   } catch (error) {
     closed = true;
     await consumer.close(true).catch(() => {});
-    throw error;
+    throw feedError(error);
   }
   stream.on("data", (message: Message<Buffer, Buffer, Buffer, Buffer>) => {
     if (!closed) handlers.onRecord(toSourceRecord(message));
@@ -188,6 +202,18 @@ export const openPlatformaticFeed: OpenFeed = async (options, handlers) => {
   stream.on("close", () => {
     if (!closed) fail(new Error("the Kafka message stream closed unexpectedly"));
   });
+
+  const partitionOffsets = async (timestamp?: bigint) => {
+    const offsets = await consumer.listOffsets({
+      topics: [topic],
+      ...(timestamp === undefined ? {} : { timestamp }),
+    });
+    const out = new Map<number, number>();
+    (offsets.get(topic) ?? []).forEach((offset, partition) => {
+      out.set(partition, Number(offset));
+    });
+    return out;
+  };
 
   return {
     pause: () => {
@@ -207,14 +233,8 @@ export const openPlatformaticFeed: OpenFeed = async (options, handlers) => {
         })),
       });
     },
-    async highWatermarks() {
-      const offsets = await consumer.listOffsets({ topics: [topic] });
-      const out = new Map<number, number>();
-      (offsets.get(topic) ?? []).forEach((offset, partition) => {
-        out.set(partition, Number(offset));
-      });
-      return out;
-    },
+    highWatermarks: () => partitionOffsets(),
+    lowWatermarks: () => partitionOffsets(EARLIEST),
     async committedOffsets(partitions) {
       const out = new Map<number, number>();
       if (partitions.length === 0) return out;
