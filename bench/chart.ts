@@ -45,6 +45,20 @@ function fmt(ms: number): string {
   return ms >= 1000 ? `${(ms / 1000).toFixed(2)} s` : `${ms.toFixed(ms >= 100 ? 0 : 1)} ms`;
 }
 
+/** Splits a label at spaces into lines of at most `width` characters (longer words stay whole). */
+function wrap(text: string, width: number): string[] {
+  const lines: string[] = [];
+  let line = "";
+  for (const word of text.split(" ")) {
+    if (line !== "" && line.length + 1 + word.length > width) {
+      lines.push(line);
+      line = word;
+    } else line = line === "" ? word : `${line} ${word}`;
+  }
+  if (line !== "") lines.push(line);
+  return lines;
+}
+
 export function renderChart(rows: readonly RowResult[], machine: string): string {
   const bar = 11;
   const gap = 3;
@@ -64,8 +78,15 @@ export function renderChart(rows: readonly RowResult[], machine: string): string
   for (const row of rows) {
     const present = SERIES.filter((s) => (s.value(row) ?? 0) > 0);
     const height = present.length * (bar + gap);
+    const lines = wrap(row.title, 40);
+    const firstLineY = y + height / 2 + 4 - ((lines.length - 1) * 14) / 2;
     parts.push(
-      `<text x="${left - 10}" y="${y + height / 2 + 4}" text-anchor="end" font-weight="bold">${escapeXml(row.title)}</text>`,
+      `<text x="${left - 10}" y="${firstLineY}" text-anchor="end" font-weight="bold">${lines
+        .map(
+          (line, i) =>
+            `<tspan x="${left - 10}" dy="${i === 0 ? 0 : 14}">${escapeXml(line)}</tspan>`,
+        )
+        .join("")}</text>`,
     );
     for (const s of present) {
       const v = s.value(row) ?? 0;

@@ -47,12 +47,8 @@ export class SinkProcess {
   }
 
   static async start(): Promise<SinkProcess> {
-    const child = fork(new URL("./sink-server.ts", import.meta.url), [], {
-      stdio: ["ignore", "inherit", "inherit", "ipc"],
-    });
-    const ready = await nextMessage(child, "ready");
-    if (ready.type !== "ready") throw new Error("unreachable");
-    return new SinkProcess(child, ready.port);
+    const { child, port } = await forkListening("./sink-server.ts");
+    return new SinkProcess(child, port);
   }
 
   async configure(latency: Latency, seed: number): Promise<void> {
@@ -72,6 +68,36 @@ export class SinkProcess {
   stop(): void {
     this.#child.disconnect();
   }
+}
+
+/** The benchmark's DynamoDB (bench/store-server.ts): dynalite in its own process. */
+export class StoreProcess {
+  readonly endpoint: string;
+  readonly #child: ChildProcess;
+
+  private constructor(child: ChildProcess, port: number) {
+    this.#child = child;
+    this.endpoint = `http://127.0.0.1:${port}`;
+  }
+
+  static async start(): Promise<StoreProcess> {
+    const { child, port } = await forkListening("./store-server.ts");
+    return new StoreProcess(child, port);
+  }
+
+  stop(): void {
+    this.#child.disconnect();
+  }
+}
+
+/** Forks a bench server script and waits for its `{type: "ready", port}`. */
+async function forkListening(script: string): Promise<{ child: ChildProcess; port: number }> {
+  const child = fork(new URL(script, import.meta.url), [], {
+    stdio: ["ignore", "inherit", "inherit", "ipc"],
+  });
+  const ready = await nextMessage(child, "ready");
+  if (ready.type !== "ready") throw new Error("unreachable");
+  return { child, port: ready.port };
 }
 
 function nextMessage(child: ChildProcess, type: FromSink["type"]): Promise<FromSink> {

@@ -1,14 +1,17 @@
 // Workload 4, run in a fresh process per sample so the number is clean: one ~6 MB batch through
-// the full consumer path (createConsumerHandler, real HTTP sink) against the sink at `sinkUrl`.
+// the full consumer path (createConsumerHandler, real HTTP sink, DynamoDB progress and
+// dead-letter stores in a new table) against the sink at `sinkUrl` and the store at `storeEndpoint`.
 //
-//   node --expose-gc bench/memory-probe.ts <sinkUrl> <eventFile>
+//   node --expose-gc bench/memory-probe.ts <sinkUrl> <eventFile> <storeEndpoint>
 //
 // Prints one JSON line: the event's size, RSS and heap before the batch (modules loaded, event
 // text read, as the Lambda runtime holds it), and the peaks while it is processed: RSS from the
 // kernel (getrusage maxRSS: the true peak) and heap/external sampled every millisecond.
 import { readFileSync } from "node:fs";
+import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { ensureTable } from "../src/adapters/dynamo-store.ts";
 import { consumerConfig } from "../src/config.ts";
-import { createConsumerHandler } from "../src/handlers/consumer.ts";
+import { createConsumerHandler, reliabilityStores } from "../src/handlers/consumer.ts";
 import {
   demoCluster,
   functionArn,
@@ -18,14 +21,21 @@ import {
   subscription,
 } from "../test/helpers/memory-catalog.ts";
 
-const [sinkUrl, eventFile] = process.argv.slice(2);
-if (sinkUrl === undefined || eventFile === undefined) {
-  console.error("usage: memory-probe.ts <sinkUrl> <eventFile>");
+const [sinkUrl, eventFile, storeEndpoint] = process.argv.slice(2);
+if (sinkUrl === undefined || eventFile === undefined || storeEndpoint === undefined) {
+  console.error("usage: memory-probe.ts <sinkUrl> <eventFile> <storeEndpoint>");
   process.exit(2);
 }
 const gc = (globalThis as { gc?: () => void }).gc ?? (() => {});
 
 const config = consumerConfig({});
+const client = new DynamoDBClient({
+  endpoint: storeEndpoint,
+  region: "local",
+  credentials: { accessKeyId: "bench", secretAccessKey: "bench" },
+});
+const table = `memory-probe-${process.pid}`;
+await ensureTable(client, table, { pollMs: 5 });
 const handler = createConsumerHandler({
   catalog: memoryCatalog({
     subscriptions: [subscription()],
@@ -33,6 +43,7 @@ const handler = createConsumerHandler({
     clusters: [demoCluster],
   }),
   config,
+  reliability: reliabilityStores(client, table),
   log: () => {},
 });
 const context = {
