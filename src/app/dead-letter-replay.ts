@@ -7,11 +7,11 @@ import { ConflictError } from "../core/errors.ts";
 import type { DecodedRecord } from "../core/event.ts";
 import type { DeadLetterStore } from "../core/reliability-ports.ts";
 
+/** What became of one replayed record. */
+export type ReplayOutcome = { readonly ok: true } | { readonly ok: false; readonly reason: string };
+
 /** Delivers one record (with retries as the caller sees fit). */
-export type ReplayDelivery = (
-  letter: DeadLetter,
-  record: DecodedRecord,
-) => Promise<{ readonly ok: true } | { readonly ok: false; readonly reason: string }>;
+export type ReplayDelivery = (record: DecodedRecord) => Promise<ReplayOutcome>;
 
 export interface ReplayResult {
   /** Letters delivered and removed. */
@@ -64,7 +64,7 @@ async function drainKey(
           const reason = "the letter does not hold the whole record: re-read it from Kafka";
           return { delivered, discarded, unparked: false, stoppedAt: { ref, reason } };
         }
-        const result = await deliver(letter, record);
+        const result = await deliver(record);
         if (!result.ok) {
           return {
             delivered,
@@ -132,7 +132,7 @@ export async function replayLetters(
       const reason = "the letter does not hold the whole record: re-read it from Kafka";
       return { delivered, discarded: 0, unparked: false, stoppedAt: { ref, reason } };
     }
-    const result = await deliver(letter, record);
+    const result = await deliver(record);
     if (!result.ok) {
       return {
         delivered,

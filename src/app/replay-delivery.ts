@@ -78,7 +78,7 @@ export function createReplayDeliveries(options: ReplayDeliveryOptions): ReplayDe
     const build = createRequestBuilder(sinkTarget(subscription, service, mode, authorization));
     const maxRequestBytes = options.maxRequestBytes ?? DEFAULT_MAX_REQUEST_BYTES;
 
-    return async (_letter, record) => {
+    return async (record) => {
       // What the consumer refuses up front is refused here too, with the same reasons.
       const oversized = oversizedValue(record, maxRequestBytes);
       if (oversized !== undefined) return { ok: false, reason: oversized };

@@ -7,8 +7,8 @@ import { DynamoDeadLetterStore } from "../adapters/dynamo-dead-letters.ts";
 import { DynamoProgressStore } from "../adapters/dynamo-progress.ts";
 import { DynamoAdminStore } from "../adapters/dynamo-store.ts";
 import { LambdaFeedControl } from "../adapters/lambda-feeds.ts";
+import { ConsumerFunctionReplay } from "../adapters/lambda-replay.ts";
 import { type AdminApiDeps, type AdminRequest, createAdminApi } from "../app/admin-api.ts";
-import { createReplayDeliveries } from "../app/replay-delivery.ts";
 import { type AdminConfig, adminConfig } from "../config.ts";
 
 export type AdminHandler = (
@@ -69,10 +69,12 @@ export function adminHandlerFromConfig(config: AdminConfig): AdminHandler {
   );
   const lambda = new LambdaClient({});
   const store = new DynamoAdminStore(dynamodb, config.TABLE_NAME);
-  const replay = createReplayDeliveries({
-    catalog: store,
-    requestTimeoutMs: config.REPLAY_REQUEST_TIMEOUT_MS,
-  });
+  // Replays run in the consumer function, which may read the sink tokens this role is denied.
+  const replay = new ConsumerFunctionReplay(
+    lambda,
+    config.CONSUMER_FUNCTION_NAME,
+    config.REPLAY_REQUEST_TIMEOUT_MS,
+  );
   return createAdminHandler({
     store,
     feeds: new LambdaFeedControl(lambda, config.CONSUMER_FUNCTION_NAME),

@@ -8,10 +8,13 @@ import { createHttpSink } from "../adapters/http-sink.ts";
 import { secretsManagerResolver } from "../adapters/secrets-manager.ts";
 import { type ConsumerSettings, createConsumer, type InvocationContext } from "../app/consumer.ts";
 import type { ReliabilityStores } from "../app/reliability-flow.ts";
+import { createReplayCommandRunner } from "../app/replay-command-runner.ts";
+import { createReplayDeliveries } from "../app/replay-delivery.ts";
 import { consumerConfig } from "../config.ts";
 import type { SinkRequest } from "../core/invocation.ts";
 import { type BatchResponse, consoleLogger, type Logger, logJson } from "../core/outcome.ts";
 import type { CatalogReader } from "../core/ports.ts";
+import { isReplayCommand, type ReplayReply } from "../core/replay-command.ts";
 import type { Deliver } from "../core/retry.ts";
 import type { SecretResolver } from "../core/secrets.ts";
 
@@ -33,8 +36,22 @@ export interface ConsumerHandlerDeps {
   readonly now?: () => number;
 }
 
+/** A dead letter's record sent by the admin function (core/replay-command.ts). */
+export type ReplayCommandHandler = (payload: unknown) => Promise<ReplayReply>;
+
 /** The handler over explicit dependencies: for tests and the local stack. */
 export function createConsumerHandler(deps: ConsumerHandlerDeps): ConsumerHandler {
+  return createConsumerFunction(deps).batch;
+}
+
+/**
+ * Both things the consumer function is invoked for: batches from its event source mappings, and
+ * replays of dead letters on behalf of the admin function (which may not read sink tokens).
+ */
+export function createConsumerFunction(deps: ConsumerHandlerDeps): {
+  readonly batch: ConsumerHandler;
+  readonly replay: ReplayCommandHandler;
+} {
   const log = deps.log ?? consoleLogger;
   const deliver =
     deps.deliver ??
@@ -42,6 +59,20 @@ export function createConsumerHandler(deps: ConsumerHandlerDeps): ConsumerHandle
       connections: deps.config.MAX_CONCURRENCY,
       requestTimeoutMs: deps.config.REQUEST_TIMEOUT_MS,
     }).deliver;
+  const replay = createReplayCommandRunner({
+    catalog: deps.catalog,
+    replays: (requestTimeoutMs) =>
+      createReplayDeliveries({
+        catalog: deps.catalog,
+        requestTimeoutMs: requestTimeoutMs ?? deps.config.REQUEST_TIMEOUT_MS,
+        sink: { deliver, close: async () => {} },
+        ...(deps.secrets ? { secrets: deps.secrets } : {}),
+        ...(deps.config.MAX_REQUEST_BYTES
+          ? { maxRequestBytes: deps.config.MAX_REQUEST_BYTES }
+          : {}),
+      }),
+    log,
+  });
   const consumer = createConsumer({
     catalog: deps.catalog,
     config: deps.config,
@@ -51,7 +82,7 @@ export function createConsumerHandler(deps: ConsumerHandlerDeps): ConsumerHandle
     ...(deps.secrets ? { secrets: deps.secrets } : {}),
     ...(deps.now ? { now: deps.now } : {}),
   });
-  return async (event, context) => {
+  const batch: ConsumerHandler = async (event, context) => {
     try {
       return await consumer.processEvent(event, context);
     } catch (err) {
@@ -66,6 +97,7 @@ export function createConsumerHandler(deps: ConsumerHandlerDeps): ConsumerHandle
       throw error;
     }
   };
+  return { batch, replay };
 }
 
 /** The DynamoDB-backed stores for settled offsets and dead letters, in the catalog's table. */
@@ -76,14 +108,14 @@ export function reliabilityStores(client: DynamoDBClient, tableName: string): Re
   };
 }
 
-let cold: ConsumerHandler | undefined;
+let cold: ReturnType<typeof createConsumerFunction> | undefined;
 
-function coldStart(): ConsumerHandler {
+function coldStart(): ReturnType<typeof createConsumerFunction> {
   const config = consumerConfig();
   const client = new DynamoDBClient(
     config.DYNAMODB_ENDPOINT ? { endpoint: config.DYNAMODB_ENDPOINT } : {},
   );
-  return createConsumerHandler({
+  return createConsumerFunction({
     catalog: new DynamoAdminStore(client, config.TABLE_NAME),
     config,
     reliability: reliabilityStores(client, config.TABLE_NAME),
@@ -91,8 +123,11 @@ function coldStart(): ConsumerHandler {
   });
 }
 
-/** The Lambda handler (`handlers/consumer.handler`). */
-export const handler: ConsumerHandler = (event, context) => {
+/** The Lambda handler (`handlers/consumer.handler`): event source batches and replay commands. */
+export const handler = (
+  event: unknown,
+  context: InvocationContext,
+): Promise<BatchResponse | ReplayReply | undefined> => {
   cold ??= coldStart();
-  return cold(event, context);
+  return isReplayCommand(event) ? cold.replay(event) : cold.batch(event, context);
 };

@@ -11,11 +11,14 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from "aws-lambda";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { DynamoDeadLetterStore } from "../../src/adapters/dynamo-dead-letters.ts";
 import { ensureTable } from "../../src/adapters/dynamo-store.ts";
+import { buildDeadLetter, parkedKeyId } from "../../src/core/dead-letters.ts";
 import { type EmbeddedDynamoDb, startEmbeddedDynamoDb } from "../../src/local/embedded-dynamodb.ts";
 import { CLUSTER_ARN, loadEvent } from "../helpers/kafka-events.ts";
 import { type RecordingSink, startRecordingSink } from "../helpers/recording-sink.ts";
 import { type FakeLambdaApi, startFakeLambdaApi } from "./fake-lambda-api.ts";
+import { type FakeSecretsManager, startFakeSecretsManager } from "./fake-secrets-manager.ts";
 
 const root = fileURLToPath(new URL("../..", import.meta.url));
 const consumerBundle = join(root, ".aws-sam/build/ConsumerFunction/consumer.mjs");
@@ -37,6 +40,14 @@ const nativeImport = (specifier: string): Promise<{ handler: unknown }> => impor
 
 const TABLE = "kafka-ingress-deploy-test";
 const CONSUMER = "kafka-ingress-dev-ConsumerFunction-AbC123";
+const TOKEN_ARN = "arn:aws:secretsmanager:us-east-1:123456789012:secret:sink-token-AbCdEf";
+const TOKEN = "sink-bearer-token-0123456789";
+const dynamoClient = (endpoint: string) =>
+  new DynamoDBClient({
+    endpoint,
+    region: "us-east-1",
+    credentials: { accessKeyId: "local", secretAccessKey: "local" },
+  });
 
 const apiTemplate = JSON.parse(
   readFileSync(new URL("./events/api-get-subscriptions.json", import.meta.url), "utf8"),
@@ -65,6 +76,7 @@ describe.skipIf(!built)("bundles built by sam build", () => {
   let dynamo: EmbeddedDynamoDb;
   let sink: RecordingSink;
   let lambdaApi: FakeLambdaApi;
+  let secretsManager: FakeSecretsManager;
   let admin: AdminHandler;
   let consumer: ConsumerHandler;
   const saved = { ...process.env };
@@ -78,7 +90,14 @@ describe.skipIf(!built)("bundles built by sam build", () => {
   beforeAll(async () => {
     dynamo = await startEmbeddedDynamoDb();
     sink = await startRecordingSink(() => ({ status: 200, delayMs: 15 }));
-    lambdaApi = await startFakeLambdaApi();
+    secretsManager = await startFakeSecretsManager({ [TOKEN_ARN]: TOKEN });
+    // Invoke runs the consumer bundle, as Lambda would for the admin's replay calls.
+    lambdaApi = await startFakeLambdaApi((functionName, payload) =>
+      consumer(payload, {
+        invokedFunctionArn: `arn:aws:lambda:us-east-1:123456789012:function:${functionName}`,
+        getRemainingTimeInMillis: () => 60_000,
+      }),
+    );
     // The environment template.yaml gives the functions, plus credentials and endpoints that
     // keep every AWS call on loopback. Both handlers read it on their first invocation.
     Object.assign(process.env, {
@@ -86,6 +105,7 @@ describe.skipIf(!built)("bundles built by sam build", () => {
       AWS_ACCESS_KEY_ID: "AKIDDEPLOYTEST",
       AWS_SECRET_ACCESS_KEY: "deploy-test-secret",
       AWS_ENDPOINT_URL_LAMBDA: lambdaApi.url,
+      AWS_ENDPOINT_URL_SECRETS_MANAGER: secretsManager.url,
       TABLE_NAME: TABLE,
       DYNAMODB_ENDPOINT: dynamo.endpoint,
       CONSUMER_FUNCTION_NAME: CONSUMER,
@@ -94,14 +114,7 @@ describe.skipIf(!built)("bundles built by sam build", () => {
     });
     delete process.env.AWS_SESSION_TOKEN;
     delete process.env.AWS_PROFILE;
-    await ensureTable(
-      new DynamoDBClient({
-        endpoint: dynamo.endpoint,
-        region: "us-east-1",
-        credentials: { accessKeyId: "local", secretAccessKey: "local" },
-      }),
-      TABLE,
-    );
+    await ensureTable(dynamoClient(dynamo.endpoint), TABLE);
     admin = (await nativeImport(pathToFileURL(adminBundle).href)).handler as AdminHandler;
     consumer = (await nativeImport(pathToFileURL(consumerBundle).href)).handler as ConsumerHandler;
     expect(typeof admin).toBe("function");
@@ -113,6 +126,7 @@ describe.skipIf(!built)("bundles built by sam build", () => {
     Object.assign(process.env, saved);
     await sink?.close();
     await lambdaApi?.close();
+    await secretsManager?.close();
     await dynamo?.close();
   });
 
@@ -264,5 +278,79 @@ describe.skipIf(!built)("bundles built by sam build", () => {
     expect(lambdaApi.aliases.size).toBe(0);
     const gone = await call("GET", `/subscriptions/${subscription.id}`);
     expect(gone.statusCode).toBe(404);
+  });
+  it("admin: replays a dead letter to a service with auth by invoking the consumer, which adds the token", async () => {
+    const service = await call("POST", "/services", {
+      name: "Secured",
+      type: "virtual_object",
+      endpoint: sink.url,
+      handlers: { add: {} },
+      auth: { bearer_token_secret: TOKEN_ARN },
+    });
+    expect(service.statusCode).toBe(201);
+    const created = await call("POST", "/subscriptions", {
+      source: "kafka://demo/payments",
+      sink: "service://Secured/add",
+    });
+    expect(created.statusCode).toBe(201);
+    const id = created.json.id as string;
+    // A letter as the consumer parks it after its retries ran out.
+    const partitionId = "payments-0";
+    const key = new TextEncoder().encode("k1");
+    await new DynamoDeadLetterStore(dynamoClient(dynamo.endpoint), TABLE).park([
+      buildDeadLetter({
+        subscriptionId: id,
+        partitionId,
+        record: {
+          topic: "payments",
+          partition: 0,
+          offset: 42,
+          timestamp: 1_700_000_000_000,
+          timestampType: "CREATE_TIME",
+          key,
+          value: new TextEncoder().encode('{"amount":5}'),
+          headers: [],
+        },
+        kind: "exhausted",
+        reason: "HTTP 503",
+        attempts: 10,
+        firstFailedAt: 1_700_000_000_000,
+        parkedAt: 1_700_000_000_000,
+        parksKey: parkedKeyId(partitionId, key),
+      }),
+    ]);
+    sink.requests.length = 0;
+    const callsBefore = lambdaApi.calls.length;
+
+    const replayed = await call("POST", `/subscriptions/${id}/dead-letters/replay`, { all: true });
+    expect(replayed.statusCode).toBe(200);
+    expect(replayed.json).toMatchObject({ replayed: 1, failed: 0, remaining: 0 });
+
+    expect(sink.requests.map((q) => [q.path, q.headers["kafka.offset"]])).toEqual([
+      ["/Secured/k1/add", "42"],
+    ]);
+    expect(sink.requests[0]?.headers.authorization).toBe(`Bearer ${TOKEN}`);
+    expect(sink.requests[0]?.headers["idempotency-key"]).toBe(`${id}/payments/0/42`);
+    // The admin bundle invoked the consumer (a check, then the letter), signed; the consumer
+    // bundle read the token, signed; the token never went through the admin's requests.
+    const invokes = lambdaApi.calls.slice(callsBefore);
+    expect(invokes.map((c) => `${c.method} ${c.path}`)).toEqual([
+      `POST /2015-03-31/functions/${CONSUMER}/invocations`,
+      `POST /2015-03-31/functions/${CONSUMER}/invocations`,
+    ]);
+    for (const c of invokes) {
+      expect(c.authorization).toMatch(/Credential=AKIDDEPLOYTEST\/\d{8}\/us-east-1\/lambda\//);
+      expect(JSON.stringify(c.body)).not.toContain(TOKEN);
+    }
+    expect(invokes[1]?.body).toMatchObject({ subscriptionId: id, record: { offset: 42 } });
+    expect(secretsManager.calls).toEqual([
+      {
+        target: "secretsmanager.GetSecretValue",
+        secretId: TOKEN_ARN,
+        authorization: expect.stringMatching(
+          /Credential=AKIDDEPLOYTEST\/\d{8}\/us-east-1\/secretsmanager\//,
+        ),
+      },
+    ]);
   });
 });

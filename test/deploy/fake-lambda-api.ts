@@ -1,6 +1,6 @@
-// A stand-in for the Lambda control plane on loopback, answering the four calls the admin
-// function makes (CreateAlias, CreateEventSourceMapping, DeleteEventSourceMapping, DeleteAlias)
-// in the REST-JSON shapes of the real API. The built admin bundle reaches it through the SDK's
+// A stand-in for the Lambda API on loopback, answering the calls the admin function makes
+// (CreateAlias, CreateEventSourceMapping, DeleteEventSourceMapping, DeleteAlias, and Invoke of the
+// consumer for replays, which runs `invoke`) in the REST-JSON shapes of the real API. The built admin bundle reaches it through the SDK's
 // standard AWS_ENDPOINT_URL_LAMBDA variable, so the requests are the bundle's own, SigV4-signed.
 import { randomUUID } from "node:crypto";
 import { createServer } from "node:http";
@@ -24,7 +24,10 @@ export interface FakeLambdaApi {
 const ACCOUNT = "123456789012";
 const REGION = "us-east-1";
 
-export async function startFakeLambdaApi(): Promise<FakeLambdaApi> {
+/** What Invoke runs: the function's handler; a throw becomes a function error, as in Lambda. */
+export type InvokeFunction = (functionName: string, payload: unknown) => Promise<unknown>;
+
+export async function startFakeLambdaApi(invoke?: InvokeFunction): Promise<FakeLambdaApi> {
   const calls: LambdaCall[] = [];
   const aliases = new Map<string, string>();
   const mappings = new Map<string, Record<string, unknown>>();
@@ -48,7 +51,22 @@ export async function startFakeLambdaApi(): Promise<FakeLambdaApi> {
       const fn = (name: string) =>
         name.startsWith("arn:") ? name : `arn:aws:lambda:${REGION}:${ACCOUNT}:function:${name}`;
 
-      let match = /^\/2015-03-31\/functions\/([^/]+)\/aliases$/.exec(path);
+      let match = /^\/2015-03-31\/functions\/([^/]+)\/invocations$/.exec(path);
+      if (method === "POST" && match?.[1] && invoke) {
+        const functionName = match[1];
+        invoke(functionName, body).then(
+          (result) => {
+            response.writeHead(200, { "x-amz-executed-version": "$LATEST" });
+            response.end(result === undefined ? "null" : JSON.stringify(result));
+          },
+          (error: Error) => {
+            response.writeHead(200, { "x-amz-function-error": "Unhandled" });
+            response.end(JSON.stringify({ errorType: error.name, errorMessage: error.message }));
+          },
+        );
+        return;
+      }
+      match = /^\/2015-03-31\/functions\/([^/]+)\/aliases$/.exec(path);
       if (method === "POST" && match?.[1]) {
         const name = String(body?.Name);
         const arn = `${fn(match[1])}:${name}`;

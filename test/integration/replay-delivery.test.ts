@@ -2,7 +2,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ReplayDelivery } from "../../src/app/dead-letter-replay.ts";
 import { createReplayDeliveries } from "../../src/app/replay-delivery.ts";
-import type { DeadLetter } from "../../src/core/dead-letters.ts";
 import { ConflictError } from "../../src/core/errors.ts";
 import type { DecodedRecord } from "../../src/core/event.ts";
 import { SecretUnavailableError } from "../../src/core/secrets.ts";
@@ -11,7 +10,6 @@ import { type RecordingSink, startRecordingSink } from "../helpers/recording-sin
 
 const TOKEN_ARN = "arn:aws:secretsmanager:us-east-1:123456789012:secret:restate-token-Ab12Cd";
 const TOKEN = "rst_live_0123456789abcdef";
-const letter = {} as DeadLetter; // unused by the delivery: the record carries what it needs
 
 const record = (value: string): DecodedRecord => ({
   topic: "orders",
@@ -48,7 +46,7 @@ describe("replay delivery", () => {
   it("sends authorization: Bearer <token> to a service with auth", async () => {
     const replay = deliveries({ resolve: async () => TOKEN });
     const deliver: ReplayDelivery = await replay.forSubscription(subscription());
-    expect(await deliver(letter, record('{"n":7}'))).toEqual({ ok: true });
+    expect(await deliver(record('{"n":7}'))).toEqual({ ok: true });
     expect(sink.requests.at(-1)?.headers.authorization).toBe(`Bearer ${TOKEN}`);
     await replay.close();
   });
@@ -76,7 +74,7 @@ describe("replay delivery", () => {
     const replay = deliveries({ resolve: async () => TOKEN }, 4);
     const deliver = await replay.forSubscription(subscription());
     const before = sink.requests.length;
-    expect(await deliver(letter, record('{"n":7}'))).toEqual({
+    expect(await deliver(record('{"n":7}'))).toEqual({
       ok: false,
       reason: "value of 7 bytes exceeds MAX_REQUEST_BYTES (4)",
     });

@@ -1,0 +1,221 @@
+// Replays as they run on AWS: the admin API (no access to sink tokens) invokes the consumer
+// function through the Lambda API; the consumer reads the token and delivers. The Lambda API is the
+// only fake (aws-sdk-client-mock, exact Invoke requests asserted); its Invoke runs the real
+// consumer function code, against dynalite and a real loopback sink.
+import { InvokeCommand, type InvokeCommandInput, LambdaClient } from "@aws-sdk/client-lambda";
+import { mockClient } from "aws-sdk-client-mock";
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { DynamoDeadLetterStore } from "../../src/adapters/dynamo-dead-letters.ts";
+import { DynamoProgressStore } from "../../src/adapters/dynamo-progress.ts";
+import { DynamoAdminStore } from "../../src/adapters/dynamo-store.ts";
+import { ConsumerFunctionReplay } from "../../src/adapters/lambda-replay.ts";
+import { type AdminApi, createAdminApi } from "../../src/app/admin-api.ts";
+import { consumerConfig } from "../../src/config.ts";
+import { clustersFromConfigFile } from "../../src/core/cluster-properties.ts";
+import { buildDeadLetter, parkedKeyId } from "../../src/core/dead-letters.ts";
+import { REPLAY_COMMAND } from "../../src/core/replay-command.ts";
+import { type SecretResolver, SecretUnavailableError } from "../../src/core/secrets.ts";
+import { createConsumerFunction } from "../../src/handlers/consumer.ts";
+import { call, FakeFeedControl } from "../helpers/admin.ts";
+import { startTestDynamo, type TestDynamo } from "../helpers/dynamo.ts";
+import { type RecordingSink, startRecordingSink } from "../helpers/recording-sink.ts";
+
+const TOPIC = "orders";
+const CONSUMER = "kafka-ingress-ConsumerFunction-AbC123";
+const TOKEN_ARN = "arn:aws:secretsmanager:us-east-1:123456789012:secret:restate-token-AbCdEf";
+const TOKEN = "restate-cloud-token-0123456789";
+const NOW = 1_700_000_000_000;
+const utf8 = (s: string) => new Uint8Array(Buffer.from(s, "utf8"));
+const b64 = (s: string) => Buffer.from(s, "utf8").toString("base64");
+
+let dynamo: TestDynamo;
+let sink: RecordingSink;
+let letters: DynamoDeadLetterStore;
+let api: AdminApi;
+let subId: string;
+let tokenReadable: boolean;
+let functionFails: boolean;
+const lambda = new LambdaClient({
+  region: "us-east-1",
+  credentials: { accessKeyId: "test", secretAccessKey: "test" },
+});
+const lambdaMock = mockClient(lambda);
+
+const invocations = (): Array<{ input: InvokeCommandInput; payload: Record<string, unknown> }> =>
+  lambdaMock.commandCalls(InvokeCommand).map((c) => ({
+    input: c.args[0].input,
+    payload: JSON.parse(new TextDecoder().decode(c.args[0].input.Payload as Uint8Array)),
+  }));
+
+beforeAll(async () => {
+  dynamo = await startTestDynamo();
+  sink = await startRecordingSink(() => ({ status: 200 }));
+});
+afterAll(async () => {
+  await sink.close();
+  await dynamo.close();
+});
+afterEach(() => {
+  lambdaMock.reset();
+});
+
+beforeEach(async () => {
+  sink.requests.length = 0;
+  tokenReadable = true;
+  functionFails = false;
+  const table = await dynamo.freshTable();
+  const store = new DynamoAdminStore(dynamo.client, table);
+  letters = new DynamoDeadLetterStore(dynamo.client, table);
+  // The consumer function: may read the sink token.
+  const secrets: SecretResolver = {
+    resolve: async (ref) => {
+      if (ref === TOKEN_ARN && tokenReadable) return TOKEN;
+      throw new SecretUnavailableError(ref, `cannot read secret ${ref} (AccessDeniedException)`);
+    },
+  };
+  const consumer = createConsumerFunction({
+    catalog: store,
+    config: consumerConfig({}),
+    secrets,
+    log: () => {},
+  });
+  lambdaMock.on(InvokeCommand).callsFake(async (input: InvokeCommandInput) => {
+    const event = JSON.parse(new TextDecoder().decode(input.Payload as Uint8Array));
+    const encode = (value: unknown) => new TextEncoder().encode(JSON.stringify(value));
+    if (functionFails) {
+      return {
+        StatusCode: 200,
+        FunctionError: "Unhandled",
+        Payload: encode({ errorType: "Runtime.OutOfMemory", errorMessage: "out of memory" }),
+      };
+    }
+    return { StatusCode: 200, Payload: encode(await consumer.replay(event)) };
+  });
+  // The admin function: no secrets at all, replays through the consumer function.
+  const replay = new ConsumerFunctionReplay(lambda, CONSUMER, 2_000);
+  api = createAdminApi({
+    store,
+    feeds: new FakeFeedControl(),
+    maxBodyBytes: 64 * 1024,
+    deadLetters: letters,
+    progress: new DynamoProgressStore(dynamo.client, table),
+    replayDelivery: (subscription) => replay.forSubscription(subscription),
+    log: () => {},
+  });
+  const [cluster] = clustersFromConfigFile({
+    ingress: { "kafka-clusters": [{ name: "my-cluster", brokers: ["PLAINTEXT://broker:9092"] }] },
+  });
+  if (cluster) await store.upsertConfigCluster(cluster);
+  const service = await call(api, "POST", "/services", {
+    name: "Orders",
+    type: "virtual_object",
+    endpoint: sink.url,
+    handlers: { process: {} },
+    auth: { bearer_token_secret: TOKEN_ARN },
+  });
+  expect(service.status).toBe(201);
+  const created = await call(api, "POST", "/subscriptions", {
+    source: `kafka://my-cluster/${TOPIC}`,
+    sink: "service://Orders/process",
+  });
+  expect(created.status).toBe(201);
+  subId = created.json.id;
+  const partitionId = `${TOPIC}-0`;
+  await letters.park(
+    [5, 6].map((offset) =>
+      buildDeadLetter({
+        subscriptionId: subId,
+        partitionId,
+        record: {
+          topic: TOPIC,
+          partition: 0,
+          offset,
+          timestamp: NOW + offset,
+          timestampType: "CREATE_TIME",
+          key: utf8("k1"),
+          value: utf8(`{"n":${offset}}`),
+          headers: [["trace", new Uint8Array([0xff, 0x00, 0x41])]],
+        },
+        kind: offset === 5 ? "exhausted" : "parked-behind",
+        reason: "HTTP 503",
+        attempts: 3,
+        firstFailedAt: NOW,
+        parkedAt: NOW,
+        parksKey: parkedKeyId(partitionId, utf8("k1")),
+      }),
+    ),
+  );
+});
+
+const replayAll = () =>
+  call(api, "POST", `/subscriptions/${subId}/dead-letters/replay`, { all: true });
+
+describe("replay through the consumer function", () => {
+  it("delivers with the token only the consumer may read, invoking it with exact requests", async () => {
+    const response = await replayAll();
+    expect(response.status).toBe(200);
+    expect(response.json).toMatchObject({ replayed: 2, failed: 0, remaining: 0 });
+
+    expect(sink.requests.map((r) => [r.path, r.headers["kafka.offset"]])).toEqual([
+      ["/Orders/k1/process", "5"],
+      ["/Orders/k1/process", "6"],
+    ]);
+    for (const request of sink.requests) {
+      expect(request.headers.authorization).toBe(`Bearer ${TOKEN}`);
+    }
+    expect(sink.requests[0]?.headers["idempotency-key"]).toBe(`${subId}/${TOPIC}/0/5`);
+    expect(sink.requests[0]?.headers["kafka.header-b64.trace"]).toBe(
+      Buffer.from([0xff, 0x00, 0x41]).toString("base64"),
+    );
+    expect(sink.requests[0]?.body.toString()).toBe('{"n":5}');
+
+    const calls = invocations();
+    for (const { input } of calls) {
+      expect(input.FunctionName).toBe(CONSUMER);
+      expect(input.InvocationType).toBe("RequestResponse");
+      expect(Object.keys(input).sort()).toEqual(["FunctionName", "InvocationType", "Payload"]);
+    }
+    // A check of the subscription's service, then one invocation per letter.
+    expect(calls.map((c) => c.payload)).toEqual([
+      { command: REPLAY_COMMAND, subscriptionId: subId, requestTimeoutMs: 2_000 },
+      ...[5, 6].map((offset) => ({
+        command: REPLAY_COMMAND,
+        subscriptionId: subId,
+        requestTimeoutMs: 2_000,
+        record: {
+          topic: TOPIC,
+          partition: 0,
+          offset,
+          timestamp: NOW + offset,
+          timestampType: "CREATE_TIME",
+          key: b64("k1"),
+          value: b64(`{"n":${offset}}`),
+          headers: [["trace", Buffer.from([0xff, 0x00, 0x41]).toString("base64")]],
+        },
+      })),
+    ]);
+    // The token never travels through the admin side.
+    expect(JSON.stringify(calls)).not.toContain(TOKEN);
+    expect(JSON.stringify(response.json)).not.toContain(TOKEN);
+  });
+
+  it("answers 409 when the consumer cannot read the token either; the letters stay", async () => {
+    tokenReadable = false;
+    const response = await replayAll();
+    expect(response.status).toBe(409);
+    expect(response.json.message).toContain("authenticates with a bearer token");
+    expect(response.json.message).toContain(TOKEN_ARN);
+    expect(sink.requests).toHaveLength(0);
+    const left = await call(api, "GET", `/subscriptions/${subId}/dead-letters`);
+    expect(left.json.dead_letters).toHaveLength(2);
+  });
+
+  it("answers 502 when the consumer function fails; the letters stay", async () => {
+    functionFails = true;
+    const response = await replayAll();
+    expect(response.status).toBe(502);
+    expect(sink.requests).toHaveLength(0);
+    const left = await call(api, "GET", `/subscriptions/${subId}/dead-letters`);
+    expect(left.json.dead_letters).toHaveLength(2);
+  });
+});
