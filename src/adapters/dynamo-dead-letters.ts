@@ -1,8 +1,11 @@
 // DeadLetterStore over the single table.
 // - letter:     pk = `dead-letter#<subscription id>`, sk = `<topic>-<partition>#<offset, 20 digits>`
 //               (so a Query lists a partition's letters in offset order), `doc` = the letter as
-//               JSON (≤ ~350 KB by construction, see core/dead-letters.ts), `kind`, `parkedAt`,
-//               and `parksKey` when it parks its key (a filter for "this key's letters").
+//               JSON (a stub when it is too large for one item, see spillLetter), `kind`,
+//               `parkedAt`, and `parksKey` when it parks its key (a filter for "this key's letters").
+// - chunk:      pk = `dead-letter#<subscription id>#spill`, sk = `<letter sk>#<chunk, 4 digits>`,
+//               `data` (binary): the whole letter's JSON in pieces, for letters over ~300 KB.
+//               Written before the letter item, removed after it.
 // - parked key: pk = `parked-key#<subscription id>`, sk = parkedKeyId (`<partition id>#<key>`),
 //               `partitionId`, `keyB64` (when known), `parkedAt`, `version` (bumped by every letter
 //               parked behind it; unparking is conditional on it).
@@ -16,8 +19,14 @@ import {
   type QueryCommandInput,
   UpdateItemCommand,
 } from "@aws-sdk/client-dynamodb";
-import type { DeadLetter, DeadLetterRef, ParkedKey } from "../core/dead-letters.ts";
-import { partitionOfParkedKey } from "../core/dead-letters.ts";
+import {
+  type DeadLetter,
+  type DeadLetterRef,
+  type ParkedKey,
+  partitionOfParkedKey,
+  spillLetter,
+  unspillLetter,
+} from "../core/dead-letters.ts";
 import { ConflictError, ValidationError } from "../core/errors.ts";
 import type {
   DeadLetterPage,
@@ -36,6 +45,9 @@ export const deadLetterPk = (subscriptionId: string): string => `dead-letter#${s
 export const parkedKeyPk = (subscriptionId: string): string => `parked-key#${subscriptionId}`;
 export const deadLetterSk = (ref: DeadLetterRef): string =>
   `${ref.partitionId}#${String(ref.offset).padStart(20, "0")}`;
+const spillPk = (subscriptionId: string): string => `${deadLetterPk(subscriptionId)}#spill`;
+const chunkSk = (letterSk: string, index: number): string =>
+  `${letterSk}#${String(index).padStart(4, "0")}`;
 
 const DEFAULT_PAGE = 100;
 const MAX_PAGE = 1_000;
@@ -117,15 +129,33 @@ export class DynamoDeadLetterStore implements DeadLetterStore {
     for (const letter of letters) {
       unique.set(`${letter.subscriptionId}\u0000${deadLetterSk(letter)}`, letter);
     }
+    const stored = [...unique.values()].map((letter) => ({ letter, ...spillLetter(letter) }));
+    // Chunks first: a letter item never exists without the chunks its stub names.
     await batchWrite(
       this.#client,
       this.#table,
-      [...unique.values()].map((letter) => ({
+      stored.flatMap(({ letter, chunks }) =>
+        chunks.map((data, index) => ({
+          PutRequest: {
+            Item: {
+              pk: { S: spillPk(letter.subscriptionId) },
+              sk: { S: chunkSk(deadLetterSk(letter), index) },
+              data: { B: data },
+            },
+          },
+        })),
+      ),
+      this.#retry,
+    );
+    await batchWrite(
+      this.#client,
+      this.#table,
+      stored.map(({ letter, stub }) => ({
         PutRequest: {
           Item: {
             pk: { S: deadLetterPk(letter.subscriptionId) },
             sk: { S: deadLetterSk(letter) },
-            doc: { S: JSON.stringify(letter) },
+            doc: { S: JSON.stringify(stub) },
             kind: { S: letter.kind },
             parkedAt: { N: String(letter.parkedAt) },
             ...(letter.parksKey === undefined ? {} : { parksKey: { S: letter.parksKey } }),
@@ -244,6 +274,28 @@ export class DynamoDeadLetterStore implements DeadLetterStore {
     }
   }
 
+  async whole(letter: DeadLetter): Promise<DeadLetter> {
+    if (letter.spilled === undefined) return letter;
+    const chunks: Uint8Array[] = [];
+    let start: Item | undefined;
+    do {
+      const out = await this.#query(
+        {
+          KeyConditionExpression: "pk = :pk AND begins_with(sk, :prefix)",
+          ExpressionAttributeValues: {
+            ":pk": { S: spillPk(letter.subscriptionId) },
+            ":prefix": { S: `${deadLetterSk(letter)}#` },
+          },
+          ...(start ? { ExclusiveStartKey: start } : {}),
+        },
+        "Query dead letter chunks",
+      );
+      for (const item of out.Items ?? []) if (item.data?.B) chunks.push(item.data.B);
+      start = out.LastEvaluatedKey;
+    } while (start);
+    return unspillLetter(letter, chunks);
+  }
+
   async remove(subscriptionId: string, refs: readonly DeadLetterRef[]): Promise<void> {
     const sks = [...new Set(refs.map(deadLetterSk))];
     await batchWrite(
@@ -254,6 +306,33 @@ export class DynamoDeadLetterStore implements DeadLetterStore {
       })),
       this.#retry,
     );
+    // Then their chunks, if any (few letters have some: one keys-only pass over them).
+    const prefixes = new Set(sks.map((sk) => `${sk}#`));
+    const chunkOf = (sk: string) => sk.slice(0, sk.lastIndexOf("#") + 1);
+    await this.#deleteAll(spillPk(subscriptionId), (key) => prefixes.has(chunkOf(key.sk?.S ?? "")));
+  }
+
+  /** Deletes the items of `pk` that `keep` selects (all by default), page by page. */
+  async #deleteAll(pk: string, select: (key: Item) => boolean = () => true): Promise<void> {
+    let start: Item | undefined;
+    do {
+      const out = await this.#query(
+        {
+          KeyConditionExpression: "pk = :pk",
+          ExpressionAttributeValues: { ":pk": { S: pk } },
+          ProjectionExpression: "pk, sk",
+          ...(start ? { ExclusiveStartKey: start } : {}),
+        },
+        "Query dead letters",
+      );
+      start = out.LastEvaluatedKey;
+      await batchWrite(
+        this.#client,
+        this.#table,
+        (out.Items ?? []).filter(select).map((Key) => ({ DeleteRequest: { Key } })),
+        this.#retry,
+      );
+    } while (start);
   }
 
   async parkedKeys(subscriptionId: string, partitionIds: readonly string[]): Promise<Set<string>> {
@@ -339,26 +418,12 @@ export class DynamoDeadLetterStore implements DeadLetterStore {
   }
 
   async clear(subscriptionId: string): Promise<void> {
-    for (const pk of [deadLetterPk(subscriptionId), parkedKeyPk(subscriptionId)]) {
-      let start: Item | undefined;
-      do {
-        const out = await this.#query(
-          {
-            KeyConditionExpression: "pk = :pk",
-            ExpressionAttributeValues: { ":pk": { S: pk } },
-            ProjectionExpression: "pk, sk",
-            ...(start ? { ExclusiveStartKey: start } : {}),
-          },
-          "Query dead letters",
-        );
-        start = out.LastEvaluatedKey;
-        await batchWrite(
-          this.#client,
-          this.#table,
-          (out.Items ?? []).map((Key) => ({ DeleteRequest: { Key } })),
-          this.#retry,
-        );
-      } while (start);
+    for (const pk of [
+      deadLetterPk(subscriptionId),
+      spillPk(subscriptionId),
+      parkedKeyPk(subscriptionId),
+    ]) {
+      await this.#deleteAll(pk);
     }
   }
 }

@@ -59,7 +59,7 @@ async function drainKey(
     for (const letter of letters) {
       const ref = { partitionId: letter.partitionId, offset: letter.offset };
       if (deliver !== undefined) {
-        const record = letterToRecord(letter);
+        const record = letterToRecord(await store.whole(letter));
         if (record === undefined) {
           const reason = "the letter does not hold the whole record: re-read it from Kafka";
           return { delivered, discarded, unparked: false, stoppedAt: { ref, reason } };
@@ -127,7 +127,7 @@ export async function replayLetters(
       const reason = `the letter is behind parked key ${letter.parksKey}: replay the key`;
       return { delivered, discarded: 0, unparked: false, stoppedAt: { ref, reason } };
     }
-    const record = letterToRecord(letter);
+    const record = letterToRecord(await store.whole(letter));
     if (record === undefined) {
       const reason = "the letter does not hold the whole record: re-read it from Kafka";
       return { delivered, discarded: 0, unparked: false, stoppedAt: { ref, reason } };

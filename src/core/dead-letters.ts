@@ -21,7 +21,7 @@ import { truncateText } from "./progress.ts";
 
 export type DeadLetterKind = "terminal" | "exhausted" | "parked-behind";
 
-/** Where to re-read a value too large to store: the record itself, from Kafka. */
+/** Letters stored by earlier versions kept only this for values over 256 KiB. */
 export interface ValuePointer {
   readonly topic: string;
   readonly partition: number;
@@ -49,6 +49,12 @@ export interface DeadLetter {
   /** `[name, base64 value]` in record order; empty with `headersOmitted` when too large. */
   readonly headers: ReadonlyArray<readonly [string, string]>;
   readonly headersOmitted?: true;
+  /**
+   * Set on a letter too large for one item, as listed: its value (and, if need be, key and
+   * headers) are left out here and the whole letter is stored in `chunks` pieces of `bytes` in
+   * all; the store reads it whole for replay (`spillLetter` / `unspillLetter`).
+   */
+  readonly spilled?: { readonly bytes: number; readonly chunks: number };
   readonly kind: DeadLetterKind;
   readonly reason: string;
   readonly httpStatus?: number;
@@ -84,11 +90,13 @@ export interface ParkedKey {
   readonly parkedAt: number;
 }
 
-// Item limits: DynamoDB items are at most 400 KB. The value is stored inline up to 256 KiB of
-// base64, the key up to 16 KiB, headers up to 64 KiB; beyond, a pointer or an omission flag.
-export const MAX_INLINE_VALUE_BASE64 = 256 * 1024;
-export const MAX_INLINE_KEY_BASE64 = 16 * 1024;
-export const MAX_INLINE_HEADERS = 64 * 1024;
+// Item limits: DynamoDB items are at most 400 KB. A letter whose JSON is larger than
+// MAX_INLINE_LETTER_BYTES is stored in chunks of at most SPILL_CHUNK_BYTES (see spillLetter).
+export const MAX_INLINE_LETTER_BYTES = 300 * 1024;
+export const SPILL_CHUNK_BYTES = 300 * 1024;
+/** A spilled letter's key and headers are still listed when they fit in these. */
+const MAX_LISTED_KEY_BASE64 = 16 * 1024;
+const MAX_LISTED_HEADERS = 64 * 1024;
 export const MAX_REASON_LENGTH = 2_000;
 /** Longest key token kept verbatim in a parked-key id (DynamoDB sort keys are ≤ 1,024 bytes). */
 const MAX_KEY_TOKEN = 512;
@@ -133,16 +141,9 @@ export interface LetterFacts {
   readonly parksKey?: string;
 }
 
-/** A dead letter for a decoded record, within the item size limits. */
+/** A dead letter for a decoded record: the whole record, whatever its size (see spillLetter). */
 export function buildDeadLetter(facts: LetterFacts): DeadLetter {
   const { record } = facts;
-  const key = record.key === null ? null : toBase64(record.key);
-  const keyTooLarge = key !== null && key.length > MAX_INLINE_KEY_BASE64;
-  const value = record.value === null ? null : toBase64(record.value);
-  const valueTooLarge = value !== null && value.length > MAX_INLINE_VALUE_BASE64;
-  const headers = record.headers.map(([name, bytes]) => [name, toBase64(bytes)] as const);
-  const headerSize = headers.reduce((n, [name, v]) => n + name.length + v.length + 8, 0);
-  const headersTooLarge = headerSize > MAX_INLINE_HEADERS;
   return {
     subscriptionId: facts.subscriptionId,
     partitionId: facts.partitionId,
@@ -151,21 +152,9 @@ export function buildDeadLetter(facts: LetterFacts): DeadLetter {
     offset: record.offset,
     timestamp: record.timestamp,
     timestampType: record.timestampType,
-    key: keyTooLarge ? null : key,
-    ...(keyTooLarge ? { keyOmitted: true as const } : {}),
-    value: valueTooLarge ? null : value,
-    ...(valueTooLarge && record.value !== null
-      ? {
-          valuePointer: {
-            topic: record.topic,
-            partition: record.partition,
-            offset: record.offset,
-            size: record.value.byteLength,
-          },
-        }
-      : {}),
-    headers: headersTooLarge ? [] : headers,
-    ...(headersTooLarge ? { headersOmitted: true as const } : {}),
+    key: record.key === null ? null : toBase64(record.key),
+    value: record.value === null ? null : toBase64(record.value),
+    headers: record.headers.map(([name, bytes]) => [name, toBase64(bytes)] as const),
     kind: facts.kind,
     reason: truncateText(facts.reason, MAX_REASON_LENGTH),
     ...(facts.httpStatus === undefined ? {} : { httpStatus: facts.httpStatus }),
@@ -177,11 +166,70 @@ export function buildDeadLetter(facts: LetterFacts): DeadLetter {
 }
 
 /**
- * The record a letter was made from, for replay; undefined when part of it was not stored (value
- * behind a pointer, key or headers omitted): such a letter must be re-read from Kafka.
+ * How a letter is stored: small ones as they are (`chunks` empty); one whose JSON exceeds
+ * MAX_INLINE_LETTER_BYTES as a listing stub (value left out, key and headers too when large) plus
+ * its whole JSON, UTF-8, cut into chunks.
+ */
+export function spillLetter(letter: DeadLetter): { stub: DeadLetter; chunks: Uint8Array[] } {
+  const { spilled: _ignored, ...whole } = letter;
+  const bytes = Buffer.from(JSON.stringify(whole), "utf8");
+  if (bytes.byteLength <= MAX_INLINE_LETTER_BYTES) return { stub: whole, chunks: [] };
+  const chunks: Uint8Array[] = [];
+  for (let at = 0; at < bytes.byteLength; at += SPILL_CHUNK_BYTES) {
+    chunks.push(bytes.subarray(at, Math.min(at + SPILL_CHUNK_BYTES, bytes.byteLength)));
+  }
+  const headerSize = whole.headers.reduce((n, [name, v]) => n + name.length + v.length + 8, 0);
+  const keyListed = whole.key === null || whole.key.length <= MAX_LISTED_KEY_BASE64;
+  const headersListed = headerSize <= MAX_LISTED_HEADERS;
+  return {
+    stub: {
+      ...whole,
+      key: keyListed ? whole.key : null,
+      value: null,
+      headers: headersListed ? whole.headers : [],
+      spilled: { bytes: bytes.byteLength, chunks: chunks.length },
+    },
+    chunks,
+  };
+}
+
+/** The whole letter back from a stub and its chunks, in order. Throws when they do not match. */
+export function unspillLetter(stub: DeadLetter, chunks: readonly Uint8Array[]): DeadLetter {
+  const spilled = stub.spilled;
+  if (spilled === undefined) return stub;
+  const bytes = Buffer.concat(chunks.map((c) => Buffer.from(c.buffer, c.byteOffset, c.byteLength)));
+  const broken = (why: string) =>
+    new Error(
+      `dead letter ${stub.partitionId}@${stub.offset} of ${stub.subscriptionId} cannot be read whole: ${why}`,
+    );
+  if (chunks.length !== spilled.chunks || bytes.byteLength !== spilled.bytes) {
+    throw broken(
+      `${chunks.length} of ${spilled.chunks} chunks, ${bytes.byteLength} of ${spilled.bytes} bytes`,
+    );
+  }
+  const whole = JSON.parse(bytes.toString("utf8")) as DeadLetter;
+  if (
+    whole.subscriptionId !== stub.subscriptionId ||
+    whole.partitionId !== stub.partitionId ||
+    whole.offset !== stub.offset
+  ) {
+    throw broken("its chunks belong to another letter");
+  }
+  return whole;
+}
+
+/**
+ * The record a letter was made from, for replay; undefined when the letter does not hold it all:
+ * a spilled stub (read it whole from the store first) or a letter stored by an earlier version
+ * with its value behind a pointer or its key or headers omitted.
  */
 export function letterToRecord(letter: DeadLetter): DecodedRecord | undefined {
-  if (letter.valuePointer !== undefined || letter.keyOmitted || letter.headersOmitted) {
+  if (
+    letter.spilled !== undefined ||
+    letter.valuePointer !== undefined ||
+    letter.keyOmitted ||
+    letter.headersOmitted
+  ) {
     return undefined;
   }
   return {

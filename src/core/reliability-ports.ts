@@ -52,6 +52,12 @@ export interface DeadLetterStore {
   park(letters: readonly DeadLetter[]): Promise<void>;
   list(subscriptionId: string, options?: ListDeadLettersOptions): Promise<DeadLetterPage>;
   get(subscriptionId: string, ref: DeadLetterRef): Promise<DeadLetter | undefined>;
+  /**
+   * `list` and `get` return a large letter as a stub (`spilled`, value left out); this reads it
+   * whole. Returns any other letter as it is. Throws DependencyError, or an Error when its chunks
+   * are missing.
+   */
+  whole(letter: DeadLetter): Promise<DeadLetter>;
   /** Removes letters (replayed or discarded). Missing ones are ignored. */
   remove(subscriptionId: string, refs: readonly DeadLetterRef[]): Promise<void>;
   /** Ids (`parkedKeyId`) of the parked keys of these partitions. */

@@ -4,6 +4,8 @@ import {
   DynamoDBClient,
   ProvisionedThroughputExceededException,
   PutItemCommand,
+  QueryCommand,
+  type QueryCommandOutput,
 } from "@aws-sdk/client-dynamodb";
 import { mockClient } from "aws-sdk-client-mock";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -204,8 +206,9 @@ describe("DynamoDeadLetterStore", () => {
     expect((await store.list("sub_1")).items).toEqual([]);
   });
 
-  it("stores large letters (value up to the inline limit, beyond as a pointer)", async () => {
-    const store = new DynamoDeadLetterStore(dynamo.client, await freshTable());
+  it("stores a letter too large for one item in chunks, replays it whole, removes every chunk", async () => {
+    const table = await freshTable();
+    const store = new DynamoDeadLetterStore(dynamo.client, table);
     const inline = buildDeadLetter({
       subscriptionId: "sub_1",
       partitionId: P0,
@@ -216,21 +219,66 @@ describe("DynamoDeadLetterStore", () => {
       firstFailedAt: NOW,
       parkedAt: NOW,
     });
-    const pointer = buildDeadLetter({
+    const bigValue = JSON.stringify("z".repeat(2_500_000));
+    const keyK = parkedKeyId(P0, utf8("k"));
+    const big = buildDeadLetter({
       subscriptionId: "sub_1",
       partitionId: P0,
-      record: rec(0, 2, "k", JSON.stringify("z".repeat(900_000))),
-      kind: "terminal",
-      reason: "HTTP 413",
-      attempts: 1,
+      record: rec(0, 2, "k", bigValue),
+      kind: "exhausted",
+      reason: "HTTP 503",
+      attempts: 10,
       firstFailedAt: NOW,
       parkedAt: NOW,
+      parksKey: keyK,
     });
-    expect(inline.value).not.toBeNull();
-    expect(pointer.valuePointer?.size).toBe(900_002);
-    await store.park([inline, pointer]);
+    await store.park([inline, big]);
+    const chunkItems = async () => {
+      let count = 0;
+      let start: QueryCommandOutput["LastEvaluatedKey"];
+      do {
+        const out: QueryCommandOutput = await dynamo.client.send(
+          new QueryCommand({
+            TableName: table,
+            KeyConditionExpression: "pk = :pk",
+            ExpressionAttributeValues: { ":pk": { S: "dead-letter#sub_1#spill" } },
+            Select: "COUNT",
+            ...(start ? { ExclusiveStartKey: start } : {}),
+          }),
+        );
+        count += out.Count ?? 0;
+        start = out.LastEvaluatedKey;
+      } while (start);
+      return count;
+    };
+    expect(await chunkItems()).toBeGreaterThanOrEqual(10);
+
     expect(await store.get("sub_1", { partitionId: P0, offset: 1 })).toEqual(inline);
-    expect(await store.get("sub_1", { partitionId: P0, offset: 2 })).toEqual(pointer);
+    const stub = await store.get("sub_1", { partitionId: P0, offset: 2 });
+    expect(stub?.value).toBeNull();
+    expect(stub?.spilled?.chunks).toBeGreaterThanOrEqual(10);
+    const listed = await store.list("sub_1");
+    expect(listed.items.map((l) => [l.offset, l.spilled === undefined])).toEqual([
+      [1, true],
+      [2, false],
+    ]);
+    expect(await store.whole(stub as DeadLetter)).toEqual(big);
+
+    // Replaying the key reads the letter whole and delivers the exact bytes.
+    const delivered: string[] = [];
+    const result = await replayParkedKey(store, "sub_1", keyK, async (record) => {
+      delivered.push(Buffer.from(record.value ?? []).toString());
+      return { ok: true };
+    });
+    expect(result).toMatchObject({ delivered: 1, unparked: true });
+    expect(delivered).toEqual([bigValue]);
+    expect(await chunkItems()).toBe(0);
+
+    await store.park([big]);
+    expect(await chunkItems()).toBeGreaterThanOrEqual(10);
+    await store.clear("sub_1");
+    expect(await chunkItems()).toBe(0);
+    expect((await store.list("sub_1")).items).toEqual([]);
   });
 
   it("replays a parked key in order, then unparks it; discard empties it", async () => {

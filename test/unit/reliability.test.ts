@@ -6,11 +6,14 @@ import {
   type DeadLetterSettings,
   deadLetterSettings,
   letterToRecord,
-  MAX_INLINE_VALUE_BASE64,
+  MAX_INLINE_LETTER_BYTES,
   normaliseDeadLetterOption,
   parkedKeyId,
   partitionOfParkedKey,
   replayGroups,
+  SPILL_CHUNK_BYTES,
+  spillLetter,
+  unspillLetter,
 } from "../../src/core/dead-letters.ts";
 import { ValidationError } from "../../src/core/errors.ts";
 import type { DecodedEvent, DecodedRecord } from "../../src/core/event.ts";
@@ -142,27 +145,84 @@ describe("buildDeadLetter", () => {
     expect(Buffer.from(back?.key ?? []).toString()).toBe("k1");
   });
 
-  it("stores a pointer instead of a large value", () => {
-    const big = "x".repeat((MAX_INLINE_VALUE_BASE64 / 4) * 3 + 10);
-    const letter = buildDeadLetter({
+  it("keeps the whole record; a letter too large for one item spills into chunks", () => {
+    const small = buildDeadLetter({
       subscriptionId: "sub_1",
       partitionId: P0,
-      record: rec(0, 7, null, JSON.stringify(big)),
+      record: rec(0, 6, "k", JSON.stringify("y".repeat(200_000))),
       kind: "terminal",
       reason: "HTTP 413",
       attempts: 1,
       firstFailedAt: NOW,
       parkedAt: NOW,
     });
-    expect(letter.value).toBeNull();
-    expect(letter.valuePointer).toEqual({
-      topic: T,
-      partition: 0,
-      offset: 7,
-      size: big.length + 2,
+    expect(spillLetter(small)).toEqual({ stub: small, chunks: [] });
+
+    const big = `"${"x".repeat(1_000_000)}"`;
+    const letter = buildDeadLetter({
+      subscriptionId: "sub_1",
+      partitionId: P0,
+      record: { ...rec(0, 7, "k7", big), headers: [["trace", utf8("t")]] },
+      kind: "exhausted",
+      reason: "HTTP 503 — ünïcode in the reason",
+      attempts: 10,
+      firstFailedAt: NOW,
+      parkedAt: NOW,
     });
-    expect(JSON.stringify(letter).length).toBeLessThan(10_000);
-    expect(letterToRecord(letter)).toBeUndefined();
+    expect(Buffer.from(letter.value ?? "", "base64").toString()).toBe(big);
+    const { stub, chunks } = spillLetter(letter);
+    const total = Buffer.byteLength(JSON.stringify(letter), "utf8");
+    expect(chunks.length).toBe(Math.ceil(total / SPILL_CHUNK_BYTES));
+    for (const chunk of chunks) expect(chunk.byteLength).toBeLessThanOrEqual(SPILL_CHUNK_BYTES);
+    // The stub lists what is small (key, headers) and says where the rest is.
+    expect(stub).toEqual({
+      ...letter,
+      value: null,
+      spilled: { bytes: total, chunks: chunks.length },
+    });
+    expect(Buffer.byteLength(JSON.stringify(stub))).toBeLessThan(MAX_INLINE_LETTER_BYTES);
+    expect(letterToRecord(stub)).toBeUndefined();
+    const whole = unspillLetter(stub, chunks);
+    expect(whole).toEqual(letter);
+    expect(Buffer.from(letterToRecord(whole)?.value ?? []).toString()).toBe(big);
+
+    expect(() => unspillLetter(stub, chunks.slice(1))).toThrow(/cannot be read whole/);
+    const other = spillLetter({ ...letter, offset: 8 }).chunks;
+    expect(() => unspillLetter(stub, other)).toThrow(/another letter/);
+  });
+
+  it("a spilled letter with a huge key lists without it", () => {
+    const letter = buildDeadLetter({
+      subscriptionId: "sub_1",
+      partitionId: P0,
+      record: { ...rec(0, 9, null, "{}"), key: new Uint8Array(400_000).fill(65) },
+      kind: "terminal",
+      reason: "HTTP 400",
+      attempts: 1,
+      firstFailedAt: NOW,
+      parkedAt: NOW,
+    });
+    const { stub, chunks } = spillLetter(letter);
+    expect(stub.key).toBeNull();
+    expect(unspillLetter(stub, chunks).key).toBe(letter.key);
+  });
+
+  it("letters of earlier versions with a value pointer cannot be replayed from the store", () => {
+    const legacy = {
+      ...buildDeadLetter({
+        subscriptionId: "sub_1",
+        partitionId: P0,
+        record: rec(0, 7, null, "{}"),
+        kind: "terminal",
+        reason: "HTTP 413",
+        attempts: 1,
+        firstFailedAt: NOW,
+        parkedAt: NOW,
+      }),
+      value: null,
+      valuePointer: { topic: T, partition: 0, offset: 7, size: 900_000 },
+    };
+    expect(letterToRecord(legacy)).toBeUndefined();
   });
 
   it("hashes very long keys in parked-key ids", () => {
