@@ -92,6 +92,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     const maxBodyBytes = options.maxBodyBytes ?? 64 * 1024;
     const replay = createReplayDeliveries({
       catalog: store,
+      deadLetters: reliability.deadLetters,
       requestTimeoutMs: config.REQUEST_TIMEOUT_MS,
       maxRequestBytes: config.MAX_REQUEST_BYTES,
       secrets,

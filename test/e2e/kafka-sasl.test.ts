@@ -154,7 +154,7 @@ describe("local event source on a SASL/PLAIN broker", () => {
     // The status names the cause, not only the group operation that hit it.
     expect(status.lastError?.message).toMatch(/authentication failed: check sasl\.\*/);
     expect(invoked).toBe(0);
-    expect(status.recordsDelivered).toBe(0);
+    expect(status.recordsCompleted).toBe(0);
     expect(JSON.stringify(status)).not.toContain(WRONG_PASSWORD);
     for (const line of logs) expect(line).not.toContain(WRONG_PASSWORD);
     // The broker refused the credentials (not some other failure).

@@ -4,6 +4,7 @@ import {
   type Batch,
   BatchPlanner,
   buildEvent,
+  completedRecords,
   interpretResponse,
   type SourceRecord,
 } from "../../src/local/kafka/batching.ts";
@@ -128,6 +129,21 @@ describe("BatchPlanner", () => {
     planner.setHighWatermark("orders-eu", 0, 100);
     planner.committed([{ topic: "orders-eu", partition: 0, offset: 40 }]);
     expect(planner.status()[0]).toMatchObject({ partition: 0, committedOffset: 40, lag: 60 });
+  });
+});
+
+describe("completedRecords", () => {
+  it("counts what the consumer is done with: all on success, none on error, before the failures", () => {
+    const planner = new BatchPlanner({ batchSize: 100, windowMs: 0 });
+    for (let o = 0; o < 5; o++) planner.accept(rec(0, o), 0);
+    for (let o = 10; o < 13; o++) planner.accept(rec(1, o), 0);
+    const batch = planner.takeBatch(0) as Batch;
+    expect(completedRecords(batch, { kind: "success" })).toBe(8);
+    expect(completedRecords(batch, { kind: "error", reason: "x" })).toBe(0);
+    // orders-eu-0 redelivered from offset 3 (3 and 4 again), orders-eu-1 complete
+    expect(
+      completedRecords(batch, { kind: "partial", failures: new Map([["orders-eu-0", 3]]) }),
+    ).toBe(6);
   });
 });
 

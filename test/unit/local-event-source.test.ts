@@ -127,7 +127,7 @@ describe("startLocalEventSource", () => {
     expect(source.status()).toMatchObject({
       state: "running",
       groupId: "sub_1",
-      recordsDelivered: 280,
+      recordsCompleted: 280,
     });
   });
 

@@ -39,7 +39,7 @@ describe("LocalFeedControl pause / resume", () => {
             groupId: "g",
             topic: "t",
             batchesInvoked: 0,
-            recordsDelivered: 0,
+            recordsCompleted: 0,
             partitions: [],
           }),
           stop: async () => {

@@ -97,6 +97,19 @@ export interface Batch {
   attempts: number;
 }
 
+/** Records of the batch the consumer is done with (delivered or dead-lettered): all but those a
+ * partial response asks for again. */
+export function completedRecords(batch: Batch, outcome: BatchOutcome): number {
+  if (outcome.kind === "error") return 0;
+  if (outcome.kind === "success") return batch.recordCount;
+  let count = 0;
+  for (const [partition, records] of batch.partitions) {
+    const from = outcome.failures.get(partition);
+    count += from === undefined ? records.length : records.filter((r) => r.offset < from).length;
+  }
+  return count;
+}
+
 export function buildEvent(batch: Batch, bootstrapServers: string): EsmKafkaEvent {
   const records: Record<string, EsmKafkaRecord[]> = {};
   for (const [id, partitionRecords] of batch.partitions)
@@ -261,9 +274,10 @@ export class BatchPlanner {
     if (state.committed === undefined || offset > state.committed) state.committed = offset;
   }
 
-  /** Where consumption starts while the group has committed nothing (`auto.offset.reset`). */
+  /** Where consumption starts while the group has committed nothing (`auto.offset.reset`), as
+   * resolved when the feed (re)opened: a reconnect with `latest` starts at the new log end. */
   setStartOffset(topic: string, partition: number, offset: number): void {
-    this.#state(topic, partition).startOffset ??= offset;
+    this.#state(topic, partition).startOffset = offset;
   }
 
   setHighWatermark(topic: string, partition: number, offset: number): void {

@@ -10,6 +10,7 @@ import {
   type BatchOutcome,
   BatchPlanner,
   buildEvent,
+  completedRecords,
   type EsmKafkaEvent,
   interpretResponse,
   type PartitionStatus,
@@ -31,7 +32,8 @@ export interface LocalEventSourceStatus {
   readonly topic: string;
   readonly lastError?: { readonly message: string; readonly at: string };
   readonly batchesInvoked: number;
-  readonly recordsDelivered: number;
+  /** Records the consumer is done with since the feed (re)started: delivered, or dead-lettered. */
+  readonly recordsCompleted: number;
   readonly partitions: readonly PartitionStatus[];
 }
 
@@ -111,7 +113,7 @@ export function startLocalEventSource(options: LocalEventSourceOptions): LocalEv
   let paused = false;
   let stopped = false;
   let batchesInvoked = 0;
-  let recordsDelivered = 0;
+  let recordsCompleted = 0;
   let dueTimer: NodeJS.Timeout | undefined;
   let reopenTimer: NodeJS.Timeout | undefined;
   let committing: Promise<void> | undefined;
@@ -239,7 +241,7 @@ export function startLocalEventSource(options: LocalEventSourceOptions): LocalEv
         });
       }
       planner.complete(batch, outcome, Date.now());
-      recordsDelivered += batch.recordCount;
+      recordsCompleted += completedRecords(batch, outcome);
       refreshState();
       void flushCommits();
       schedule();
@@ -398,7 +400,7 @@ export function startLocalEventSource(options: LocalEventSourceOptions): LocalEv
         topic,
         ...(lastError ? { lastError } : {}),
         batchesInvoked,
-        recordsDelivered,
+        recordsCompleted,
         partitions: planner.status(),
       };
     },

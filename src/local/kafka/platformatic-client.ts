@@ -204,10 +204,11 @@ export const openPlatformaticFeed: OpenFeed = async (options, handlers) => {
   });
 
   const partitionOffsets = async (timestamp?: bigint) => {
-    const offsets = await consumer.listOffsets({
-      topics: [topic],
-      ...(timestamp === undefined ? {} : { timestamp }),
-    });
+    const offsets = await consumer
+      .listOffsets({ topics: [topic], ...(timestamp === undefined ? {} : { timestamp }) })
+      .catch((error: unknown) => {
+        throw feedError(error);
+      });
     const out = new Map<number, number>();
     (offsets.get(topic) ?? []).forEach((offset, partition) => {
       out.set(partition, Number(offset));
@@ -224,23 +225,29 @@ export const openPlatformaticFeed: OpenFeed = async (options, handlers) => {
     },
     async commit(offsets) {
       if (offsets.length === 0) return;
-      await consumer.commit({
-        offsets: offsets.map(({ partition, offset }) => ({
-          topic,
-          partition,
-          offset: BigInt(offset),
-          leaderEpoch: -1,
-        })),
-      });
+      await consumer
+        .commit({
+          offsets: offsets.map(({ partition, offset }) => ({
+            topic,
+            partition,
+            offset: BigInt(offset),
+            leaderEpoch: -1,
+          })),
+        })
+        .catch((error: unknown) => {
+          throw feedError(error);
+        });
     },
     highWatermarks: () => partitionOffsets(),
     lowWatermarks: () => partitionOffsets(EARLIEST),
     async committedOffsets(partitions) {
       const out = new Map<number, number>();
       if (partitions.length === 0) return out;
-      const commits = await consumer.listCommittedOffsets({
-        topics: [{ topic, partitions: [...partitions] }],
-      });
+      const commits = await consumer
+        .listCommittedOffsets({ topics: [{ topic, partitions: [...partitions] }] })
+        .catch((error: unknown) => {
+          throw feedError(error);
+        });
       (commits.get(topic) ?? []).forEach((offset, partition) => {
         if (offset >= 0n) out.set(partition, Number(offset));
       });
