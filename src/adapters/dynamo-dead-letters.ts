@@ -35,6 +35,7 @@ import type {
 } from "../core/reliability-ports.ts";
 import {
   type BatchRetry,
+  batchGet,
   batchWrite,
   dependency,
   type Item,
@@ -129,7 +130,29 @@ export class DynamoDeadLetterStore implements DeadLetterStore {
     for (const letter of letters) {
       unique.set(`${letter.subscriptionId}\u0000${deadLetterSk(letter)}`, letter);
     }
-    const stored = [...unique.values()].map((letter) => ({ letter, ...spillLetter(letter) }));
+    // A letter already stored stays as it is: a batch sent again (after an offset reset, or
+    // once its progress was cleared) would otherwise overwrite the first failure with a
+    // "parked-behind" copy of itself. Its key is still marked parked below (a retried call).
+    const existing = new Set(
+      (
+        await batchGet(
+          this.#client,
+          this.#table,
+          [...unique.values()].map((letter) => ({
+            pk: { S: deadLetterPk(letter.subscriptionId) },
+            sk: { S: deadLetterSk(letter) },
+          })),
+          this.#retry,
+          "pk, sk",
+        )
+      ).map((item) => `${item.pk?.S}\u0000${item.sk?.S}`),
+    );
+    const stored = [...unique.values()]
+      .filter(
+        (letter) =>
+          !existing.has(`${deadLetterPk(letter.subscriptionId)}\u0000${deadLetterSk(letter)}`),
+      )
+      .map((letter) => ({ letter, ...spillLetter(letter) }));
     // Chunks first: a letter item never exists without the chunks its stub names.
     await batchWrite(
       this.#client,

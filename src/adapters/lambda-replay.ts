@@ -1,5 +1,5 @@
 // Replay delivery through the consumer function (AWS): the admin function invokes it
-// synchronously with one record at a time (core/replay-command.ts). The consumer may read the sink
+// synchronously, naming one dead letter at a time (core/replay-command.ts). The consumer may read the sink
 // tokens the admin role is denied, so replays to services with `auth` work, and the admin still
 // never holds a token.
 import { InvokeCommand, type InvokeCommandOutput, type LambdaClient } from "@aws-sdk/client-lambda";
@@ -58,10 +58,11 @@ export class ConsumerFunctionReplay implements ReplayDeliveries {
         ? new NotFoundError(check.message)
         : new ConflictError(check.message);
     }
-    return async (record) => {
+    return async (letter) => {
       let reply: ReplayReply;
+      const ref = { partitionId: letter.partitionId, offset: letter.offset };
       try {
-        reply = await this.#invoke({ subscriptionId: subscription.id, record });
+        reply = await this.#invoke({ subscriptionId: subscription.id, letter: ref });
       } catch (error) {
         // The letter stays; the replay stops here and says why.
         return { ok: false, reason: error instanceof Error ? error.message : String(error) };

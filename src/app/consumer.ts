@@ -291,7 +291,7 @@ export function createConsumer(deps: ConsumerDeps): Consumer {
     if (tokenRejected && service.auth) deps.secrets?.forget?.(service.auth.bearer_token_secret);
     const dispatched = plan.rejected.length > 0 ? [...plan.rejected, ...delivered] : delivered;
     let outcomes = dispatched;
-    let reliabilityCounts: Record<string, number> = {};
+    let reliabilityCounts: Partial<Record<string, number | boolean>> = {};
     if (stores) {
       const post = postDispatch({
         subscriptionId: subscription.id,
@@ -323,8 +323,8 @@ export function createConsumer(deps: ConsumerDeps): Consumer {
       ...batchMetrics({
         subscriptionId: subscription.id,
         outcomes: dispatched,
-        skipped: reliabilityCounts.skipped ?? 0,
-        deadLettered: reliabilityCounts.deadLettered ?? 0,
+        skipped: Number(reliabilityCounts.skipped ?? 0),
+        deadLettered: Number(reliabilityCounts.deadLettered ?? 0),
         durationMs,
         timestampMs: startedAt,
       }),

@@ -2,16 +2,16 @@
 // order; once every letter behind it is delivered (or discarded) it is unparked, conditionally on
 // its version: if the consumer parked more letters behind it meanwhile, they are handled in the
 // next round, so per-key order holds and the key then flows normally again.
-import { type DeadLetter, type DeadLetterRef, letterToRecord } from "../core/dead-letters.ts";
+import type { DeadLetter, DeadLetterRef } from "../core/dead-letters.ts";
 import { ConflictError } from "../core/errors.ts";
-import type { DecodedRecord } from "../core/event.ts";
 import type { DeadLetterStore } from "../core/reliability-ports.ts";
 
 /** What became of one replayed record. */
 export type ReplayOutcome = { readonly ok: true } | { readonly ok: false; readonly reason: string };
 
-/** Delivers one record (with retries as the caller sees fit). */
-export type ReplayDelivery = (record: DecodedRecord) => Promise<ReplayOutcome>;
+/** Delivers one letter's record (with retries as the caller sees fit); `letter` may be a stub
+ * (`spilled`): the delivery reads it whole. */
+export type ReplayDelivery = (letter: DeadLetter) => Promise<ReplayOutcome>;
 
 export interface ReplayResult {
   /** Letters delivered and removed. */
@@ -59,12 +59,7 @@ async function drainKey(
     for (const letter of letters) {
       const ref = { partitionId: letter.partitionId, offset: letter.offset };
       if (deliver !== undefined) {
-        const record = letterToRecord(await store.whole(letter));
-        if (record === undefined) {
-          const reason = "the letter does not hold the whole record: re-read it from Kafka";
-          return { delivered, discarded, unparked: false, stoppedAt: { ref, reason } };
-        }
-        const result = await deliver(record);
+        const result = await deliver(letter);
         if (!result.ok) {
           return {
             delivered,
@@ -127,12 +122,7 @@ export async function replayLetters(
       const reason = `the letter is behind parked key ${letter.parksKey}: replay the key`;
       return { delivered, discarded: 0, unparked: false, stoppedAt: { ref, reason } };
     }
-    const record = letterToRecord(await store.whole(letter));
-    if (record === undefined) {
-      const reason = "the letter does not hold the whole record: re-read it from Kafka";
-      return { delivered, discarded: 0, unparked: false, stoppedAt: { ref, reason } };
-    }
-    const result = await deliver(record);
+    const result = await deliver(letter);
     if (!result.ok) {
       return {
         delivered,

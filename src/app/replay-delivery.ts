@@ -5,16 +5,20 @@
 // retryable failures. The service definition is read when the replay starts, so a fixed endpoint
 // or handler declaration applies.
 import { createHttpSink, type HttpSink } from "../adapters/http-sink.ts";
+import { letterToRecord } from "../core/dead-letters.ts";
 import { ConflictError, NotFoundError } from "../core/errors.ts";
 import { createRequestBuilder, sinkTarget } from "../core/invocation.ts";
 import type { Subscription } from "../core/model.ts";
 import { DEFAULT_MAX_REQUEST_BYTES, deliveryMode, oversizedValue } from "../core/plan.ts";
 import type { CatalogReader } from "../core/ports.ts";
+import type { DeadLetterStore } from "../core/reliability-ports.ts";
 import { authorizationFor, type SecretResolver, SecretUnavailableError } from "../core/secrets.ts";
 import type { ReplayDelivery } from "./dead-letter-replay.ts";
 
 export interface ReplayDeliveryOptions {
   readonly catalog: Pick<CatalogReader, "getService">;
+  /** Reads a spilled (large) letter whole before it is delivered. */
+  readonly deadLetters: Pick<DeadLetterStore, "whole">;
   /** Time one attempt may take. */
   readonly requestTimeoutMs: number;
   /** Attempts per letter for retryable failures (408, 429, 5xx, connection errors); default 3. */
@@ -75,10 +79,19 @@ export function createReplayDeliveries(options: ReplayDeliveryOptions): ReplayDe
           (options.secrets ? "" : " (this deployment does not read sink secrets for replays)"),
       );
     }
-    const build = createRequestBuilder(sinkTarget(subscription, service, mode, authorization));
+    let build = createRequestBuilder(sinkTarget(subscription, service, mode, authorization));
+    const secretRef = service.auth?.bearer_token_secret;
     const maxRequestBytes = options.maxRequestBytes ?? DEFAULT_MAX_REQUEST_BYTES;
 
-    return async (record) => {
+    return async (letter) => {
+      const record = letterToRecord(await options.deadLetters.whole(letter));
+      if (record === undefined) {
+        return {
+          ok: false,
+          reason:
+            "the letter does not hold the whole record (stored by an earlier version with its value behind a pointer): re-read it from Kafka, or discard it",
+        };
+      }
       // What the consumer refuses up front is refused here too, with the same reasons.
       const oversized = oversizedValue(record, maxRequestBytes);
       if (oversized !== undefined) return { ok: false, reason: oversized };
@@ -102,12 +115,26 @@ export function createReplayDeliveries(options: ReplayDeliveryOptions): ReplayDe
         }
         if (!valid) return { ok: false, reason: "value is not valid JSON (handler expects JSON)" };
       }
-      const request = build(record, objectKey);
+      let request = build(record, objectKey);
       let reason = "not attempted";
+      let tokenReread = false;
       for (let attempt = 1; attempt <= maxAttempts; attempt++) {
         const result = await sink.deliver(request, { timeoutMs: options.requestTimeoutMs });
         if (result.kind === "success") return { ok: true };
         reason = result.reason;
+        if (result.status === 401 && secretRef !== undefined && options.secrets && !tokenReread) {
+          // As in the consumer: the token may have been rotated; read it again, retry at once.
+          tokenReread = true;
+          options.secrets.forget?.(secretRef);
+          try {
+            authorization = await authorizationFor(service.auth, options.secrets);
+          } catch (error) {
+            return { ok: false, reason: `${reason}; the token could not be read again: ${error}` };
+          }
+          build = createRequestBuilder(sinkTarget(subscription, service, mode, authorization));
+          request = build(record, objectKey);
+          continue;
+        }
         if (result.kind === "terminal") break;
         if (attempt < maxAttempts) await sleep(retryDelayMs * 2 ** (attempt - 1));
       }

@@ -45,9 +45,10 @@ export interface ListDeadLettersOptions {
 
 export interface DeadLetterStore {
   /**
-   * Stores the letters (idempotent per subscription, partition and offset: storing one again
-   * overwrites it), then marks every key named by a letter's `parksKey` parked, bumping its
-   * version. Throws DependencyError; on failure some letters may be stored — call again.
+   * Stores the letters (one per subscription, partition and offset: a letter already stored is
+   * kept as it is, with its first failure), then marks every key named by a letter's `parksKey`
+   * parked, bumping its version. Throws DependencyError; on failure some letters may be stored —
+   * call again.
    */
   park(letters: readonly DeadLetter[]): Promise<void>;
   list(subscriptionId: string, options?: ListDeadLettersOptions): Promise<DeadLetterPage>;

@@ -133,6 +133,8 @@ export interface ReliabilityCounts {
   readonly exhausted: number;
   readonly parkedBehind: number;
   readonly keysParked: number;
+  /** Nothing sent in this invocation got through: attempts were not counted (see postDispatch). */
+  readonly sinkDown: boolean;
 }
 
 export interface PostDispatch {
@@ -218,6 +220,23 @@ export function postDispatch(input: PostDispatchInput): PostDispatch {
     });
   }
 
+  // When nothing this invocation sent got through and several lanes failed, the sink (or the way
+  // to it) is down rather than these records bad: their attempts do not count against the
+  // budget, or a short outage would dead-letter everything; the age budget
+  // (dead.letter.max.age.seconds) still runs. A single failing lane is not told apart from a
+  // poison key, so its attempts count.
+  const failingLanes = new Set(
+    input.outcomes
+      .filter((o) => o.status === "failed")
+      .map((o) =>
+        input.ordered && hasLaneKey(o.record)
+          ? parkedKeyId(o.partitionId, o.record.key)
+          : `${o.partitionId}@${o.record.offset}`,
+      ),
+  );
+  const sinkDown = failingLanes.size >= 2 && !input.outcomes.some((o) => o.status === "delivered");
+  const counted = (o: RecordOutcome) => (sinkDown && o.status === "failed" ? 0 : o.attempts);
+
   // 2. Terminal and exhausted records (offset order, so a key is parked by its first exhausted).
   const sorted = [...input.outcomes].sort(
     (a, b) =>
@@ -232,7 +251,7 @@ export function postDispatch(input: PostDispatchInput): PostDispatch {
       continue;
     }
     if (o.status === "failed") {
-      const failure = accumulateFailure(prev, o.attempts, o.reason, now);
+      const failure = accumulateFailure(prev, counted(o), o.reason, now);
       if (!exceedsBudget(failure, settings, now)) {
         finals.set(coordinate(o.partitionId, o.record.offset), o);
         continue;
@@ -306,7 +325,7 @@ export function postDispatch(input: PostDispatchInput): PostDispatch {
       return {
         offset: o.record.offset,
         status: deadLettered.has(id) ? "dead_lettered" : o.status,
-        attempts: o.attempts,
+        attempts: counted(o),
         ...(o.reason === undefined ? {} : { reason: o.reason }),
       };
     });
@@ -329,6 +348,6 @@ export function postDispatch(input: PostDispatchInput): PostDispatch {
     progress,
     outcomes,
     mode,
-    counts: { ...counts, deadLettered: letters.length, keysParked: keysParked.size },
+    counts: { ...counts, deadLettered: letters.length, keysParked: keysParked.size, sinkDown },
   };
 }

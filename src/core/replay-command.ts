@@ -1,19 +1,23 @@
 // The payload the admin function sends the consumer function to deliver one dead letter on
 // replay, and the consumer's reply. On AWS the admin may not read sink secrets (its role denies
 // them), so a replay to a service with `auth` runs in the consumer, which may; the consumer reads
-// the subscription and its service from its own catalog, so the payload names only the
-// subscription and carries the record.
+// the subscription, its service and the letter from its own stores, so the payload only names
+// them (a letter of megabytes never travels through Invoke's 6 MB payload limit).
 import * as z from "zod/mini";
-import type { DecodedRecord } from "./event.ts";
+import type { DeadLetterRef } from "./dead-letters.ts";
 import "./zod-messages.ts";
+
+/** Longest attempt a replay command may ask for (the admin answers within API Gateway's 29 s). */
+export const MAX_REPLAY_REQUEST_TIMEOUT_MS = 60_000;
 
 /** Marks the payload; an event source mapping's event never has this field. */
 export const REPLAY_COMMAND = "kafka-ingress.replay";
 
 export interface ReplayCommand {
   readonly subscriptionId: string;
-  /** Absent: only check that the subscription's service can be delivered to. */
-  readonly record?: DecodedRecord;
+  /** The letter to deliver; absent: only check that the subscription's service can be
+   * delivered to. */
+  readonly letter?: DeadLetterRef;
   /** Time one delivery attempt may take (the admin's REPLAY_REQUEST_TIMEOUT_MS). */
   readonly requestTimeoutMs?: number;
 }
@@ -31,24 +35,16 @@ export class InvalidReplayCommandError extends Error {
   override readonly name = "InvalidReplayCommandError";
 }
 
-const base64 = z.nullable(z.string());
-
-const wireRecord = z.object({
-  topic: z.string(),
-  partition: z.int().check(z.nonnegative()),
+const wireLetter = z.object({
+  partitionId: z.string().check(z.minLength(1)),
   offset: z.int().check(z.nonnegative()),
-  timestamp: z.number(),
-  timestampType: z.string(),
-  key: base64,
-  value: base64,
-  headers: z.array(z.tuple([z.string(), z.string()])),
 });
 
 const wireCommand = z.object({
   command: z.literal(REPLAY_COMMAND),
   subscriptionId: z.string().check(z.minLength(1)),
-  record: z.optional(wireRecord),
-  requestTimeoutMs: z.optional(z.int().check(z.positive())),
+  letter: z.optional(wireLetter),
+  requestTimeoutMs: z.optional(z.int().check(z.positive(), z.lte(MAX_REPLAY_REQUEST_TIMEOUT_MS))),
 });
 
 const wireReply = z.union([
@@ -56,13 +52,6 @@ const wireReply = z.union([
   z.object({ ok: z.literal(false), reason: z.string() }),
   z.object({ refused: z.enum(["not_found", "conflict"]), message: z.string() }),
 ]);
-
-const toBase64 = (bytes: Uint8Array | null) =>
-  bytes === null
-    ? null
-    : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("base64");
-const fromBase64 = (text: string | null) =>
-  text === null ? null : new Uint8Array(Buffer.from(text, "base64"));
 
 const issues = (error: z.core.$ZodError) =>
   error.issues.map((i) => `${i.path.join(".") || "(payload)"}: ${i.message}`).join("; ");
@@ -77,27 +66,15 @@ export function isReplayCommand(payload: unknown): boolean {
 }
 
 export function encodeReplayCommand(command: ReplayCommand): Record<string, unknown> {
-  const { record } = command;
   return {
     command: REPLAY_COMMAND,
     subscriptionId: command.subscriptionId,
     ...(command.requestTimeoutMs === undefined
       ? {}
       : { requestTimeoutMs: command.requestTimeoutMs }),
-    ...(record === undefined
+    ...(command.letter === undefined
       ? {}
-      : {
-          record: {
-            topic: record.topic,
-            partition: record.partition,
-            offset: record.offset,
-            timestamp: record.timestamp,
-            timestampType: record.timestampType,
-            key: toBase64(record.key),
-            value: toBase64(record.value),
-            headers: record.headers.map(([name, value]) => [name, toBase64(value) ?? ""]),
-          },
-        }),
+      : { letter: { partitionId: command.letter.partitionId, offset: command.letter.offset } }),
   };
 }
 
@@ -106,18 +83,11 @@ export function decodeReplayCommand(payload: unknown): ReplayCommand {
   if (!parsed.success) {
     throw new InvalidReplayCommandError(`invalid replay command: ${issues(parsed.error)}`);
   }
-  const { subscriptionId, record, requestTimeoutMs } = parsed.data;
-  const timeout = requestTimeoutMs === undefined ? {} : { requestTimeoutMs };
-  if (record === undefined) return { subscriptionId, ...timeout };
+  const { subscriptionId, letter, requestTimeoutMs } = parsed.data;
   return {
     subscriptionId,
-    ...timeout,
-    record: {
-      ...record,
-      key: fromBase64(record.key),
-      value: fromBase64(record.value),
-      headers: record.headers.map(([name, value]) => [name, fromBase64(value) ?? new Uint8Array()]),
-    },
+    ...(requestTimeoutMs === undefined ? {} : { requestTimeoutMs }),
+    ...(letter === undefined ? {} : { letter }),
   };
 }
 

@@ -59,11 +59,14 @@ export function createConsumerFunction(deps: ConsumerHandlerDeps): {
       connections: deps.config.MAX_CONCURRENCY,
       requestTimeoutMs: deps.config.REQUEST_TIMEOUT_MS,
     }).deliver;
+  const deadLetters = deps.reliability?.deadLetters;
   const replay = createReplayCommandRunner({
     catalog: deps.catalog,
+    deadLetters,
     replays: (requestTimeoutMs) =>
       createReplayDeliveries({
         catalog: deps.catalog,
+        deadLetters: deadLetters ?? { whole: async (letter) => letter },
         requestTimeoutMs: requestTimeoutMs ?? deps.config.REQUEST_TIMEOUT_MS,
         sink: { deliver, close: async () => {} },
         ...(deps.secrets ? { secrets: deps.secrets } : {}),

@@ -294,7 +294,9 @@ describe.skipIf(!built)("bundles built by sam build", () => {
     });
     expect(created.statusCode).toBe(201);
     const id = created.json.id as string;
-    // A letter as the consumer parks it after its retries ran out.
+    // A letter as the consumer parks it after its retries ran out; 1.2 MB, so it is stored in
+    // chunks and read whole by the consumer bundle.
+    const value = JSON.stringify({ amount: 5, blob: "b".repeat(1_200_000) });
     const partitionId = "payments-0";
     const key = new TextEncoder().encode("k1");
     await new DynamoDeadLetterStore(dynamoClient(dynamo.endpoint), TABLE).park([
@@ -308,7 +310,7 @@ describe.skipIf(!built)("bundles built by sam build", () => {
           timestamp: 1_700_000_000_000,
           timestampType: "CREATE_TIME",
           key,
-          value: new TextEncoder().encode('{"amount":5}'),
+          value: new TextEncoder().encode(value),
           headers: [],
         },
         kind: "exhausted",
@@ -331,6 +333,7 @@ describe.skipIf(!built)("bundles built by sam build", () => {
     ]);
     expect(sink.requests[0]?.headers.authorization).toBe(`Bearer ${TOKEN}`);
     expect(sink.requests[0]?.headers["idempotency-key"]).toBe(`${id}/payments/0/42`);
+    expect(sink.requests[0]?.body.toString("utf8")).toBe(value);
     // The admin bundle invoked the consumer (a check, then the letter), signed; the consumer
     // bundle read the token, signed; the token never went through the admin's requests.
     const invokes = lambdaApi.calls.slice(callsBefore);
@@ -342,7 +345,12 @@ describe.skipIf(!built)("bundles built by sam build", () => {
       expect(c.authorization).toMatch(/Credential=AKIDDEPLOYTEST\/\d{8}\/us-east-1\/lambda\//);
       expect(JSON.stringify(c.body)).not.toContain(TOKEN);
     }
-    expect(invokes[1]?.body).toMatchObject({ subscriptionId: id, record: { offset: 42 } });
+    expect(invokes[1]?.body).toEqual({
+      command: "kafka-ingress.replay",
+      subscriptionId: id,
+      letter: { partitionId, offset: 42 },
+      requestTimeoutMs: 10_000,
+    });
     expect(secretsManager.calls).toEqual([
       {
         target: "secretsmanager.GetSecretValue",

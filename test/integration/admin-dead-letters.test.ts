@@ -100,7 +100,12 @@ beforeEach(async () => {
   letters = new DynamoDeadLetterStore(dynamo.client, table);
   progress = new DynamoProgressStore(dynamo.client, table);
   feeds = new FakeFeedControl();
-  replay = createReplayDeliveries({ catalog: store, requestTimeoutMs: 2_000, retryDelayMs: 1 });
+  replay = createReplayDeliveries({
+    catalog: store,
+    deadLetters: letters,
+    requestTimeoutMs: 2_000,
+    retryDelayMs: 1,
+  });
   api = apiWith();
   const [cluster] = clustersFromConfigFile({
     ingress: { "kafka-clusters": [{ name: "my-cluster", brokers: ["PLAINTEXT://broker:9092"] }] },
@@ -331,7 +336,7 @@ describe("replay", () => {
     expect(response.json).toMatchObject({
       replayed: 0,
       failed: 1,
-      remaining: 0,
+      remaining: 1, // the letter stays
       failures: [{ partition: "orders-0", offset: 9, reason: expect.stringMatching(/JSON/) }],
     });
     expect(sink.requests).toHaveLength(0);

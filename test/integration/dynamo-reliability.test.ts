@@ -14,7 +14,12 @@ import { DynamoProgressStore } from "../../src/adapters/dynamo-progress.ts";
 import { ensureTable } from "../../src/adapters/dynamo-store.ts";
 import { discardParkedKey, replayParkedKey } from "../../src/app/dead-letter-replay.ts";
 import { commitReliability, loadReliabilityState } from "../../src/app/reliability-flow.ts";
-import { buildDeadLetter, type DeadLetter, parkedKeyId } from "../../src/core/dead-letters.ts";
+import {
+  buildDeadLetter,
+  type DeadLetter,
+  letterToRecord,
+  parkedKeyId,
+} from "../../src/core/dead-letters.ts";
 import { ConflictError, DependencyError } from "../../src/core/errors.ts";
 import type { DecodedEvent, DecodedRecord } from "../../src/core/event.ts";
 import type { PartitionProgress } from "../../src/core/progress.ts";
@@ -206,6 +211,34 @@ describe("DynamoDeadLetterStore", () => {
     expect((await store.list("sub_1")).items).toEqual([]);
   });
 
+  it("keeps the first letter when the same record is parked again; still marks its key", async () => {
+    const store = new DynamoDeadLetterStore(dynamo.client, await freshTable());
+    const first = letter(0, "a", true);
+    await store.park([first]);
+    const keyA = parkedKeyId(P0, utf8("a"));
+    const before = await store.getParkedKey("sub_1", keyA);
+    // The batch is sent again; the key is parked, so the record is parked behind it.
+    const again = buildDeadLetter({
+      subscriptionId: "sub_1",
+      partitionId: P0,
+      record: rec(0, 0, "a", '{"n":0}'),
+      kind: "parked-behind",
+      reason: "key is parked behind earlier dead letters",
+      attempts: 0,
+      firstFailedAt: NOW + 60_000,
+      parkedAt: NOW + 60_000,
+      parksKey: keyA,
+    });
+    await store.park([again, letter(3, "a", true)]);
+    expect(await store.get("sub_1", { partitionId: P0, offset: 0 })).toEqual(first);
+    expect((await store.list("sub_1")).items.map((l) => [l.offset, l.kind])).toEqual([
+      [0, "exhausted"],
+      [3, "parked-behind"],
+    ]);
+    const after = await store.getParkedKey("sub_1", keyA);
+    expect(after?.version).toBe((before?.version ?? 0) + 2);
+  });
+
   it("stores a letter too large for one item in chunks, replays it whole, removes every chunk", async () => {
     const table = await freshTable();
     const store = new DynamoDeadLetterStore(dynamo.client, table);
@@ -264,10 +297,12 @@ describe("DynamoDeadLetterStore", () => {
     ]);
     expect(await store.whole(stub as DeadLetter)).toEqual(big);
 
-    // Replaying the key reads the letter whole and delivers the exact bytes.
+    // Replaying the key hands over the stub; the delivery reads it whole: the exact bytes.
     const delivered: string[] = [];
-    const result = await replayParkedKey(store, "sub_1", keyK, async (record) => {
-      delivered.push(Buffer.from(record.value ?? []).toString());
+    const result = await replayParkedKey(store, "sub_1", keyK, async (letter) => {
+      expect(letter.spilled).toBeDefined();
+      const record = letterToRecord(await store.whole(letter));
+      delivered.push(Buffer.from(record?.value ?? []).toString());
       return { ok: true };
     });
     expect(result).toMatchObject({ delivered: 1, unparked: true });
@@ -398,6 +433,7 @@ describe("the flow over both stores", () => {
         exhausted: 0,
         parkedBehind: 0,
         keysParked: 0,
+        sinkDown: false,
       },
     });
     const stored = (await stores.progress.load("sub_1", [P0])).get(P0);

@@ -119,14 +119,18 @@ function throttle(client: DynamoDBClient, random: () => number, rate: number) {
   return injected;
 }
 
+/** Keyed records as a producer writes them: a key always lands in the same partition. */
 function topicRecords(topic: string): RecordSpec[] {
   const random = prng(7);
   const records: RecordSpec[] = [];
-  for (let partition = 0; partition < PARTITIONS; partition++) {
-    for (let offset = 0; offset < RECORDS_PER_PARTITION; offset++) {
-      const key = `key-${String(Math.floor(random() * KEYS)).padStart(2, "0")}`;
-      records.push({ topic, partition, offset, key, value: JSON.stringify({ key, offset }) });
-    }
+  const next = new Array<number>(PARTITIONS).fill(0);
+  for (let i = 0; i < PARTITIONS * RECORDS_PER_PARTITION; i++) {
+    const n = Math.floor(random() * KEYS);
+    const key = `key-${String(n).padStart(2, "0")}`;
+    const partition = n % PARTITIONS;
+    const offset = next[partition] ?? 0;
+    next[partition] = offset + 1;
+    records.push({ topic, partition, offset, key, value: JSON.stringify({ key, offset }) });
   }
   return records;
 }

@@ -2,8 +2,8 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ReplayDelivery } from "../../src/app/dead-letter-replay.ts";
 import { createReplayDeliveries } from "../../src/app/replay-delivery.ts";
+import { buildDeadLetter, type DeadLetter } from "../../src/core/dead-letters.ts";
 import { ConflictError } from "../../src/core/errors.ts";
-import type { DecodedRecord } from "../../src/core/event.ts";
 import { SecretUnavailableError } from "../../src/core/secrets.ts";
 import { memoryCatalog, service, subscription } from "../helpers/memory-catalog.ts";
 import { type RecordingSink, startRecordingSink } from "../helpers/recording-sink.ts";
@@ -11,16 +11,26 @@ import { type RecordingSink, startRecordingSink } from "../helpers/recording-sin
 const TOKEN_ARN = "arn:aws:secretsmanager:us-east-1:123456789012:secret:restate-token-Ab12Cd";
 const TOKEN = "rst_live_0123456789abcdef";
 
-const record = (value: string): DecodedRecord => ({
-  topic: "orders",
-  partition: 0,
-  offset: 7,
-  timestamp: 1_700_000_000_000,
-  timestampType: "CREATE_TIME",
-  key: new Uint8Array(Buffer.from("k1")),
-  value: new Uint8Array(Buffer.from(value)),
-  headers: [],
-});
+const letter = (value: string): DeadLetter =>
+  buildDeadLetter({
+    subscriptionId: "sub_1",
+    partitionId: "orders-0",
+    record: {
+      topic: "orders",
+      partition: 0,
+      offset: 7,
+      timestamp: 1_700_000_000_000,
+      timestampType: "CREATE_TIME",
+      key: new Uint8Array(Buffer.from("k1")),
+      value: new Uint8Array(Buffer.from(value)),
+      headers: [],
+    },
+    kind: "exhausted",
+    reason: "HTTP 503",
+    attempts: 10,
+    firstFailedAt: 1_700_000_000_000,
+    parkedAt: 1_700_000_000_000,
+  });
 
 let sink: RecordingSink;
 beforeAll(async () => {
@@ -35,6 +45,7 @@ function deliveries(secrets?: { resolve(ref: string): Promise<string> }, maxRequ
     catalog: memoryCatalog({
       services: [service({ endpoint: sink.url, auth: { bearer_token_secret: TOKEN_ARN } })],
     }),
+    deadLetters: { whole: async (l: DeadLetter) => l },
     requestTimeoutMs: 2_000,
     retryDelayMs: 1,
     ...(secrets ? { secrets } : {}),
@@ -46,9 +57,46 @@ describe("replay delivery", () => {
   it("sends authorization: Bearer <token> to a service with auth", async () => {
     const replay = deliveries({ resolve: async () => TOKEN });
     const deliver: ReplayDelivery = await replay.forSubscription(subscription());
-    expect(await deliver(record('{"n":7}'))).toEqual({ ok: true });
+    expect(await deliver(letter('{"n":7}'))).toEqual({ ok: true });
     expect(sink.requests.at(-1)?.headers.authorization).toBe(`Bearer ${TOKEN}`);
     await replay.close();
+  });
+
+  it("a 401 drops the cached token and retries once with the one read again (rotation)", async () => {
+    const rotated = await startRecordingSink((request) => ({
+      status: request.headers.authorization === "Bearer new-token" ? 200 : 401,
+    }));
+    let current = "old-token";
+    const forgotten: string[] = [];
+    const replay = createReplayDeliveries({
+      catalog: memoryCatalog({
+        services: [service({ endpoint: rotated.url, auth: { bearer_token_secret: TOKEN_ARN } })],
+      }),
+      deadLetters: { whole: async (l: DeadLetter) => l },
+      requestTimeoutMs: 2_000,
+      retryDelayMs: 1,
+      secrets: {
+        resolve: async () => current,
+        forget: (ref) => {
+          forgotten.push(ref);
+        },
+      },
+    });
+    const deliver = await replay.forSubscription(subscription());
+    current = "new-token"; // rotated after the replay read the old one
+    expect(await deliver(letter('{"n":7}'))).toEqual({ ok: true });
+    expect(rotated.requests.map((r) => r.headers.authorization)).toEqual([
+      "Bearer old-token",
+      "Bearer new-token",
+    ]);
+    expect(forgotten).toEqual([TOKEN_ARN]);
+    // A token that stays wrong is not re-read forever: one re-read per letter, then it fails.
+    current = "still-wrong";
+    const again = await replay.forSubscription(subscription());
+    expect(await again(letter('{"n":8}'))).toMatchObject({ ok: false });
+    expect(forgotten).toEqual([TOKEN_ARN, TOKEN_ARN]);
+    await replay.close();
+    await rotated.close();
   });
 
   it("refuses (409) when the token cannot be read here, naming the ARN only", async () => {
@@ -74,7 +122,7 @@ describe("replay delivery", () => {
     const replay = deliveries({ resolve: async () => TOKEN }, 4);
     const deliver = await replay.forSubscription(subscription());
     const before = sink.requests.length;
-    expect(await deliver(record('{"n":7}'))).toEqual({
+    expect(await deliver(letter('{"n":7}'))).toEqual({
       ok: false,
       reason: "value of 7 bytes exceeds MAX_REQUEST_BYTES (4)",
     });

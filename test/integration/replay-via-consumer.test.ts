@@ -1,5 +1,6 @@
 // Replays as they run on AWS: the admin API (no access to sink tokens) invokes the consumer
-// function through the Lambda API; the consumer reads the token and delivers. The Lambda API is the
+// function through the Lambda API, naming each letter; the consumer reads the letter and the token
+// from its own stores and delivers. The Lambda API is the
 // only fake (aws-sdk-client-mock, exact Invoke requests asserted); its Invoke runs the real
 // consumer function code, against dynalite and a real loopback sink.
 import { InvokeCommand, type InvokeCommandInput, LambdaClient } from "@aws-sdk/client-lambda";
@@ -26,7 +27,6 @@ const TOKEN_ARN = "arn:aws:secretsmanager:us-east-1:123456789012:secret:restate-
 const TOKEN = "restate-cloud-token-0123456789";
 const NOW = 1_700_000_000_000;
 const utf8 = (s: string) => new Uint8Array(Buffer.from(s, "utf8"));
-const b64 = (s: string) => Buffer.from(s, "utf8").toString("base64");
 
 let dynamo: TestDynamo;
 let sink: RecordingSink;
@@ -34,7 +34,10 @@ let letters: DynamoDeadLetterStore;
 let api: AdminApi;
 let subId: string;
 let tokenReadable: boolean;
-let functionFails: boolean;
+/** Invocations (1-based) the fake Lambda fails with a function error. */
+let failingInvocations: Set<number>;
+let catalog: DynamoAdminStore;
+let consumer: ReturnType<typeof createConsumerFunction>;
 const lambda = new LambdaClient({
   region: "us-east-1",
   credentials: { accessKeyId: "test", secretAccessKey: "test" },
@@ -62,7 +65,7 @@ afterEach(() => {
 beforeEach(async () => {
   sink.requests.length = 0;
   tokenReadable = true;
-  functionFails = false;
+  failingInvocations = new Set();
   const table = await dynamo.freshTable();
   const store = new DynamoAdminStore(dynamo.client, table);
   letters = new DynamoDeadLetterStore(dynamo.client, table);
@@ -73,16 +76,20 @@ beforeEach(async () => {
       throw new SecretUnavailableError(ref, `cannot read secret ${ref} (AccessDeniedException)`);
     },
   };
-  const consumer = createConsumerFunction({
+  catalog = store;
+  consumer = createConsumerFunction({
     catalog: store,
     config: consumerConfig({}),
     secrets,
+    reliability: { deadLetters: letters, progress: new DynamoProgressStore(dynamo.client, table) },
     log: () => {},
   });
+  let invocation = 0;
   lambdaMock.on(InvokeCommand).callsFake(async (input: InvokeCommandInput) => {
     const event = JSON.parse(new TextDecoder().decode(input.Payload as Uint8Array));
     const encode = (value: unknown) => new TextEncoder().encode(JSON.stringify(value));
-    if (functionFails) {
+    invocation++;
+    if (failingInvocations.has(invocation)) {
       return {
         StatusCode: 200,
         FunctionError: "Unhandled",
@@ -175,23 +182,15 @@ describe("replay through the consumer function", () => {
       expect(input.InvocationType).toBe("RequestResponse");
       expect(Object.keys(input).sort()).toEqual(["FunctionName", "InvocationType", "Payload"]);
     }
-    // A check of the subscription's service, then one invocation per letter.
+    // A check of the subscription's service, then one invocation naming each letter: the
+    // consumer reads the letter itself, so no record content crosses the payload.
     expect(calls.map((c) => c.payload)).toEqual([
       { command: REPLAY_COMMAND, subscriptionId: subId, requestTimeoutMs: 2_000 },
       ...[5, 6].map((offset) => ({
         command: REPLAY_COMMAND,
         subscriptionId: subId,
         requestTimeoutMs: 2_000,
-        record: {
-          topic: TOPIC,
-          partition: 0,
-          offset,
-          timestamp: NOW + offset,
-          timestampType: "CREATE_TIME",
-          key: b64("k1"),
-          value: b64(`{"n":${offset}}`),
-          headers: [["trace", Buffer.from([0xff, 0x00, 0x41]).toString("base64")]],
-        },
+        letter: { partitionId: `${TOPIC}-0`, offset },
       })),
     ]);
     // The token never travels through the admin side.
@@ -210,12 +209,46 @@ describe("replay through the consumer function", () => {
     expect(left.json.dead_letters).toHaveLength(2);
   });
 
-  it("answers 502 when the consumer function fails; the letters stay", async () => {
-    functionFails = true;
+  it("answers 502 when the consumer function fails the check; the letters stay", async () => {
+    failingInvocations = new Set([1]);
     const response = await replayAll();
     expect(response.status).toBe(502);
     expect(sink.requests).toHaveLength(0);
     const left = await call(api, "GET", `/subscriptions/${subId}/dead-letters`);
     expect(left.json.dead_letters).toHaveLength(2);
+  });
+
+  it("a failed invocation for one letter stops the key there and says why", async () => {
+    failingInvocations = new Set([3]); // check, letter 5, letter 6
+    const response = await replayAll();
+    expect(response.status).toBe(200);
+    expect(response.json).toMatchObject({ replayed: 1, failed: 1, remaining: 1 });
+    expect(JSON.stringify(response.json.failures)).toContain("Runtime.OutOfMemory");
+    expect(sink.requests.map((r) => r.headers["kafka.offset"])).toEqual(["5"]);
+    const left = await call(api, "GET", `/subscriptions/${subId}/dead-letters`);
+    expect(left.json.dead_letters.map((l: { offset: number }) => l.offset)).toEqual([6]);
+  });
+
+  it("a letter removed meanwhile is reported, not delivered", async () => {
+    await letters.remove(subId, [{ partitionId: `${TOPIC}-0`, offset: 6 }]);
+    const reply = await consumer.replay({
+      command: REPLAY_COMMAND,
+      subscriptionId: subId,
+      letter: { partitionId: `${TOPIC}-0`, offset: 6 },
+    });
+    expect(reply).toEqual({ ok: false, reason: `dead letter ${TOPIC}-0@6 no longer exists` });
+    expect(sink.requests).toHaveLength(0);
+  });
+
+  it("a consumer without a dead-letter store refuses commands naming a letter", async () => {
+    const bare = createConsumerFunction({ catalog, config: consumerConfig({}), log: () => {} });
+    expect(
+      await bare.replay({
+        command: REPLAY_COMMAND,
+        subscriptionId: subId,
+        letter: { partitionId: `${TOPIC}-0`, offset: 5 },
+      }),
+    ).toEqual({ refused: "conflict", message: "this consumer has no dead-letter store" });
+    expect(sink.requests).toHaveLength(0);
   });
 });

@@ -61,12 +61,13 @@ const outcome = (
   r: DecodedRecord,
   status: RecordOutcome["status"],
   attempts = status === "not_attempted" ? 0 : 1,
+  reason = status === "terminal" ? "HTTP 400" : "HTTP 503",
 ): RecordOutcome => ({
   partitionId: `${r.topic}-${r.partition}`,
   record: r,
   status,
   attempts,
-  ...(status === "delivered" ? {} : { reason: status === "terminal" ? "HTTP 400" : "HTTP 503" }),
+  ...(status === "delivered" ? {} : { reason }),
 });
 
 const settings: DeadLetterSettings = { maxAttempts: 10, maxAgeMs: 3_600_000, keyPolicy: "park" };
@@ -295,17 +296,26 @@ describe("postDispatch", () => {
   };
 
   it("a failure within budget stays unsettled; the response names it", () => {
-    const [a, b] = [rec(0, 0, "k"), rec(0, 1, "k")] as [DecodedRecord, DecodedRecord];
-    const post = run([a, b], () => [outcome(a, "failed", 4), outcome(b, "not_attempted")]);
+    const [a, b, c] = [rec(0, 0, "k"), rec(0, 1, "k"), rec(0, 2, "j")] as [
+      DecodedRecord,
+      DecodedRecord,
+      DecodedRecord,
+    ];
+    const post = run([a, b, c], () => [
+      outcome(a, "failed", 4),
+      outcome(b, "not_attempted"),
+      outcome(c, "delivered"),
+    ]);
     expect(post.letters).toEqual([]);
     expect(post.mode).toBe("partial");
+    expect(post.counts.sinkDown).toBe(false);
     expect(post.progress).toEqual([
       {
         partitionId: P0,
         expectedVersion: undefined,
         next: {
           partitionId: P0,
-          settled: [],
+          settled: [[2, 2]],
           failures: { "0": { attempts: 4, firstFailedAt: NOW, lastError: "HTTP 503" } },
           version: 1,
         },
@@ -361,15 +371,102 @@ describe("postDispatch", () => {
   it("key policy skip: the exhausted record is dead-lettered, its key's later records go on", () => {
     const a0 = rec(0, 0, "a");
     const a1 = rec(0, 1, "a");
-    const post = run([a0, a1], () => [outcome(a0, "failed", 10), outcome(a1, "not_attempted")], {
-      settings: { ...settings, keyPolicy: "skip" },
-    });
+    const b2 = rec(0, 2, "b");
+    const post = run(
+      [a0, a1, b2],
+      () => [outcome(a0, "failed", 10), outcome(a1, "not_attempted"), outcome(b2, "delivered")],
+      { settings: { ...settings, keyPolicy: "skip" } },
+    );
     expect(post.letters.map((l) => [l.offset, l.kind, l.parksKey])).toEqual([
       [0, "exhausted", undefined],
     ]);
     expect(
       buildBatchResponse(post.outcomes, { partialBatchResponse: true })?.batchItemFailures,
     ).toEqual([{ itemIdentifier: { partition: P0, offset: 1 } }]);
+  });
+
+  it("when nothing gets through (sink down), attempts do not count; the failure is remembered", () => {
+    const a0 = rec(0, 0, "a");
+    const b1 = rec(0, 1, "b");
+    const progress = new Map<string, PartitionProgress>([
+      [
+        P0,
+        {
+          partitionId: P0,
+          settled: [],
+          failures: { "0": { attempts: 8, firstFailedAt: NOW - 5_000, lastError: "HTTP 503" } },
+          version: 3,
+        },
+      ],
+    ]);
+    const post = run(
+      [a0, b1],
+      () => [outcome(a0, "failed", 4, "ECONNREFUSED"), outcome(b1, "failed", 4, "ECONNREFUSED")],
+      { progress },
+    );
+    expect(post.counts.sinkDown).toBe(true);
+    expect(post.letters).toEqual([]); // 8 + 4 would exceed the budget of 10
+    expect(post.progress[0]?.next?.failures).toEqual({
+      "0": { attempts: 8, firstFailedAt: NOW - 5_000, lastError: "ECONNREFUSED" },
+      "1": { attempts: 0, firstFailedAt: NOW, lastError: "ECONNREFUSED" },
+    });
+
+    // The same records once another record gets through: the attempts count again.
+    const c2 = rec(0, 2, "c");
+    const back = run(
+      [a0, b1, c2],
+      () => [outcome(a0, "failed", 4), outcome(b1, "delivered"), outcome(c2, "delivered")],
+      { progress },
+    );
+    expect(back.counts.sinkDown).toBe(false);
+    expect(back.letters.map((l) => [l.offset, l.kind])).toEqual([[0, "exhausted"]]);
+  });
+
+  it("the age budget runs even while the sink is down", () => {
+    const a0 = rec(0, 0, "a");
+    const progress = new Map<string, PartitionProgress>([
+      [
+        P0,
+        {
+          partitionId: P0,
+          settled: [],
+          failures: { "0": { attempts: 0, firstFailedAt: NOW - 3_600_000, lastError: "x" } },
+          version: 1,
+        },
+      ],
+    ]);
+    const b1 = rec(0, 1, "b");
+    const post = run([a0, b1], () => [outcome(a0, "failed", 4), outcome(b1, "failed", 4)], {
+      progress,
+    });
+    expect(post.counts.sinkDown).toBe(true);
+    expect(post.letters.map((l) => [l.offset, l.kind, l.reason])).toEqual([
+      [0, "exhausted", expect.stringMatching(/failing for 3600 s \(budget 3600 s\)/)],
+    ]);
+  });
+
+  it("a single failing lane counts its attempts: a poison key alone is not an outage", () => {
+    const a0 = rec(0, 0, "a");
+    const a1 = rec(0, 1, "a");
+    const progress = new Map<string, PartitionProgress>([
+      [
+        P0,
+        {
+          partitionId: P0,
+          settled: [],
+          failures: { "0": { attempts: 8, firstFailedAt: NOW - 5_000, lastError: "HTTP 500" } },
+          version: 2,
+        },
+      ],
+    ]);
+    const post = run([a0, a1], () => [outcome(a0, "failed", 4), outcome(a1, "not_attempted")], {
+      progress,
+    });
+    expect(post.counts.sinkDown).toBe(false);
+    expect(post.letters.map((l) => [l.offset, l.kind])).toEqual([
+      [0, "exhausted"],
+      [1, "parked-behind"],
+    ]);
   });
 
   it("exhaustion by age", () => {

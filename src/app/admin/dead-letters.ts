@@ -253,8 +253,13 @@ export function deadLetterRoutes(ctx: AdminContext): Routes {
         tally.processed = 1;
         if (letter.parksKey !== undefined) await unparkIfEmpty(letters, id, letter.parksKey, tally);
       }
+      // What is left of the target: the letter itself if it failed, or its key's letters.
       tally.remaining =
-        letter.parksKey === undefined ? 0 : await countLetters(letters, id, letter.parksKey);
+        letter.parksKey === undefined
+          ? (await letters.get(id, target.ref))
+            ? 1
+            : 0
+          : await countLetters(letters, id, letter.parksKey);
       return tally;
     }
 
