@@ -258,6 +258,29 @@ export class DynamoAdminStore implements AdminStore {
     if (!created) throw new AlreadyExistsError(`service "${service.name}" already exists`);
   }
 
+  async replaceService(expected: ServiceDefinition, next: ServiceDefinition): Promise<void> {
+    try {
+      await this.#client.send(
+        new UpdateItemCommand({
+          TableName: this.#table,
+          Key: key("service", expected.name),
+          UpdateExpression: "SET doc = :next",
+          ConditionExpression: "doc = :expected",
+          ExpressionAttributeValues: {
+            ":next": { S: JSON.stringify(next) },
+            ":expected": { S: JSON.stringify(expected) },
+          },
+        }),
+      );
+    } catch (error) {
+      if (!isConditionFailure(error)) throw dependency("UpdateItem service", error);
+      if ((await this.getService(expected.name)) === undefined) {
+        throw new NotFoundError(`service "${expected.name}" not found`);
+      }
+      throw new ConflictError(`service "${expected.name}" changed meanwhile; read it and retry`);
+    }
+  }
+
   deleteService(name: string): Promise<void> {
     return this.#deleteUnreferenced("service", name);
   }

@@ -136,6 +136,23 @@ export const serviceBodySchema = z
   });
 export type ServiceBody = z.infer<typeof serviceBodySchema>;
 
+/**
+ * `PATCH /services/{name}`: what can change while subscriptions use the service — where it is,
+ * how it is called and how it authenticates (`auth: null` removes it). Type and handlers decide
+ * the paths and ordering of existing subscriptions: register a new service for those.
+ */
+export const servicePatchSchema = z
+  .strictObject({
+    endpoint: endpointSchema.optional(),
+    invocation: z.enum(["call", "send"], { error: 'must be "call" or "send"' }).optional(),
+    auth: authSchema.nullable().optional(),
+  })
+  .refine((body) => Object.keys(body).length > 0, {
+    error: 'give at least one of "endpoint", "invocation" or "auth"',
+  });
+
+export type ServicePatch = z.infer<typeof servicePatchSchema>;
+
 // ---- dead letters ----------------------------------------------------------------------------
 
 /** A Kafka partition number, or a partition id `<topic>-<partition>`. */

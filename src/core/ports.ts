@@ -29,6 +29,11 @@ export interface AdminStore extends CatalogReader {
   deleteCluster(name: string): Promise<void>;
 
   createService(service: ServiceDefinition): Promise<void>;
+  /**
+   * Replaces a service's definition if it is still `expected` (as read): NotFoundError when it is
+   * gone, ConflictError when it changed meanwhile.
+   */
+  replaceService(expected: ServiceDefinition, next: ServiceDefinition): Promise<void>;
   listServices(): Promise<ServiceDefinition[]>;
   /** Throws NotFoundError, or ConflictError while a subscription references it. */
   deleteService(name: string): Promise<void>;

@@ -452,6 +452,62 @@ describe("services", () => {
   });
 });
 
+describe("PATCH /services/{name}", () => {
+  const TOKEN_ARN = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:restate/ingress-Ab12Cd";
+
+  it("moves a service in use to a new endpoint; subscriptions stay", async () => {
+    const sub = await call(api, "POST", "/subscriptions", REFERENCE_BODY);
+    expect(sub.status).toBe(201);
+    const patched = await call(api, "PATCH", "/services/MyService", {
+      endpoint: "http://restate.internal:8080",
+      invocation: "send",
+      auth: { bearer_token_secret: TOKEN_ARN },
+    });
+    expect(patched.status).toBe(200);
+    expect(patched.json).toMatchObject({
+      name: "MyService",
+      type: "service",
+      endpoint: "http://restate.internal:8080",
+      invocation: "send",
+      auth: { bearer_token_secret: TOKEN_ARN },
+    });
+    expect((await call(api, "GET", "/services/MyService")).json).toEqual(patched.json);
+    expect((await call(api, "GET", `/subscriptions/${sub.json.id}`)).status).toBe(200);
+    // auth: null removes it; the rest is kept
+    const cleared = await call(api, "PATCH", "/services/MyService", { auth: null });
+    expect(cleared.json.auth).toBeUndefined();
+    expect(cleared.json.endpoint).toBe("http://restate.internal:8080");
+    // still in use: cannot be deleted
+    expect((await call(api, "DELETE", "/services/MyService")).status).toBe(409);
+  });
+
+  it.each([
+    [{}, 'give at least one of "endpoint", "invocation" or "auth"'],
+    [{ type: "virtual_object" }, "type"],
+    [{ handlers: { x: {} } }, "handlers"],
+    [{ endpoint: "ftp://x" }, "endpoint"],
+    [{ endpoint: "http://169.254.169.254/" }, "endpoint"],
+    [{ auth: { bearer_token: "clear" } }, "auth.bearer_token is not accepted"],
+  ])("refuses %j with 400", async (body, message) => {
+    const response = await call(api, "PATCH", "/services/MyService", body);
+    expect(response.status).toBe(400);
+    expect(response.json.message).toContain(message);
+    expect((await call(api, "GET", "/services/MyService")).json.endpoint).toBe(myService.endpoint);
+  });
+
+  it("404 for an unknown service; 409 when it changed since it was read", async () => {
+    const missing = await call(api, "PATCH", "/services/Nope", { invocation: "send" });
+    expect(missing.status).toBe(404);
+    const read = await store.getService("MyService");
+    if (read === undefined) throw new Error("unreachable");
+    await store.replaceService(read, { ...read, endpoint: "http://a:1" });
+    await expect(store.replaceService(read, { ...read, endpoint: "http://b:1" })).rejects.toThrow(
+      /changed meanwhile/,
+    );
+    expect((await store.getService("MyService"))?.endpoint).toBe("http://a:1");
+  });
+});
+
 describe("service auth: secret references only", () => {
   const TOKEN_ARN = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:restate/ingress-Ab12Cd";
   const CLEAR = "rst_live_0123456789abcdef0123456789abcdef";

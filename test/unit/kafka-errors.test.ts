@@ -5,9 +5,10 @@ import {
   MultipleErrors,
   NetworkError,
   ProtocolError,
+  UserError,
 } from "@platformatic/kafka";
 import { describe, expect, it } from "vitest";
-import { describeKafkaError } from "../../src/local/kafka/kafka-errors.ts";
+import { describeKafkaError, isMissingTopicError } from "../../src/local/kafka/kafka-errors.ts";
 
 const wrapped = (operation: string, ...errors: Error[]) =>
   new MultipleErrors(`${operation} failed.`, errors);
@@ -54,6 +55,20 @@ describe("describeKafkaError", () => {
     );
     expect(describeKafkaError(error)).toBe(
       "cannot reach the broker: connect ECONNREFUSED 127.0.0.1:1",
+    );
+  });
+
+  it("a topic that does not exist yet is named as such (and retried soon)", () => {
+    const fromMetadata = wrapped("metadata", new UserError("Unknown topic tally-in."));
+    expect(describeKafkaError(fromMetadata)).toBe(
+      "the topic does not exist (yet): Unknown topic tally-in.",
+    );
+    expect(isMissingTopicError(fromMetadata)).toBe(true);
+    expect(
+      isMissingTopicError(wrapped("fetch", new ProtocolError("UNKNOWN_TOPIC_OR_PARTITION"))),
+    ).toBe(true);
+    expect(isMissingTopicError(wrapped("fetch", new ProtocolError("NOT_LEADER_OR_FOLLOWER")))).toBe(
+      false,
     );
   });
 

@@ -1,7 +1,12 @@
 // Service handlers: register (endpoint policy checked), import from a Restate admin API
 // (`POST /services/import`), list, show and delete (refused while in use).
 import { RestateAdminError } from "../../adapters/restate-admin.ts";
-import { parseBody, serviceBodySchema, serviceFromBody } from "../../core/admin-schemas.ts";
+import {
+  parseBody,
+  serviceBodySchema,
+  serviceFromBody,
+  servicePatchSchema,
+} from "../../core/admin-schemas.ts";
 import { refusedEndpoint } from "../../core/endpoint-policy.ts";
 import {
   AlreadyExistsError,
@@ -98,6 +103,24 @@ export function serviceRoutes(ctx: AdminContext): Routes {
     return service;
   }
 
+  /** `PATCH /services/{name}`: a new endpoint, invocation or auth; subscriptions keep going and
+   * pick it up within the consumer's catalog cache time. */
+  async function patchService(request: AdminRequest, name: string): Promise<AdminResponse> {
+    const patch = parseBody(servicePatchSchema, readJson(request), "service change");
+    const current = await getService(name);
+    if (patch.endpoint !== undefined) checkEndpoint("service change", "endpoint", patch.endpoint);
+    const { auth: _auth, ...rest } = current;
+    const auth = patch.auth === undefined ? current.auth : (patch.auth ?? undefined);
+    const next: ServiceDefinition = {
+      ...rest,
+      ...(patch.endpoint === undefined ? {} : { endpoint: patch.endpoint }),
+      ...(patch.invocation === undefined ? {} : { invocation: patch.invocation }),
+      ...(auth === undefined ? {} : { auth }),
+    };
+    await store.replaceService(current, next);
+    return json(200, next);
+  }
+
   async function deleteService(name: string): Promise<AdminResponse> {
     await getService(name);
     try {
@@ -122,11 +145,12 @@ export function serviceRoutes(ctx: AdminContext): Routes {
     "services/:name": {
       GET: async (_r, [name = ""]) => json(200, await getService(name)),
       DELETE: (_r, [name = ""]) => deleteService(name),
+      PATCH: (request, [name = ""]) => patchService(request, name),
       // `/services/import` is an action; GET and DELETE still reach a service named "import".
       POST: async (request, [name = ""]) => {
         if (name === "import") return importServices(request);
-        throw new HttpError(405, "method POST is not allowed here; allowed: GET, DELETE", {
-          allow: "GET, DELETE",
+        throw new HttpError(405, "method POST is not allowed here; allowed: GET, DELETE, PATCH", {
+          allow: "GET, DELETE, PATCH",
         });
       },
     },

@@ -18,6 +18,7 @@ import {
 import {
   clientSecurityOptions,
   KafkaConfigError,
+  KafkaFeedError,
   type OpenFeed,
   openPlatformaticFeed,
   type RecordFeed,
@@ -68,6 +69,8 @@ export interface LocalEventSourceOptions {
 
 const MAX_BUFFERED_BYTES = 32 * 1024 * 1024;
 const STOP_GRACE_MS = 15_000;
+/** Longest wait before retrying a feed whose topic did not exist yet. */
+const MISSING_TOPIC_RETRY_MS = 1_500;
 
 export function backoffMs(attempt: number, retry: { initialMs: number; maxMs: number }): number {
   const base = Math.min(retry.maxMs, retry.initialMs * 2 ** Math.max(0, attempt - 1));
@@ -311,7 +314,8 @@ export function startLocalEventSource(options: LocalEventSourceOptions): LocalEv
   /** Bumped whenever a feed is abandoned: callbacks of older feeds are ignored. */
   let generation = 0;
 
-  const reopen = (reason: string) => {
+  /** `soon`: retry within a second or two whatever the backoff (the topic is being created). */
+  const reopen = (reason: string, soon = false) => {
     if (stopped || reopenTimer) return;
     generation++;
     feedHealthy = false;
@@ -321,8 +325,10 @@ export function startLocalEventSource(options: LocalEventSourceOptions): LocalEv
     feed = undefined;
     paused = false;
     void broken?.close().catch(() => {});
-    const delay = backoffMs(Math.max(1, feedAttempts), retry);
-    emit("warn", "Kafka connection lost, reconnecting", { reason, retryInMs: delay });
+    const delay = soon
+      ? Math.min(MISSING_TOPIC_RETRY_MS, backoffMs(1, retry))
+      : backoffMs(Math.max(1, feedAttempts), retry);
+    emit("warn", "Kafka feed failed, retrying", { reason, retryInMs: delay });
     reopenTimer = setTimeout(() => {
       reopenTimer = undefined;
       void open();
@@ -356,7 +362,12 @@ export function startLocalEventSource(options: LocalEventSourceOptions): LocalEv
             emit("info", "partitions assigned", { groupId, partitions });
           },
           onError: (error) => {
-            if (current()) reopen(`Kafka: ${error.message}`);
+            if (current()) {
+              reopen(
+                `Kafka: ${error.message}`,
+                error instanceof KafkaFeedError && error.topicMissing,
+              );
+            }
           },
         },
       );
@@ -364,6 +375,7 @@ export function startLocalEventSource(options: LocalEventSourceOptions): LocalEv
       if (current()) {
         reopen(
           `cannot consume ${topic} from ${bootstrapServers.join(",")}: ${errorMessage(error)}`,
+          error instanceof KafkaFeedError && error.topicMissing,
         );
       }
       return;

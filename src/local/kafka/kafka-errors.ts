@@ -32,6 +32,15 @@ const UNREACHABLE = new Set([
 
 const MAX_NODES = 64;
 
+/** The topic is not there (yet): producing to it, or creating it, will fix it. */
+const isMissingTopic = (n: ErrorNode) =>
+  n.apiId === "UNKNOWN_TOPIC_OR_PARTITION" || /^Unknown topic /.test(n.message);
+
+/** True when the error says the topic does not exist: worth retrying soon, not with backoff. */
+export function isMissingTopicError(error: unknown): boolean {
+  return flatten(error).some(isMissingTopic);
+}
+
 /** Every error in the tree under `error` (itself first, then causes and aggregated errors). */
 function flatten(error: unknown): ErrorNode[] {
   const nodes: ErrorNode[] = [];
@@ -76,6 +85,8 @@ export function describeKafkaError(error: unknown): string {
   if (auth) return `authentication failed: check sasl.* of the cluster — ${brokerSaid(auth)}`;
   const denied = nodes.find((n) => n.apiId && AUTHORIZATION.has(n.apiId));
   if (denied) return `not authorized: check the broker's ACLs — ${brokerSaid(denied)}`;
+  const missing = nodes.find(isMissingTopic);
+  if (missing) return `the topic does not exist (yet): ${missing.message}`;
   const unreachable = nodes.find((n) => n.code && UNREACHABLE.has(n.code));
   if (unreachable) return `cannot reach the broker: ${unreachable.message}`;
   const deepest = nodes.at(-1);

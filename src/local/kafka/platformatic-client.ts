@@ -4,7 +4,7 @@
 // offsets for the status.
 import { Consumer, type Message, type MessagesStream } from "@platformatic/kafka";
 import type { SourceRecord } from "./batching.ts";
-import { describeKafkaError } from "./kafka-errors.ts";
+import { describeKafkaError, isMissingTopicError } from "./kafka-errors.ts";
 
 export interface KafkaConnection {
   /** `host:port` entries. */
@@ -56,10 +56,19 @@ export class KafkaConfigError extends Error {
 /** The feed failed or could not start; the message names the reason (see describeKafkaError). */
 export class KafkaFeedError extends Error {
   override readonly name = "KafkaFeedError";
+  /** The topic does not exist yet: retry soon (it is likely being created). */
+  readonly topicMissing: boolean;
+  constructor(message: string, options: { cause: unknown; topicMissing: boolean }) {
+    super(message, { cause: options.cause });
+    this.topicMissing = options.topicMissing;
+  }
 }
 
 const feedError = (error: unknown) =>
-  new KafkaFeedError(describeKafkaError(error), { cause: error });
+  new KafkaFeedError(describeKafkaError(error), {
+    cause: error,
+    topicMissing: isMissingTopicError(error),
+  });
 
 /** What @platformatic/kafka takes for TLS and SASL. */
 export interface ClientSecurityOptions {
