@@ -63,6 +63,12 @@ export interface ConsumerDeps {
   readonly reliability?: ReliabilityStores;
   readonly now?: () => number;
   readonly log?: Logger;
+  /**
+   * Refuse batches that do not come through a subscription's alias (on AWS every event source
+   * mapping the admin creates invokes one): a batch sent to the bare function — by anyone allowed
+   * to invoke it — is not taken for a subscription's by its cluster and topic.
+   */
+  readonly requireAlias?: boolean;
   readonly sleep?: (ms: number) => Promise<void>;
   readonly random?: () => number;
 }
@@ -189,6 +195,12 @@ export function createConsumer(deps: ConsumerDeps): Consumer {
     context: InvocationContext,
   ): Promise<{ subscription: Subscription; service: ServiceDefinition }> {
     const id = subscriptionIdFromArn(context.invokedFunctionArn);
+    if (id === undefined && deps.requireAlias) {
+      throw new SubscriptionResolutionError(
+        `${context.invokedFunctionArn} was invoked without a subscription alias: batches are ` +
+          "taken only through the event source mappings of subscriptions (one alias each)",
+      );
+    }
     const subscription =
       id !== undefined
         ? await resolveByAlias(id, event)
@@ -325,6 +337,7 @@ export function createConsumer(deps: ConsumerDeps): Consumer {
         outcomes: dispatched,
         skipped: Number(reliabilityCounts.skipped ?? 0),
         deadLettered: Number(reliabilityCounts.deadLettered ?? 0),
+        sinkDown: reliabilityCounts.sinkDown === true,
         durationMs,
         timestampMs: startedAt,
       }),

@@ -16,6 +16,8 @@ export interface BatchFigures {
   readonly deadLettered: number;
   readonly durationMs: number;
   readonly timestampMs: number;
+  /** Nothing sent got through while several lanes failed (see postDispatch): 1 for an alarm. */
+  readonly sinkDown?: boolean;
 }
 
 /** Evenly spaced samples, so that a large batch still shows its latency distribution. */
@@ -55,6 +57,7 @@ export function batchMetrics(figures: BatchFigures): Record<string, unknown> {
             count("Terminal"),
             count("DeadLettered"),
             count("Skipped"),
+            count("SinkUnavailable"),
             millis("DeliveryLatency"),
             millis("BatchDuration"),
           ],
@@ -68,6 +71,7 @@ export function batchMetrics(figures: BatchFigures): Record<string, unknown> {
     Terminal: terminal,
     DeadLettered: figures.deadLettered,
     Skipped: figures.skipped,
+    SinkUnavailable: figures.sinkDown ? 1 : 0,
     DeliveryLatency: sample(latencies),
     BatchDuration: figures.durationMs,
   };

@@ -34,6 +34,8 @@ export interface ConsumerHandlerDeps {
   readonly secrets?: SecretResolver;
   readonly log?: Logger;
   readonly now?: () => number;
+  /** See ConsumerDeps.requireAlias (on in the Lambda, off for tests, `sam local` and locally). */
+  readonly requireAlias?: boolean;
 }
 
 /** A dead letter's record sent by the admin function (core/replay-command.ts). */
@@ -84,6 +86,7 @@ export function createConsumerFunction(deps: ConsumerHandlerDeps): {
     ...(deps.reliability ? { reliability: deps.reliability } : {}),
     ...(deps.secrets ? { secrets: deps.secrets } : {}),
     ...(deps.now ? { now: deps.now } : {}),
+    ...(deps.requireAlias ? { requireAlias: true } : {}),
   });
   const batch: ConsumerHandler = async (event, context) => {
     try {
@@ -123,6 +126,8 @@ function coldStart(): ReturnType<typeof createConsumerFunction> {
     config,
     reliability: reliabilityStores(client, config.TABLE_NAME),
     secrets: secretsManagerResolver({ ttlMs: config.SECRET_CACHE_TTL_MS }),
+    // `sam local invoke` runs the bare function with a fixture event: found by cluster and topic.
+    requireAlias: process.env.AWS_SAM_LOCAL !== "true",
   });
 }
 

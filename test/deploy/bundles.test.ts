@@ -266,6 +266,17 @@ describe.skipIf(!built)("bundles built by sam build", () => {
     }
   });
 
+  it("consumer: refuses a batch sent to the bare function (only subscription aliases feed it)", async () => {
+    const before = sink.requests.length;
+    await expect(
+      consumer(loadEvent("msk-basic"), {
+        invokedFunctionArn: `arn:aws:lambda:us-east-1:123456789012:function:${CONSUMER}`,
+        getRemainingTimeInMillis: () => 60_000,
+      }),
+    ).rejects.toThrow(/invoked without a subscription alias/);
+    expect(sink.requests.length).toBe(before);
+  });
+
   it("admin: DELETE /subscriptions/{id} removes the mapping and the alias", async () => {
     const [uuid] = [...lambdaApi.mappings.keys()];
     const deleted = await call("DELETE", `/subscriptions/${subscription.id}`);

@@ -58,6 +58,7 @@ function consumerFor(endpoint: string, table: string) {
     options: { "lambda.report.batch.item.failures": "true", "dead.letter.max.attempts": "3" },
   });
   const stores = reliabilityStores(dynamo.client, table);
+  const lines: Array<Record<string, unknown>> = [];
   const handler = createConsumerHandler({
     catalog: memoryCatalog({
       subscriptions: [sub],
@@ -74,7 +75,7 @@ function consumerFor(endpoint: string, table: string) {
       RETRY_MAX_DELAY_MS: 5,
     },
     reliability: stores,
-    log: () => {},
+    log: (line) => lines.push(JSON.parse(line)),
   });
   const invoke = (batch: RecordSpec[]) =>
     handler(selfManagedEvent("127.0.0.1:9092", batch), {
@@ -82,13 +83,16 @@ function consumerFor(endpoint: string, table: string) {
       getRemainingTimeInMillis: () => 30_000,
     });
   const letters = async () => (await stores.deadLetters.list(sub.id)).items;
-  return { invoke, letters };
+  /** SinkUnavailable of each batch's metric line, in order. */
+  const sinkUnavailable = () =>
+    lines.filter((l) => l.msg === "batch metrics").map((l) => l.SinkUnavailable);
+  return { invoke, letters, sinkUnavailable };
 }
 
 describe("a sink outage", () => {
   it("dead-letters nothing however many invocations it lasts; all is delivered after", async () => {
     const sink = await startSink();
-    const { invoke, letters } = consumerFor(sink.url, await dynamo.freshTable());
+    const { invoke, letters, sinkUnavailable } = consumerFor(sink.url, await dynamo.freshTable());
     // 2 attempts per invocation, budget 3: without the outage rule the second invocation would
     // dead-letter every record.
     for (let i = 0; i < 6; i++) {
@@ -100,6 +104,8 @@ describe("a sink outage", () => {
     expect((await invoke(records))?.batchItemFailures).toEqual([]);
     expect(sink.state.delivered.sort()).toEqual(["a@0", "a@1", "b@2", "b@3", "c@4", "c@5"]);
     expect(await letters()).toEqual([]);
+    // The metric an alarm can watch: 1 for each invocation during the outage, 0 after.
+    expect(sinkUnavailable()).toEqual([1, 1, 1, 1, 1, 1, 0]);
     await sink.close();
   });
 

@@ -187,6 +187,30 @@ describe("createConsumer", () => {
     });
   });
 
+  it("with requireAlias (the Lambda), refuses a batch sent to the bare function", async () => {
+    const requests: SinkRequest[] = [];
+    const strict = createConsumer({
+      catalog: memoryCatalog({
+        subscriptions: [subscription()],
+        services: [service()],
+        clusters: [demoCluster],
+      }),
+      config,
+      deliver: async (r) => {
+        requests.push(r);
+        return { kind: "success", status: 200 };
+      },
+      log: () => {},
+      requireAlias: true,
+    });
+    await expect(strict.processEvent(loadEvent("msk-basic"), context(null))).rejects.toThrow(
+      /invoked without a subscription alias/,
+    );
+    expect(requests).toHaveLength(0);
+    await strict.processEvent(loadEvent("msk-basic"), context());
+    expect(requests).toHaveLength(9);
+  });
+
   it("resolves the subscription from the event's cluster and topic without an alias", async () => {
     const catalog = memoryCatalog({
       subscriptions: [

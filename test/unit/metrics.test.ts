@@ -60,9 +60,20 @@ describe("embedded metric format", () => {
       Terminal: 1,
       DeadLettered: 2,
       Skipped: 7,
+      SinkUnavailable: 0,
       DeliveryLatency: [12, 40],
       BatchDuration: 150,
     });
+    const down = batchMetrics({
+      subscriptionId: "sub_1",
+      outcomes: [outcome(1, { status: "failed", attempts: 4 })],
+      skipped: 0,
+      deadLettered: 0,
+      durationMs: 1,
+      timestampMs: 0,
+      sinkDown: true,
+    });
+    expect(down.SinkUnavailable).toBe(1);
   });
 
   it("samples at most 100 latencies, spread over the batch", () => {
