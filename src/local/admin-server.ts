@@ -60,7 +60,15 @@ export async function startAdminServer(options: {
     })();
   });
   await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
+    server.once("error", (error: NodeJS.ErrnoException) => {
+      reject(
+        error.code === "EADDRINUSE"
+          ? new Error(
+              `${options.host}:${options.port} is already in use (another local stack?); stop it or start this one with --port`,
+            )
+          : error,
+      );
+    });
     server.listen(options.port, options.host, () => resolve());
   });
   const { port } = server.address() as AddressInfo;

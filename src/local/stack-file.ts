@@ -19,6 +19,26 @@ export async function removeStackInfo(dataDir: string): Promise<void> {
   await rm(join(dataDir, fileName), { force: true });
 }
 
+/** Throws when a live stack other than this process already uses `dataDir`: two stacks on one
+ * store would both consume the same subscriptions. */
+export async function claimDataDir(dataDir: string): Promise<void> {
+  let info: StackInfo;
+  try {
+    info = JSON.parse(await readFile(join(dataDir, fileName), "utf8")) as StackInfo;
+  } catch {
+    return; // none, or unreadable: nobody to ask
+  }
+  if (info.pid === process.pid) return;
+  try {
+    process.kill(info.pid, 0);
+  } catch {
+    return; // left behind by a stack that is gone
+  }
+  throw new Error(
+    `a local stack (pid ${info.pid}, admin API ${info.adminUrl}) already uses ${dataDir}; stop it, or start this one with another --data-dir`,
+  );
+}
+
 export async function readStackInfo(dataDir: string): Promise<StackInfo> {
   const path = join(dataDir, fileName);
   let info: StackInfo;

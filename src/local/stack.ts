@@ -14,7 +14,7 @@ import { startEmbeddedDynamoDb } from "./embedded-dynamodb.ts";
 import { localInvocationContext } from "./lambda-context.ts";
 import { LocalFeedControl } from "./local-feeds.ts";
 import { localSecretResolver } from "./local-secrets.ts";
-import { removeStackInfo, writeStackInfo } from "./stack-file.ts";
+import { claimDataDir, removeStackInfo, writeStackInfo } from "./stack-file.ts";
 
 export interface LocalStackOptions {
   /** Where state persists; without it everything lives in memory. */
@@ -59,7 +59,10 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   const secrets = localSecretResolver(process.env);
   const config = consumerConfig();
 
-  if (options.dataDir) await mkdir(options.dataDir, { recursive: true });
+  if (options.dataDir) {
+    await mkdir(options.dataDir, { recursive: true });
+    await claimDataDir(options.dataDir);
+  }
   const db = await startEmbeddedDynamoDb(
     options.dataDir ? { dataDir: join(options.dataDir, "dynamodb") } : {},
   );
@@ -82,13 +85,6 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       log,
       ...(options.consumeKafka === undefined ? {} : { consumeKafka: options.consumeKafka }),
     });
-    // Only active subscriptions consume: paused ones stay stopped until `POST .../resume`.
-    for (const subscription of await store.listSubscriptions()) {
-      if (subscription.status !== "active") continue;
-      const cluster = await store.getCluster(subscription.cluster);
-      if (cluster) feeds.start(subscription, cluster);
-    }
-
     const maxBodyBytes = options.maxBodyBytes ?? 64 * 1024;
     const replay = createReplayDeliveries({
       catalog: store,
@@ -113,6 +109,13 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       port: options.port ?? 9070,
       maxBodyBytes,
     });
+    // Feeds start once the API listens: a stack that cannot (port taken) consumes nothing.
+    // Only active subscriptions consume: paused ones stay stopped until `POST .../resume`.
+    for (const subscription of await store.listSubscriptions()) {
+      if (subscription.status !== "active") continue;
+      const cluster = await store.getCluster(subscription.cluster);
+      if (cluster) feeds.start(subscription, cluster);
+    }
     if (options.dataDir) {
       await writeStackInfo(options.dataDir, {
         adminUrl: server.url,

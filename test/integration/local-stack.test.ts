@@ -320,4 +320,30 @@ describe("local stack", () => {
       ),
     ).toBe(true);
   });
+
+  it("a second stack on the same data dir or port is refused, saying why", async () => {
+    // Another live process (this test's parent) holds a data dir: refused, naming it.
+    const held = await mkdtemp(join(tmpdir(), "kafka-ingress-held-"));
+    await writeFile(
+      join(held, "stack.json"),
+      JSON.stringify({
+        adminUrl: "http://127.0.0.1:1",
+        dynamodbEndpoint: "http://127.0.0.1:2",
+        tableName: "t",
+        pid: process.ppid,
+      }),
+    );
+    await expect(startLocalStack({ dataDir: held, port: 0, log: () => {} })).rejects.toThrow(
+      `a local stack (pid ${process.ppid}, admin API http://127.0.0.1:1) already uses ${held}`,
+    );
+    await rm(held, { recursive: true, force: true });
+
+    // The running stack's port: refused with a hint.
+    const port = Number(new URL(stack.adminUrl).port);
+    const other = await mkdtemp(join(tmpdir(), "kafka-ingress-other-"));
+    await expect(startLocalStack({ dataDir: other, port, log: () => {} })).rejects.toThrow(
+      `127.0.0.1:${port} is already in use (another local stack?); stop it or start this one with --port`,
+    );
+    await rm(other, { recursive: true, force: true });
+  });
 });
