@@ -68,8 +68,12 @@ const adminSchema = z.extend(commonSchema, {
       }),
     ),
   ),
-  /** Time one delivery of a replayed dead letter may take. */
-  REPLAY_REQUEST_TIMEOUT_MS: positiveInt(10_000),
+  /** Time one delivery of a replayed dead letter may take (at most 60 s, what the consumer
+   * accepts from a replay command). */
+  REPLAY_REQUEST_TIMEOUT_MS: z._default(
+    z.coerce.number().check(z.int(), z.positive(), z.lte(60_000)),
+    10_000,
+  ),
   /** Time one replay or discard request may spend before answering with what remains. */
   REPLAY_BUDGET_MS: positiveInt(20_000),
 });

@@ -3,9 +3,11 @@
 //               (so a Query lists a partition's letters in offset order), `doc` = the letter as
 //               JSON (a stub when it is too large for one item, see spillLetter), `kind`,
 //               `parkedAt`, and `parksKey` when it parks its key (a filter for "this key's letters").
-// - chunk:      pk = `dead-letter#<subscription id>#spill`, sk = `<letter sk>#<chunk, 4 digits>`,
-//               `data` (binary): the whole letter's JSON in pieces, for letters over ~300 KB.
-//               Written before the letter item, removed after it.
+// - chunk:      pk = `dead-letter#<subscription id>#spill`,
+//               sk = `<letter sk>#<spill id>#<chunk, 4 digits>`, `data` (binary): the whole
+//               letter's JSON in pieces, for letters over ~300 KB; the spill id (a hash of the
+//               content, named in the stub) keeps chunks of another write apart. Written before the
+//               letter item, removed after it (computed from the stub).
 // - parked key: pk = `parked-key#<subscription id>`, sk = parkedKeyId (`<partition id>#<key>`),
 //               `partitionId`, `keyB64` (when known), `parkedAt`, `version` (bumped by every letter
 //               parked behind it; unparking is conditional on it).
@@ -15,6 +17,7 @@ import {
   DeleteItemCommand,
   type DynamoDBClient,
   GetItemCommand,
+  PutItemCommand,
   QueryCommand,
   type QueryCommandInput,
   UpdateItemCommand,
@@ -22,6 +25,7 @@ import {
 import {
   type DeadLetter,
   type DeadLetterRef,
+  MAX_LISTED_KEY_B64,
   type ParkedKey,
   partitionOfParkedKey,
   spillLetter,
@@ -35,7 +39,6 @@ import type {
 } from "../core/reliability-ports.ts";
 import {
   type BatchRetry,
-  batchGet,
   batchWrite,
   dependency,
   type Item,
@@ -47,8 +50,8 @@ export const parkedKeyPk = (subscriptionId: string): string => `parked-key#${sub
 export const deadLetterSk = (ref: DeadLetterRef): string =>
   `${ref.partitionId}#${String(ref.offset).padStart(20, "0")}`;
 const spillPk = (subscriptionId: string): string => `${deadLetterPk(subscriptionId)}#spill`;
-const chunkSk = (letterSk: string, index: number): string =>
-  `${letterSk}#${String(index).padStart(4, "0")}`;
+const chunkSk = (letterSk: string, spillId: string, index: number): string =>
+  `${letterSk}#${spillId}#${String(index).padStart(4, "0")}`;
 
 const DEFAULT_PAGE = 100;
 const MAX_PAGE = 1_000;
@@ -130,39 +133,17 @@ export class DynamoDeadLetterStore implements DeadLetterStore {
     for (const letter of letters) {
       unique.set(`${letter.subscriptionId}\u0000${deadLetterSk(letter)}`, letter);
     }
-    // A letter already stored stays as it is: a batch sent again (after an offset reset, or
-    // once its progress was cleared) would otherwise overwrite the first failure with a
-    // "parked-behind" copy of itself. Its key is still marked parked below (a retried call).
-    const existing = new Set(
-      (
-        await batchGet(
-          this.#client,
-          this.#table,
-          [...unique.values()].map((letter) => ({
-            pk: { S: deadLetterPk(letter.subscriptionId) },
-            sk: { S: deadLetterSk(letter) },
-          })),
-          this.#retry,
-          "pk, sk",
-        )
-      ).map((item) => `${item.pk?.S}\u0000${item.sk?.S}`),
-    );
-    const stored = [...unique.values()]
-      .filter(
-        (letter) =>
-          !existing.has(`${deadLetterPk(letter.subscriptionId)}\u0000${deadLetterSk(letter)}`),
-      )
-      .map((letter) => ({ letter, ...spillLetter(letter) }));
+    const stored = [...unique.values()].map((letter) => ({ letter, ...spillLetter(letter) }));
     // Chunks first: a letter item never exists without the chunks its stub names.
     await batchWrite(
       this.#client,
       this.#table,
-      stored.flatMap(({ letter, chunks }) =>
+      stored.flatMap(({ letter, stub, chunks }) =>
         chunks.map((data, index) => ({
           PutRequest: {
             Item: {
               pk: { S: spillPk(letter.subscriptionId) },
-              sk: { S: chunkSk(deadLetterSk(letter), index) },
+              sk: { S: chunkSk(deadLetterSk(letter), stub.spilled?.id ?? "", index) },
               data: { B: data },
             },
           },
@@ -170,23 +151,29 @@ export class DynamoDeadLetterStore implements DeadLetterStore {
       ),
       this.#retry,
     );
-    await batchWrite(
-      this.#client,
-      this.#table,
-      stored.map(({ letter, stub }) => ({
-        PutRequest: {
-          Item: {
-            pk: { S: deadLetterPk(letter.subscriptionId) },
-            sk: { S: deadLetterSk(letter) },
-            doc: { S: JSON.stringify(stub) },
-            kind: { S: letter.kind },
-            parkedAt: { N: String(letter.parkedAt) },
-            ...(letter.parksKey === undefined ? {} : { parksKey: { S: letter.parksKey } }),
-          },
-        },
-      })),
-      this.#retry,
-    );
+    // A letter already stored stays as it is (conditional put): a batch sent again (after an
+    // offset reset, or once its progress was cleared) would otherwise overwrite the first failure
+    // with a "parked-behind" copy of itself. Its key is still marked parked below.
+    await inParallel(stored, KEY_CONCURRENCY, async ({ letter, stub }) => {
+      try {
+        await this.#client.send(
+          new PutItemCommand({
+            TableName: this.#table,
+            Item: {
+              pk: { S: deadLetterPk(letter.subscriptionId) },
+              sk: { S: deadLetterSk(letter) },
+              doc: { S: JSON.stringify(stub) },
+              kind: { S: letter.kind },
+              parkedAt: { N: String(letter.parkedAt) },
+              ...(letter.parksKey === undefined ? {} : { parksKey: { S: letter.parksKey } }),
+            },
+            ConditionExpression: "attribute_not_exists(pk)",
+          }),
+        );
+      } catch (error) {
+        if (!isConditionFailure(error)) throw dependency("PutItem dead letter", error);
+      }
+    });
 
     const keys = new Map<
       string,
@@ -196,17 +183,20 @@ export class DynamoDeadLetterStore implements DeadLetterStore {
       if (letter.parksKey === undefined) continue;
       const id = `${letter.subscriptionId}\u0000${letter.parksKey}`;
       const entry = keys.get(id);
+      // A huge key is left out of the parked-key item (which must stay small); its id names it.
+      const listedKey =
+        letter.key !== null && letter.key.length <= MAX_LISTED_KEY_B64 ? letter.key : null;
       if (entry === undefined) {
         keys.set(id, {
           subscriptionId: letter.subscriptionId,
           id: letter.parksKey,
           count: 1,
-          key: letter.key,
+          key: listedKey,
           at: letter.parkedAt,
         });
       } else {
         entry.count++;
-        entry.key ??= letter.key;
+        entry.key ??= listedKey;
       }
     }
     await inParallel([...keys.values()], KEY_CONCURRENCY, async (k) => {
@@ -307,7 +297,7 @@ export class DynamoDeadLetterStore implements DeadLetterStore {
           KeyConditionExpression: "pk = :pk AND begins_with(sk, :prefix)",
           ExpressionAttributeValues: {
             ":pk": { S: spillPk(letter.subscriptionId) },
-            ":prefix": { S: `${deadLetterSk(letter)}#` },
+            ":prefix": { S: `${deadLetterSk(letter)}#${letter.spilled.id}#` },
           },
           ...(start ? { ExclusiveStartKey: start } : {}),
         },
@@ -319,7 +309,10 @@ export class DynamoDeadLetterStore implements DeadLetterStore {
     return unspillLetter(letter, chunks);
   }
 
-  async remove(subscriptionId: string, refs: readonly DeadLetterRef[]): Promise<void> {
+  async remove(
+    subscriptionId: string,
+    refs: ReadonlyArray<DeadLetterRef & Pick<DeadLetter, "spilled">>,
+  ): Promise<void> {
     const sks = [...new Set(refs.map(deadLetterSk))];
     await batchWrite(
       this.#client,
@@ -329,14 +322,28 @@ export class DynamoDeadLetterStore implements DeadLetterStore {
       })),
       this.#retry,
     );
-    // Then their chunks, if any (few letters have some: one keys-only pass over them).
-    const prefixes = new Set(sks.map((sk) => `${sk}#`));
-    const chunkOf = (sk: string) => sk.slice(0, sk.lastIndexOf("#") + 1);
-    await this.#deleteAll(spillPk(subscriptionId), (key) => prefixes.has(chunkOf(key.sk?.S ?? "")));
+    // Then the chunks of spilled ones, by their computed keys.
+    await batchWrite(
+      this.#client,
+      this.#table,
+      refs.flatMap((ref) =>
+        ref.spilled === undefined
+          ? []
+          : Array.from({ length: ref.spilled.chunks }, (_, index) => ({
+              DeleteRequest: {
+                Key: {
+                  pk: { S: spillPk(subscriptionId) },
+                  sk: { S: chunkSk(deadLetterSk(ref), ref.spilled?.id ?? "", index) },
+                },
+              },
+            })),
+      ),
+      this.#retry,
+    );
   }
 
-  /** Deletes the items of `pk` that `keep` selects (all by default), page by page. */
-  async #deleteAll(pk: string, select: (key: Item) => boolean = () => true): Promise<void> {
+  /** Deletes every item of `pk`, page by page. */
+  async #deleteAll(pk: string): Promise<void> {
     let start: Item | undefined;
     do {
       const out = await this.#query(
@@ -352,7 +359,7 @@ export class DynamoDeadLetterStore implements DeadLetterStore {
       await batchWrite(
         this.#client,
         this.#table,
-        (out.Items ?? []).filter(select).map((Key) => ({ DeleteRequest: { Key } })),
+        (out.Items ?? []).map((Key) => ({ DeleteRequest: { Key } })),
         this.#retry,
       );
     } while (start);

@@ -58,25 +58,19 @@ function chunks<T>(items: readonly T[], size: number): T[][] {
   return out;
 }
 
-/** BatchGetItem in chunks of 100 keys, retrying UnprocessedKeys with backoff. `projection`: the
- * attributes to read (all by default). */
+/** BatchGetItem in chunks of 100 keys, retrying UnprocessedKeys with backoff. */
 export async function batchGet(
   client: DynamoDBClient,
   table: string,
   keys: readonly Item[],
   retry: BatchRetry = {},
-  projection?: string,
 ): Promise<Item[]> {
   const rounds = retry.maxRounds ?? 8;
   const sleep = retry.sleep ?? defaultSleep;
   const found: Item[] = [];
   for (const chunk of chunks(keys, 100)) {
     let request: Record<string, KeysAndAttributes> | undefined = {
-      [table]: {
-        Keys: chunk,
-        ConsistentRead: true,
-        ...(projection ? { ProjectionExpression: projection } : {}),
-      },
+      [table]: { Keys: chunk, ConsistentRead: true },
     };
     for (let round = 0; request !== undefined; round++) {
       if (round > 0) {

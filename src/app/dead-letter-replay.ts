@@ -69,7 +69,7 @@ async function drainKey(
           };
         }
       }
-      await store.remove(subscriptionId, [ref]);
+      await store.remove(subscriptionId, [letter]);
       if (deliver !== undefined) delivered++;
       else discarded++;
     }
@@ -131,7 +131,7 @@ export async function replayLetters(
         stoppedAt: { ref, reason: result.reason },
       };
     }
-    await store.remove(subscriptionId, [ref]);
+    await store.remove(subscriptionId, [letter]);
     delivered++;
   }
   return { delivered, discarded: 0, unparked: false };

@@ -133,6 +133,7 @@ export function createReplayDeliveries(options: ReplayDeliveryOptions): ReplayDe
           }
           build = createRequestBuilder(sinkTarget(subscription, service, mode, authorization));
           request = build(record, objectKey);
+          attempt--; // the re-read token gets its own attempt
           continue;
         }
         if (result.kind === "terminal") break;

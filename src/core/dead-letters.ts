@@ -54,7 +54,12 @@ export interface DeadLetter {
    * headers) are left out here and the whole letter is stored in `chunks` pieces of `bytes` in
    * all; the store reads it whole for replay (`spillLetter` / `unspillLetter`).
    */
-  readonly spilled?: { readonly bytes: number; readonly chunks: number };
+  readonly spilled?: {
+    readonly bytes: number;
+    readonly chunks: number;
+    /** Names this content's chunks (a hash of it), so that chunks of another write never mix in. */
+    readonly id: string;
+  };
   readonly kind: DeadLetterKind;
   readonly reason: string;
   readonly httpStatus?: number;
@@ -95,9 +100,10 @@ export interface ParkedKey {
 export const MAX_INLINE_LETTER_BYTES = 300 * 1024;
 export const SPILL_CHUNK_BYTES = 300 * 1024;
 /** A spilled letter's key and headers are still listed when they fit in these. */
-const MAX_LISTED_KEY_BASE64 = 16 * 1024;
 const MAX_LISTED_HEADERS = 64 * 1024;
 export const MAX_REASON_LENGTH = 2_000;
+/** Keys longer than this (base64) are not copied into parked-key items (which must stay small). */
+export const MAX_LISTED_KEY_B64 = 16 * 1024;
 /** Longest key token kept verbatim in a parked-key id (DynamoDB sort keys are ≤ 1,024 bytes). */
 const MAX_KEY_TOKEN = 512;
 
@@ -179,7 +185,7 @@ export function spillLetter(letter: DeadLetter): { stub: DeadLetter; chunks: Uin
     chunks.push(bytes.subarray(at, Math.min(at + SPILL_CHUNK_BYTES, bytes.byteLength)));
   }
   const headerSize = whole.headers.reduce((n, [name, v]) => n + name.length + v.length + 8, 0);
-  const keyListed = whole.key === null || whole.key.length <= MAX_LISTED_KEY_BASE64;
+  const keyListed = whole.key === null || whole.key.length <= MAX_LISTED_KEY_B64;
   const headersListed = headerSize <= MAX_LISTED_HEADERS;
   return {
     stub: {
@@ -187,7 +193,11 @@ export function spillLetter(letter: DeadLetter): { stub: DeadLetter; chunks: Uin
       key: keyListed ? whole.key : null,
       value: null,
       headers: headersListed ? whole.headers : [],
-      spilled: { bytes: bytes.byteLength, chunks: chunks.length },
+      spilled: {
+        bytes: bytes.byteLength,
+        chunks: chunks.length,
+        id: createHash("sha256").update(bytes).digest("hex").slice(0, 16),
+      },
     },
     chunks,
   };

@@ -59,8 +59,12 @@ export interface DeadLetterStore {
    * are missing.
    */
   whole(letter: DeadLetter): Promise<DeadLetter>;
-  /** Removes letters (replayed or discarded). Missing ones are ignored. */
-  remove(subscriptionId: string, refs: readonly DeadLetterRef[]): Promise<void>;
+  /** Removes letters (replayed or discarded), and the chunks of those given as spilled stubs
+   * (pass the letters as listed). Missing ones are ignored. */
+  remove(
+    subscriptionId: string,
+    refs: ReadonlyArray<DeadLetterRef & Pick<DeadLetter, "spilled">>,
+  ): Promise<void>;
   /** Ids (`parkedKeyId`) of the parked keys of these partitions. */
   parkedKeys(subscriptionId: string, partitionIds: readonly string[]): Promise<Set<string>>;
   listParkedKeys(

@@ -153,6 +153,9 @@ export interface PostDispatch {
 
 const coordinate = (partitionId: string, offset: number) => `${partitionId}\u0000${offset}`;
 
+/** Answers that say the service is unavailable, not that the record is bad. */
+const UNAVAILABLE_STATUS = new Set([408, 429, 502, 503, 504]);
+
 export function postDispatch(input: PostDispatchInput): PostDispatch {
   const { subscriptionId, settings, now } = input;
   const letters: DeadLetter[] = [];
@@ -220,21 +223,23 @@ export function postDispatch(input: PostDispatchInput): PostDispatch {
     });
   }
 
-  // When nothing this invocation sent got through and several lanes failed, the sink (or the way
-  // to it) is down rather than these records bad: their attempts do not count against the
-  // budget, or a short outage would dead-letter everything; the age budget
-  // (dead.letter.max.age.seconds) still runs. A single failing lane is not told apart from a
-  // poison key, so its attempts count.
+  // When nothing this invocation sent got through, several lanes failed and every failure says
+  // "unavailable" (no HTTP answer, 408, 429, 502, 503, 504), the sink or the way to it is down
+  // rather than these records bad: their attempts do not count against the budget, or a short
+  // outage would dead-letter everything; the age budget (dead.letter.max.age.seconds) still runs.
+  // A handler's own error (500, ...) or a single failing lane counts as usual: a poison record.
+  const failed = input.outcomes.filter((o) => o.status === "failed");
   const failingLanes = new Set(
-    input.outcomes
-      .filter((o) => o.status === "failed")
-      .map((o) =>
-        input.ordered && hasLaneKey(o.record)
-          ? parkedKeyId(o.partitionId, o.record.key)
-          : `${o.partitionId}@${o.record.offset}`,
-      ),
+    failed.map((o) =>
+      input.ordered && hasLaneKey(o.record)
+        ? parkedKeyId(o.partitionId, o.record.key)
+        : `${o.partitionId}@${o.record.offset}`,
+    ),
   );
-  const sinkDown = failingLanes.size >= 2 && !input.outcomes.some((o) => o.status === "delivered");
+  const sinkDown =
+    failingLanes.size >= 2 &&
+    failed.every((o) => o.httpStatus === undefined || UNAVAILABLE_STATUS.has(o.httpStatus)) &&
+    !input.outcomes.some((o) => o.status === "delivered");
   const counted = (o: RecordOutcome) => (sinkDown && o.status === "failed" ? 0 : o.attempts);
 
   // 2. Terminal and exhausted records (offset order, so a key is parked by its first exhausted).

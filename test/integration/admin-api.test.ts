@@ -459,7 +459,7 @@ describe("PATCH /services/{name}", () => {
     const sub = await call(api, "POST", "/subscriptions", REFERENCE_BODY);
     expect(sub.status).toBe(201);
     const patched = await call(api, "PATCH", "/services/MyService", {
-      endpoint: "http://restate.internal:8080",
+      endpoint: "http://restate.internal:8080/",
       invocation: "send",
       auth: { bearer_token_secret: TOKEN_ARN },
     });

@@ -316,6 +316,53 @@ describe("DynamoDeadLetterStore", () => {
     expect((await store.list("sub_1")).items).toEqual([]);
   });
 
+  it("a huge key parks without copying it into the parked-key item", async () => {
+    const store = new DynamoDeadLetterStore(dynamo.client, await freshTable());
+    const hugeKey = new Uint8Array(350_000).fill(0x61);
+    const keyId = parkedKeyId(P0, hugeKey);
+    await store.park([
+      buildDeadLetter({
+        subscriptionId: "sub_1",
+        partitionId: P0,
+        record: { ...rec(0, 4, null, "{}"), key: hugeKey },
+        kind: "exhausted",
+        reason: "HTTP 500",
+        attempts: 10,
+        firstFailedAt: NOW,
+        parkedAt: NOW,
+        parksKey: keyId,
+      }),
+    ]);
+    expect(await store.getParkedKey("sub_1", keyId)).toMatchObject({ key: null, version: 1 });
+    const stub = (await store.list("sub_1")).items[0] as DeadLetter;
+    expect(stub.key).toBeNull(); // listed without it
+    expect(Buffer.from((await store.whole(stub)).key ?? "", "base64")).toEqual(
+      Buffer.from(hugeKey),
+    );
+  });
+
+  it("chunks left by an interrupted write never mix with a later one", async () => {
+    const table = await freshTable();
+    const store = new DynamoDeadLetterStore(dynamo.client, table);
+    const big = (reason: string) =>
+      buildDeadLetter({
+        subscriptionId: "sub_1",
+        partitionId: P0,
+        record: rec(0, 9, "k", JSON.stringify("q".repeat(700_000))),
+        kind: "exhausted",
+        reason,
+        attempts: 10,
+        firstFailedAt: NOW,
+        parkedAt: NOW,
+      });
+    // The first write stored its chunks, then stopped before the letter item.
+    await store.park([big("first")]);
+    await store.remove("sub_1", [{ partitionId: P0, offset: 9 }]); // the letter item only
+    await store.park([big("second, longer reason ".repeat(50))]);
+    const stub = await store.get("sub_1", { partitionId: P0, offset: 9 });
+    expect((await store.whole(stub as DeadLetter)).reason).toMatch(/^second/);
+  });
+
   it("replays a parked key in order, then unparks it; discard empties it", async () => {
     const store = new DynamoDeadLetterStore(dynamo.client, await freshTable());
     const keyA = parkedKeyId(P0, utf8("a"));

@@ -75,6 +75,7 @@ describe("replay delivery", () => {
       deadLetters: { whole: async (l: DeadLetter) => l },
       requestTimeoutMs: 2_000,
       retryDelayMs: 1,
+      maxAttempts: 1, // the re-read token still gets its own attempt
       secrets: {
         resolve: async () => current,
         forget: (ref) => {

@@ -37,6 +37,13 @@ describe("configuration from the environment", () => {
     expect(adminConfig({ SERVICE_ENDPOINT_ALLOW: "" }).SERVICE_ENDPOINT_ALLOW).toBeUndefined();
     expect(adminConfig({}).REPLAY_BUDGET_MS).toBe(20_000);
     expect(adminConfig({}).REPLAY_REQUEST_TIMEOUT_MS).toBe(10_000);
+    // The consumer accepts at most 60 s in a replay command: refused here, not at every replay.
+    expect(adminConfig({ REPLAY_REQUEST_TIMEOUT_MS: "60000" }).REPLAY_REQUEST_TIMEOUT_MS).toBe(
+      60_000,
+    );
+    expect(() => adminConfig({ REPLAY_REQUEST_TIMEOUT_MS: "60001" })).toThrow(
+      /REPLAY_REQUEST_TIMEOUT_MS/,
+    );
     expect(() => adminConfig({ SERVICE_ENDPOINT_ALLOW: "http://x/y" })).toThrow(
       /SERVICE_ENDPOINT_ALLOW: bad host pattern/,
     );

@@ -179,8 +179,11 @@ describe("buildDeadLetter", () => {
     expect(stub).toEqual({
       ...letter,
       value: null,
-      spilled: { bytes: total, chunks: chunks.length },
+      spilled: { bytes: total, chunks: chunks.length, id: expect.stringMatching(/^[0-9a-f]{16}$/) },
     });
+    // The id names the content: the same letter spills under the same id, another under another.
+    expect(spillLetter(letter).stub.spilled?.id).toBe(stub.spilled?.id);
+    expect(spillLetter({ ...letter, reason: "other" }).stub.spilled?.id).not.toBe(stub.spilled?.id);
     expect(Buffer.byteLength(JSON.stringify(stub))).toBeLessThan(MAX_INLINE_LETTER_BYTES);
     expect(letterToRecord(stub)).toBeUndefined();
     const whole = unspillLetter(stub, chunks);
@@ -420,6 +423,38 @@ describe("postDispatch", () => {
     );
     expect(back.counts.sinkDown).toBe(false);
     expect(back.letters.map((l) => [l.offset, l.kind])).toEqual([[0, "exhausted"]]);
+  });
+
+  it("a handler's own errors are no outage: two poison keys alone still count and park", () => {
+    const p1 = rec(0, 0, "p1");
+    const p2 = rec(0, 1, "p2");
+    const progress = new Map<string, PartitionProgress>([
+      [
+        P0,
+        {
+          partitionId: P0,
+          settled: [[2, 2]], // a healthy record of the batch, delivered earlier
+          failures: {
+            "0": { attempts: 8, firstFailedAt: NOW - 5_000, lastError: "HTTP 500" },
+            "1": { attempts: 8, firstFailedAt: NOW - 5_000, lastError: "HTTP 500" },
+          },
+          version: 4,
+        },
+      ],
+    ]);
+    const post = run(
+      [p1, p2, rec(0, 2, "ok")],
+      () => [
+        { ...outcome(p1, "failed", 4, "HTTP 500: boom"), httpStatus: 500 },
+        { ...outcome(p2, "failed", 4, "HTTP 500: boom"), httpStatus: 500 },
+      ],
+      { progress },
+    );
+    expect(post.counts.sinkDown).toBe(false);
+    expect(post.letters.map((l) => [l.offset, l.kind])).toEqual([
+      [0, "exhausted"],
+      [1, "exhausted"],
+    ]);
   });
 
   it("the age budget runs even while the sink is down", () => {

@@ -249,7 +249,7 @@ export function deadLetterRoutes(ctx: AdminContext): Routes {
       if (deliver) {
         addResult(tally, undefined, await replayLetters(letters, id, [target.ref], deliver));
       } else {
-        await letters.remove(id, [target.ref]);
+        await letters.remove(id, [letter]);
         tally.processed = 1;
         if (letter.parksKey !== undefined) await unparkIfEmpty(letters, id, letter.parksKey, tally);
       }
@@ -283,7 +283,7 @@ export function deadLetterRoutes(ctx: AdminContext): Routes {
       const ref = { partitionId: letter.partitionId, offset: letter.offset };
       if (deliver) addResult(tally, undefined, await replayLetters(letters, id, [ref], deliver));
       else {
-        await letters.remove(id, [ref]);
+        await letters.remove(id, [letter]);
         tally.processed++;
       }
     }

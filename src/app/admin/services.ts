@@ -113,7 +113,7 @@ export function serviceRoutes(ctx: AdminContext): Routes {
     const auth = patch.auth === undefined ? current.auth : (patch.auth ?? undefined);
     const next: ServiceDefinition = {
       ...rest,
-      ...(patch.endpoint === undefined ? {} : { endpoint: patch.endpoint }),
+      ...(patch.endpoint === undefined ? {} : { endpoint: patch.endpoint.replace(/\/+$/, "") }),
       ...(patch.invocation === undefined ? {} : { invocation: patch.invocation }),
       ...(auth === undefined ? {} : { auth }),
     };
