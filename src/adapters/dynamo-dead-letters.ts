@@ -50,8 +50,13 @@ export const parkedKeyPk = (subscriptionId: string): string => `parked-key#${sub
 export const deadLetterSk = (ref: DeadLetterRef): string =>
   `${ref.partitionId}#${String(ref.offset).padStart(20, "0")}`;
 const spillPk = (subscriptionId: string): string => `${deadLetterPk(subscriptionId)}#spill`;
-const chunkSk = (letterSk: string, spillId: string, index: number): string =>
-  `${letterSk}#${spillId}#${String(index).padStart(4, "0")}`;
+type Spilled = NonNullable<DeadLetter["spilled"]>;
+/** Keys of a spilled letter's chunks, in order. */
+const chunkKeys = (subscriptionId: string, ref: DeadLetterRef, spilled: Spilled): Item[] =>
+  Array.from({ length: spilled.chunks }, (_, index) => ({
+    pk: { S: spillPk(subscriptionId) },
+    sk: { S: `${deadLetterSk(ref)}#${spilled.id}#${String(index).padStart(4, "0")}` },
+  }));
 
 const DEFAULT_PAGE = 100;
 const MAX_PAGE = 1_000;
@@ -139,15 +144,11 @@ export class DynamoDeadLetterStore implements DeadLetterStore {
       this.#client,
       this.#table,
       stored.flatMap(({ letter, stub, chunks }) =>
-        chunks.map((data, index) => ({
-          PutRequest: {
-            Item: {
-              pk: { S: spillPk(letter.subscriptionId) },
-              sk: { S: chunkSk(deadLetterSk(letter), stub.spilled?.id ?? "", index) },
-              data: { B: data },
-            },
-          },
-        })),
+        stub.spilled === undefined
+          ? []
+          : chunkKeys(letter.subscriptionId, letter, stub.spilled).map((key, index) => ({
+              PutRequest: { Item: { ...key, data: { B: chunks[index] as Uint8Array } } },
+            })),
       ),
       this.#retry,
     );
@@ -329,14 +330,7 @@ export class DynamoDeadLetterStore implements DeadLetterStore {
       refs.flatMap((ref) =>
         ref.spilled === undefined
           ? []
-          : Array.from({ length: ref.spilled.chunks }, (_, index) => ({
-              DeleteRequest: {
-                Key: {
-                  pk: { S: spillPk(subscriptionId) },
-                  sk: { S: chunkSk(deadLetterSk(ref), ref.spilled?.id ?? "", index) },
-                },
-              },
-            })),
+          : chunkKeys(subscriptionId, ref, ref.spilled).map((Key) => ({ DeleteRequest: { Key } })),
       ),
       this.#retry,
     );

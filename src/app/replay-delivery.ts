@@ -9,7 +9,7 @@ import { letterToRecord } from "../core/dead-letters.ts";
 import { ConflictError, NotFoundError } from "../core/errors.ts";
 import { createRequestBuilder, sinkTarget } from "../core/invocation.ts";
 import type { Subscription } from "../core/model.ts";
-import { DEFAULT_MAX_REQUEST_BYTES, deliveryMode, oversizedValue } from "../core/plan.ts";
+import { checkRecord, DEFAULT_MAX_REQUEST_BYTES, deliveryMode } from "../core/plan.ts";
 import type { CatalogReader } from "../core/ports.ts";
 import type { DeadLetterStore } from "../core/reliability-ports.ts";
 import { authorizationFor, type SecretResolver, SecretUnavailableError } from "../core/secrets.ts";
@@ -40,16 +40,6 @@ export interface ReplayDeliveries {
   /** The delivery for one subscription's letters. Throws NotFoundError when its service is gone. */
   forSubscription(subscription: Subscription): Promise<ReplayDelivery>;
   close(): Promise<void>;
-}
-
-const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
-
-function decodeUtf8(bytes: Uint8Array): string | undefined {
-  try {
-    return utf8.decode(bytes);
-  } catch {
-    return undefined;
-  }
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -93,28 +83,9 @@ export function createReplayDeliveries(options: ReplayDeliveryOptions): ReplayDe
         };
       }
       // What the consumer refuses up front is refused here too, with the same reasons.
-      const oversized = oversizedValue(record, maxRequestBytes);
-      if (oversized !== undefined) return { ok: false, reason: oversized };
-      let objectKey: string | undefined;
-      if (mode.keyed) {
-        if (record.key === null || record.key.length === 0) {
-          return { ok: false, reason: "record has no key (keyed handler needs one)" };
-        }
-        objectKey = decodeUtf8(record.key);
-        if (objectKey === undefined) return { ok: false, reason: "record key is not valid UTF-8" };
-      }
-      if (mode.input === "json" && record.value !== null) {
-        const text = decodeUtf8(record.value);
-        let valid = text !== undefined;
-        if (text !== undefined) {
-          try {
-            JSON.parse(text);
-          } catch {
-            valid = false;
-          }
-        }
-        if (!valid) return { ok: false, reason: "value is not valid JSON (handler expects JSON)" };
-      }
+      const checked = checkRecord(record, mode, maxRequestBytes);
+      if ("reason" in checked) return { ok: false, reason: checked.reason };
+      const { objectKey } = checked;
       let request = build(record, objectKey);
       let reason = "not attempted";
       let tokenReread = false;

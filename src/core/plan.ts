@@ -61,7 +61,7 @@ export interface PlanOptions {
 }
 
 /** The terminal reason for a value larger than `maxRequestBytes`, else undefined. */
-export function oversizedValue(
+function oversizedValue(
   record: Pick<DecodedRecord, "value">,
   maxRequestBytes: number,
 ): string | undefined {
@@ -100,6 +100,23 @@ function objectKeyOf(record: DecodedRecord): { key: string } | { reason: string 
   return { key };
 }
 
+/**
+ * Whether one record can be delivered to this sink, and under which object key (keyed sinks):
+ * the consumer's check, shared by replays so that both refuse the same records for the same
+ * reasons.
+ */
+export function checkRecord(
+  record: DecodedRecord,
+  mode: DeliveryMode,
+  maxRequestBytes: number = DEFAULT_MAX_REQUEST_BYTES,
+): { readonly objectKey?: string } | { readonly reason: string } {
+  const problem = undeliverable(record, mode, maxRequestBytes);
+  if (problem !== undefined) return { reason: problem };
+  if (!mode.keyed) return {};
+  const key = objectKeyOf(record);
+  return "reason" in key ? key : { objectKey: key.key };
+}
+
 function reject(partitionId: string, record: DecodedRecord, reason: string): RecordOutcome {
   return { partitionId, record, status: "terminal", reason, attempts: 0 };
 }
@@ -118,27 +135,23 @@ export function planBatch(
   for (const partition of event.partitions) {
     for (const record of partition.records) {
       recordCount++;
-      const problem = undeliverable(record, mode, maxRequestBytes);
-      if (problem !== undefined) {
-        rejected.push(reject(partition.id, record, problem));
+      const checked = checkRecord(record, mode, maxRequestBytes);
+      if ("reason" in checked) {
+        rejected.push(reject(partition.id, record, checked.reason));
         continue;
       }
-      if (!mode.keyed) {
+      const { objectKey } = checked;
+      if (objectKey === undefined) {
         single.push([{ partitionId: partition.id, record }]);
         continue;
       }
-      const key = objectKeyOf(record);
-      if ("reason" in key) {
-        rejected.push(reject(partition.id, record, key.reason));
-        continue;
-      }
-      const planned: PlannedRecord = { partitionId: partition.id, record, objectKey: key.key };
+      const planned: PlannedRecord = { partitionId: partition.id, record, objectKey };
       if (!mode.ordered) {
         single.push([planned]);
         continue;
       }
       // NUL cannot occur in a partition id, so (partition, key) pairs cannot collide.
-      const laneId = `${partition.id}\u0000${key.key}`;
+      const laneId = `${partition.id}\u0000${objectKey}`;
       const lane = byKey.get(laneId);
       if (lane === undefined) byKey.set(laneId, [planned]);
       else lane.push(planned);

@@ -10,6 +10,7 @@ import {
   type LocalEventSource,
   startLocalEventSource,
 } from "../../src/local/kafka/event-source.ts";
+import { waitUntil } from "../helpers/until.ts";
 
 const TOPIC = "orders";
 const PARTITIONS = 4;
@@ -27,13 +28,7 @@ interface Delivered {
 let kafka: RunningKafka | undefined;
 const sources: LocalEventSource[] = [];
 
-const until = async (what: string, check: () => boolean, timeoutMs = 120_000) => {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-};
+const until = waitUntil({ timeoutMs: 120_000, pollMs: 50 });
 
 /** Validates the event like the consumer does and flattens it. */
 function recordEvent(event: EsmKafkaEvent, into: Delivered[]): void {

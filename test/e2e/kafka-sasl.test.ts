@@ -10,6 +10,7 @@ import {
   type LocalEventSource,
   startLocalEventSource,
 } from "../../src/local/kafka/event-source.ts";
+import { waitUntil } from "../helpers/until.ts";
 
 const TOPIC = "secured";
 const RECORDS = 25;
@@ -20,13 +21,7 @@ const WRONG_PASSWORD = "definitely-wrong-pw-4711";
 let kafka: RunningKafka | undefined;
 const sources: LocalEventSource[] = [];
 
-const until = async (what: string, check: () => boolean, timeoutMs = 120_000) => {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-};
+const until = waitUntil({ timeoutMs: 120_000, pollMs: 50 });
 
 const clientSasl = () => ({ mechanism: "PLAIN" as const, username: USER, password: PASSWORD });
 

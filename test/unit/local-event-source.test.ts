@@ -9,6 +9,7 @@ import type {
   OpenFeed,
   RecordFeed,
 } from "../../src/local/kafka/platformatic-client.ts";
+import { waitUntil } from "../helpers/until.ts";
 
 /** An in-memory Kafka: a topic's partitions, a group's commits, and the latest feed's handlers. */
 class FakeKafka {
@@ -66,13 +67,7 @@ class FakeKafka {
   };
 }
 
-const until = async (what: string, check: () => boolean, timeoutMs = 5_000) => {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-};
+const until = waitUntil({ timeoutMs: 5_000, pollMs: 5 });
 
 const offsetsOf = (event: EsmKafkaEvent, id: string) =>
   (event.records[id] ?? []).map((r) => r.offset);
