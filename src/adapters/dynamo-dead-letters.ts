@@ -1,10 +1,12 @@
 // DeadLetterStore over the single table.
 // - letter:     pk = `dead-letter#<subscription id>`, sk = `<topic>-<partition>#<offset, 20 digits>`
-//               (so a Query lists a partition's letters in offset order), `doc` = the letter as
+//               (so a Query lists a partition's letters in offset order), `#<fingerprint>` appended
+//               for a letter parked at an offset that already holds another record's letter (a
+//               reused offset: its `variant`), `doc` = the letter as
 //               JSON (a stub when it is too large for one item, see spillLetter), `kind`,
 //               `parkedAt`, and `parksKey` when it parks its key (a filter for "this key's letters").
 // - chunk:      pk = `dead-letter#<subscription id>#spill`,
-//               sk = `<letter sk>#<spill id>#<chunk, 4 digits>`, `data` (binary): the whole
+//               sk = `<partition>#<offset>#<spill id>#<chunk, 4 digits>`, `data` (binary): the whole
 //               letter's JSON in pieces, for letters over ~300 KB; the spill id (a hash of the
 //               content, named in the stub) keeps chunks of another write apart. Written before the
 //               letter item, removed after it (computed from the stub).
@@ -47,15 +49,17 @@ import {
 
 export const deadLetterPk = (subscriptionId: string): string => `dead-letter#${subscriptionId}`;
 export const parkedKeyPk = (subscriptionId: string): string => `parked-key#${subscriptionId}`;
-export const deadLetterSk = (ref: DeadLetterRef): string =>
+const offsetSk = (ref: DeadLetterRef): string =>
   `${ref.partitionId}#${String(ref.offset).padStart(20, "0")}`;
+export const deadLetterSk = (ref: DeadLetterRef): string =>
+  ref.variant === undefined ? offsetSk(ref) : `${offsetSk(ref)}#${ref.variant}`;
 const spillPk = (subscriptionId: string): string => `${deadLetterPk(subscriptionId)}#spill`;
 type Spilled = NonNullable<DeadLetter["spilled"]>;
 /** Keys of a spilled letter's chunks, in order. */
 const chunkKeys = (subscriptionId: string, ref: DeadLetterRef, spilled: Spilled): Item[] =>
   Array.from({ length: spilled.chunks }, (_, index) => ({
     pk: { S: spillPk(subscriptionId) },
-    sk: { S: `${deadLetterSk(ref)}#${spilled.id}#${String(index).padStart(4, "0")}` },
+    sk: { S: `${offsetSk(ref)}#${spilled.id}#${String(index).padStart(4, "0")}` },
   }));
 
 const DEFAULT_PAGE = 100;
@@ -154,26 +158,19 @@ export class DynamoDeadLetterStore implements DeadLetterStore {
     );
     // A letter already stored stays as it is (conditional put): a batch sent again (after an
     // offset reset, or once its progress was cleared) would otherwise overwrite the first failure
-    // with a "parked-behind" copy of itself. Its key is still marked parked below.
+    // with a "parked-behind" copy of itself. Its key is still marked parked below. Another record
+    // at the same offset (offsets reused) is kept beside it, as a variant.
     await inParallel(stored, KEY_CONCURRENCY, async ({ letter, stub }) => {
-      try {
-        await this.#client.send(
-          new PutItemCommand({
-            TableName: this.#table,
-            Item: {
-              pk: { S: deadLetterPk(letter.subscriptionId) },
-              sk: { S: deadLetterSk(letter) },
-              doc: { S: JSON.stringify(stub) },
-              kind: { S: letter.kind },
-              parkedAt: { N: String(letter.parkedAt) },
-              ...(letter.parksKey === undefined ? {} : { parksKey: { S: letter.parksKey } }),
-            },
-            ConditionExpression: "attribute_not_exists(pk)",
-          }),
-        );
-      } catch (error) {
-        if (!isConditionFailure(error)) throw dependency("PutItem dead letter", error);
+      if (await this.#putNew(letter, stub)) return;
+      const existing = await this.get(letter.subscriptionId, letter);
+      if (
+        letter.fingerprint === undefined ||
+        existing?.fingerprint === undefined ||
+        existing.fingerprint === letter.fingerprint
+      ) {
+        return;
       }
+      await this.#putNew(letter, { ...stub, variant: letter.fingerprint });
     });
 
     const keys = new Map<
@@ -223,6 +220,32 @@ export class DynamoDeadLetterStore implements DeadLetterStore {
         throw dependency("UpdateItem parked key", error);
       }
     });
+  }
+
+  /** Puts the letter item unless its key exists; false when it did. */
+  async #putNew(letter: DeadLetter, stub: DeadLetter): Promise<boolean> {
+    try {
+      await this.#client.send(
+        new PutItemCommand({
+          TableName: this.#table,
+          Item: {
+            pk: { S: deadLetterPk(letter.subscriptionId) },
+            sk: {
+              S: deadLetterSk({ ...letter, ...(stub.variant ? { variant: stub.variant } : {}) }),
+            },
+            doc: { S: JSON.stringify(stub) },
+            kind: { S: letter.kind },
+            parkedAt: { N: String(letter.parkedAt) },
+            ...(letter.parksKey === undefined ? {} : { parksKey: { S: letter.parksKey } }),
+          },
+          ConditionExpression: "attribute_not_exists(pk)",
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (isConditionFailure(error)) return false;
+      throw dependency("PutItem dead letter", error);
+    }
   }
 
   async #query(input: Omit<QueryCommandInput, "TableName">, operation: string) {
@@ -298,7 +321,7 @@ export class DynamoDeadLetterStore implements DeadLetterStore {
           KeyConditionExpression: "pk = :pk AND begins_with(sk, :prefix)",
           ExpressionAttributeValues: {
             ":pk": { S: spillPk(letter.subscriptionId) },
-            ":prefix": { S: `${deadLetterSk(letter)}#${letter.spilled.id}#` },
+            ":prefix": { S: `${offsetSk(letter)}#${letter.spilled.id}#` },
           },
           ...(start ? { ExclusiveStartKey: start } : {}),
         },

@@ -1,5 +1,6 @@
 // ProgressStore over the single table: pk = `progress#<subscription id>`, sk = `<topic>-<partition>`,
-// attributes `version` (N, optimistic concurrency), `settled` (S, delta-encoded ranges), `failures`
+// attributes `version` (N, optimistic concurrency), `settled` (S, delta-encoded ranges),
+// `fingerprints` (S, base64: the records settled at those offsets), `failures`
 // (S, compact JSON; absent when none), `updatedAt` (N, epoch ms). Encoding: core/progress-codec.ts;
 // an item stays under DynamoDB's 400 KB (see MAX_ENCODED_BYTES and the codec's degradation).
 import {
@@ -69,7 +70,13 @@ export class DynamoProgressStore implements ProgressStore {
       try {
         result.set(
           partitionId,
-          decodeProgress(partitionId, version, item.settled?.S, item.failures?.S),
+          decodeProgress(
+            partitionId,
+            version,
+            item.settled?.S,
+            item.fingerprints?.S,
+            item.failures?.S,
+          ),
         );
       } catch (error) {
         if (error instanceof ProgressDecodeError) {
@@ -103,7 +110,9 @@ export class DynamoProgressStore implements ProgressStore {
       ...this.#key(subscriptionId, progress.partitionId),
       version: { N: String(progress.version) },
       updatedAt: { N: String((this.#options.now ?? Date.now)()) },
-      ...(encoded.settled === "" ? {} : { settled: { S: encoded.settled } }),
+      ...(encoded.settled === ""
+        ? {}
+        : { settled: { S: encoded.settled }, fingerprints: { S: encoded.fingerprints } }),
       ...(encoded.failures === undefined ? {} : { failures: { S: encoded.failures } }),
     };
     try {

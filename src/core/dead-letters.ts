@@ -18,6 +18,7 @@ import { createHash } from "node:crypto";
 import { ValidationError } from "./errors.ts";
 import type { DecodedRecord } from "./event.ts";
 import { truncateText } from "./progress.ts";
+import { fingerprintHex, recordFingerprint } from "./record-identity.ts";
 
 export type DeadLetterKind = "terminal" | "exhausted" | "parked-behind";
 
@@ -60,6 +61,13 @@ export interface DeadLetter {
     /** Names this content's chunks (a hash of it), so that chunks of another write never mix in. */
     readonly id: string;
   };
+  /** recordFingerprint of the record, 8 hex digits (absent in letters of earlier versions). */
+  readonly fingerprint?: string;
+  /**
+   * Set (to the fingerprint) on a letter stored beside another record's letter at the same
+   * offset: offsets were reused (topic recreated, consumer group reset) and both are kept.
+   */
+  readonly variant?: string;
   readonly kind: DeadLetterKind;
   readonly reason: string;
   readonly httpStatus?: number;
@@ -80,7 +88,15 @@ export interface DeadLetter {
 export interface DeadLetterRef {
   readonly partitionId: string;
   readonly offset: number;
+  /** The letter's `variant`, when it has one. */
+  readonly variant?: string;
 }
+
+/** The coordinates that address this letter in the store. */
+export const letterRef = (letter: DeadLetter): DeadLetterRef =>
+  letter.variant === undefined
+    ? { partitionId: letter.partitionId, offset: letter.offset }
+    : { partitionId: letter.partitionId, offset: letter.offset, variant: letter.variant };
 
 /** A (partition, key) whose later records are parked until it is replayed or discarded. */
 export interface ParkedKey {
@@ -161,6 +177,7 @@ export function buildDeadLetter(facts: LetterFacts): DeadLetter {
     key: record.key === null ? null : toBase64(record.key),
     value: record.value === null ? null : toBase64(record.value),
     headers: record.headers.map(([name, bytes]) => [name, toBase64(bytes)] as const),
+    fingerprint: fingerprintHex(recordFingerprint(record)),
     kind: facts.kind,
     reason: truncateText(facts.reason, MAX_REASON_LENGTH),
     ...(facts.httpStatus === undefined ? {} : { httpStatus: facts.httpStatus }),

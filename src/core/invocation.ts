@@ -4,6 +4,7 @@
 import type { DecodedRecord } from "./event.ts";
 import type { InvocationMode, PayloadFormat, ServiceDefinition, Subscription } from "./model.ts";
 import type { DeliveryMode } from "./plan.ts";
+import { fingerprintHex, recordFingerprint } from "./record-identity.ts";
 
 /** Everything about the sink that is the same for every record of a batch. */
 export interface SinkTarget {
@@ -47,15 +48,19 @@ export const FORWARDED_HEADER_PREFIX = "kafka.header.";
 export const FORWARDED_HEADER_B64_PREFIX = "kafka.header-b64.";
 
 /**
- * The idempotency key: `<subscription id>/<topic>/<partition>/<offset>`. Deterministic, so every
- * redelivery of a record (retry in the invocation, batch retried by the ESM) carries the same key
- * and a Restate ingress runs the handler once. Subscription ids and Kafka topic names
- * (`[a-zA-Z0-9._-]`, at most 249 chars) are printable ASCII, so the key is a valid header value,
- * never empty and at most ~300 bytes. Restate scopes idempotency keys per target (service,
- * handler, object key), which only narrows collisions further.
+ * The idempotency key: `<subscription id>/<topic>/<partition>/<offset>/<fingerprint>`, the
+ * fingerprint (record-identity.ts) as eight hex digits. Deterministic, so every redelivery of a
+ * record (retry in the invocation, batch retried by the ESM, a dead-letter replay) carries the same
+ * key and a Restate ingress runs the handler once; a different record at a reused offset (topic
+ * recreated, consumer group reset) gets another key, so it is not dropped as a duplicate.
+ * Subscription ids and Kafka topic names (`[a-zA-Z0-9._-]`, at most 249 chars) are printable ASCII,
+ * so the key is a valid header value, never empty and at most ~310 bytes. Restate scopes
+ * idempotency keys per target (service, handler, object key), which only narrows collisions
+ * further.
  */
 export function idempotencyKey(subscriptionId: string, record: DecodedRecord): string {
-  return `${subscriptionId}/${record.topic}/${record.partition}/${record.offset}`;
+  const fingerprint = fingerprintHex(recordFingerprint(record));
+  return `${subscriptionId}/${record.topic}/${record.partition}/${record.offset}/${fingerprint}`;
 }
 
 const TOKEN_CHAR = /[!#$&'*+\-.^_`|~0-9a-z]/;

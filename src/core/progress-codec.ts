@@ -4,8 +4,12 @@
 //           one `<from - previous to>[.<to-from>]` (the length part is left out for single
 //           offsets). Worst case — every other offset of a 10,000-record batch settled — is 5,000
 //           tokens of 1–3 characters: about 15 KB.
+// fingerprints: base64 of one big-endian uint32 per settled offset, in offset order (4 bytes an
+//           offset: about 53 KB for 10,000 settled offsets). A state written without them (by an
+//           earlier version) has its settled offsets dropped: they cannot be told from reused ones.
 // failures: JSON `{"e": [error texts], "b": <base epoch ms>, "f": "<entries>"}`, entries in offset
-//           order as `<offset delta>.<attempts>.<firstFailedAt - b>.<error index>` in base 36.
+//           order as `<offset delta>.<attempts>.<firstFailedAt - b>.<error index>[.<fingerprint>]`
+//           in base 36.
 //           Error texts are de-duplicated and capped (MAX_ERROR_TEXTS texts of ≤ 300 chars), so
 //           10,000 failures with distinct attempt counts and times stay near 150 KB.
 // If an encoded state still exceeds the byte budget, error texts are dropped, then the failure
@@ -96,8 +100,9 @@ export function encodeFailures(
     const delta = i === 0 ? offset : offset - previous;
     previous = offset;
     const error = keepErrors ? truncateText(f.lastError, MAX_ERROR_LENGTH) : DROPPED_ERROR;
+    const fingerprint = f.fingerprint === undefined ? "" : `.${b36(f.fingerprint >>> 0)}`;
     parts.push(
-      `${b36(delta)}.${b36(f.attempts)}.${b36(f.firstFailedAt - base)}.${b36(indexOf(error))}`,
+      `${b36(delta)}.${b36(f.attempts)}.${b36(f.firstFailedAt - base)}.${b36(indexOf(error))}${fingerprint}`,
     );
   }
   return JSON.stringify({ e: errors, b: base, f: parts.join(",") });
@@ -120,17 +125,20 @@ export function decodeFailures(text: string | undefined): Record<string, Failure
   let previous = 0;
   for (const [i, token] of f.split(",").entries()) {
     const fields = token.split(".");
-    if (fields.length !== 4) throw new ProgressDecodeError(`bad failure "${token}"`);
-    const [delta, attempts, age, index] = fields.map((x) => parseB36(x, "failure field")) as [
-      number,
-      number,
-      number,
-      number,
-    ];
+    if (fields.length !== 4 && fields.length !== 5) {
+      throw new ProgressDecodeError(`bad failure "${token}"`);
+    }
+    const [delta, attempts, age, index, fingerprint] = fields.map((x) =>
+      parseB36(x, "failure field"),
+    ) as [number, number, number, number, number | undefined];
+    if (fingerprint !== undefined && fingerprint > 0xffffffff) {
+      throw new ProgressDecodeError(`bad failure "${token}"`);
+    }
     const offset = i === 0 ? delta : previous + delta;
     previous = offset;
     const lastError = e[index];
     out[String(offset)] = {
+      ...(fingerprint === undefined ? {} : { fingerprint }),
       attempts,
       firstFailedAt: b + age,
       lastError: typeof lastError === "string" ? lastError : "unknown error",
@@ -139,8 +147,42 @@ export function decodeFailures(text: string | undefined): Record<string, Failure
   return out;
 }
 
+export function encodeFingerprints(progress: PartitionProgress): string {
+  const bytes = Buffer.alloc(progress.fingerprints.size * 4);
+  let at = 0;
+  for (const [from, to] of progress.settled) {
+    for (let offset = from; offset <= to; offset++, at += 4) {
+      const fingerprint = progress.fingerprints.get(offset);
+      if (fingerprint === undefined) {
+        throw new ProgressDecodeError(`settled offset ${offset} has no fingerprint`);
+      }
+      bytes.writeUInt32BE(fingerprint >>> 0, at);
+    }
+  }
+  return bytes.toString("base64");
+}
+
+export function decodeFingerprints(
+  ranges: readonly OffsetRange[],
+  text: string,
+): Map<number, number> {
+  const bytes = Buffer.from(text, "base64");
+  const out = new Map<number, number>();
+  let at = 0;
+  for (const [from, to] of ranges) {
+    for (let offset = from; offset <= to; offset++, at += 4) {
+      if (at + 4 > bytes.length) throw new ProgressDecodeError("too few fingerprints");
+      out.set(offset, bytes.readUInt32BE(at));
+    }
+  }
+  if (at !== bytes.length) throw new ProgressDecodeError("too many fingerprints");
+  return out;
+}
+
 export interface EncodedProgress {
   readonly settled: string;
+  /** Fingerprints of the settled offsets (empty string when none are settled). */
+  readonly fingerprints: string;
   /** Absent when there are no failures (or they had to be dropped). */
   readonly failures?: string;
   /** What had to be given up to fit the budget, if anything. */
@@ -155,11 +197,13 @@ const utf8Length = (s: string | undefined): number =>
 /** Encodes within `maxBytes` (the budget for the two strings), degrading as described above. */
 export function encodeProgress(progress: PartitionProgress, maxBytes: number): EncodedProgress {
   const settled = encodeRanges(progress.settled);
-  const base = utf8Length(settled);
+  const fingerprints = encodeFingerprints(progress);
+  const base = utf8Length(settled) + fingerprints.length;
   const full = encodeFailures(progress.failures, true);
   if (base + utf8Length(full) <= maxBytes) {
     return {
       settled,
+      fingerprints,
       ...(full === undefined ? {} : { failures: full }),
       bytes: base + utf8Length(full),
     };
@@ -168,23 +212,27 @@ export function encodeProgress(progress: PartitionProgress, maxBytes: number): E
   if (base + utf8Length(bare) <= maxBytes) {
     return {
       settled,
+      fingerprints,
       ...(bare === undefined ? {} : { failures: bare }),
       degraded: "error-texts",
       bytes: base + utf8Length(bare),
     };
   }
-  return { settled, degraded: "failures", bytes: base };
+  return { settled, fingerprints, degraded: "failures", bytes: base };
 }
 
 export function decodeProgress(
   partitionId: string,
   version: number,
   settled: string | undefined,
+  fingerprints: string | undefined,
   failures: string | undefined,
 ): PartitionProgress {
+  const ranges = fingerprints === undefined ? [] : decodeRanges(settled ?? "");
   return {
     partitionId,
-    settled: decodeRanges(settled ?? ""),
+    settled: ranges,
+    fingerprints: decodeFingerprints(ranges, fingerprints ?? ""),
     failures: decodeFailures(failures),
     version,
   };

@@ -13,7 +13,12 @@
 // window about one batch wide (≤ 10,000 records), and ranges keep it compact. When the partition
 // moves on (nothing left unsettled and the ESM is told so), the state is deleted.
 //
-// Every settled offset is a true fact ("this record was delivered or parked"), whichever invocation
+// A settled offset is kept with the fingerprint of the record settled there (record-identity.ts):
+// a record counts as settled only when offset and fingerprint match, so after offsets are reused
+// (topic recreated, unclean leader election, consumer-group reset) a new record at an old offset is
+// delivered, and failure histories do not pass from one record to another.
+//
+// Every settled entry is a true fact ("this record was delivered or parked"), whichever invocation
 // learned it, so two states of one partition can always be merged by union (mergeProgress).
 import type { OutcomeStatus } from "./outcome.ts";
 
@@ -21,6 +26,8 @@ import type { OutcomeStatus } from "./outcome.ts";
 export type OffsetRange = readonly [from: number, to: number];
 
 export interface FailureRecord {
+  /** Fingerprint of the failing record (absent in states written before fingerprints). */
+  readonly fingerprint?: number;
   /** Delivery attempts across invocations. */
   readonly attempts: number;
   /** Epoch ms of the first failure seen for the record. */
@@ -33,6 +40,8 @@ export interface PartitionProgress {
   readonly partitionId: string;
   /** Sorted, disjoint, non-adjacent inclusive ranges of settled offsets. */
   readonly settled: readonly OffsetRange[];
+  /** The fingerprint of the record settled at each offset of `settled` (exactly those keys). */
+  readonly fingerprints: ReadonlyMap<number, number>;
   /** Failure history of unsettled offsets, keyed by the offset in decimal. */
   readonly failures: Readonly<Record<string, FailureRecord>>;
   /** Optimistic-concurrency version of the stored state (1 for the first save). */
@@ -52,6 +61,8 @@ export type ProgressStatus = OutcomeStatus | "dead_lettered" | "skipped";
 
 export interface ProgressOutcome {
   readonly offset: number;
+  /** recordFingerprint of the record. */
+  readonly fingerprint: number;
   readonly status: ProgressStatus;
   /** Attempts made in this invocation. */
   readonly attempts: number;
@@ -88,20 +99,22 @@ export function truncateText(text: string, max: number): string {
   return text.length <= max ? text : `${text.slice(0, Math.max(0, max - 1))}…`;
 }
 
-/** Binary search over the settled ranges. */
-export function isSettled(progress: PartitionProgress | undefined, offset: number): boolean {
-  if (progress === undefined) return false;
-  const ranges = progress.settled;
-  let lo = 0;
-  let hi = ranges.length - 1;
-  while (lo <= hi) {
-    const mid = (lo + hi) >>> 1;
-    const [from, to] = ranges[mid] as OffsetRange;
-    if (offset < from) hi = mid - 1;
-    else if (offset > to) lo = mid + 1;
-    else return true;
-  }
-  return false;
+/** Was this record (offset and fingerprint) settled? */
+export function isSettled(
+  progress: PartitionProgress | undefined,
+  offset: number,
+  fingerprint: number,
+): boolean {
+  return progress?.fingerprints.get(offset) === fingerprint;
+}
+
+/** Is some record settled at this offset (whichever it was)? */
+export const isOffsetSettled = (progress: PartitionProgress | undefined, offset: number): boolean =>
+  progress?.fingerprints.has(offset) ?? false;
+
+/** The ranges covering exactly the given offsets. */
+export function rangesOf(offsets: Iterable<number>): OffsetRange[] {
+  return normaliseRanges([...offsets].map((o): OffsetRange => [o, o]));
 }
 
 /** Sorts and merges ranges (overlapping or adjacent ones become one). */
@@ -119,31 +132,16 @@ export function normaliseRanges(ranges: Iterable<OffsetRange>): OffsetRange[] {
   return out;
 }
 
-/** The ranges restricted to offsets `>= floor`. */
-export function clipRanges(ranges: readonly OffsetRange[], floor: number): OffsetRange[] {
-  const out: OffsetRange[] = [];
-  for (const [from, to] of ranges) {
-    if (to < floor) continue;
-    out.push(from < floor ? [floor, to] : [from, to]);
-  }
-  return out;
-}
-
-/** Number of offsets covered. */
-export function settledCount(progress: PartitionProgress | undefined): number {
-  let n = 0;
-  for (const [from, to] of progress?.settled ?? []) n += to - from + 1;
-  return n;
-}
-
 /** The failure history after `attempts` more failed attempts in this invocation. */
 export function accumulateFailure(
   previous: FailureRecord | undefined,
+  fingerprint: number,
   attempts: number,
   reason: string | undefined,
   now: number,
 ): FailureRecord {
   return {
+    fingerprint,
     attempts: (previous?.attempts ?? 0) + attempts,
     firstFailedAt: previous?.firstFailedAt ?? now,
     lastError: truncateText(reason ?? previous?.lastError ?? "unknown error", MAX_ERROR_LENGTH),
@@ -154,51 +152,82 @@ export function exceedsBudget(failure: FailureRecord, budget: FailureBudget, now
   return failure.attempts >= budget.maxAttempts || now - failure.firstFailedAt >= budget.maxAgeMs;
 }
 
+/** The failure history of this record; another record's at the same offset does not count. */
 export function failureOf(
   progress: PartitionProgress | undefined,
   offset: number,
+  fingerprint: number,
 ): FailureRecord | undefined {
-  return progress?.failures[String(offset)];
+  const failure = progress?.failures[String(offset)];
+  return failure === undefined ||
+    (failure.fingerprint !== undefined && failure.fingerprint !== fingerprint)
+    ? undefined
+    : failure;
 }
 
 /**
  * The state to store after this invocation, or undefined when there is nothing worth keeping
  * (delete the stored state). The version is the previous one plus one.
+ *
+ * When the event source moves past the batch (mode "done", or "partial" with nothing unsettled),
+ * what lies beyond the batch's last offset is kept: a smaller redelivered batch (the event source
+ * resumed at an offset below records settled by a larger earlier batch) must not forget them.
  */
 export function nextProgress(
   prev: PartitionProgress | undefined,
   input: ProgressInput,
 ): PartitionProgress | undefined {
-  if (input.mode === "done") return undefined;
-  const floor = input.firstOffset;
   const unsettled = input.outcomes.some((o) => !isSettledStatus(o.status));
-  if (input.mode === "partial" && !unsettled) return undefined;
+  const movesOn = input.mode === "done" || (input.mode === "partial" && !unsettled);
+  let lastOffset = -1;
+  for (const o of input.outcomes) if (o.offset > lastOffset) lastOffset = o.offset;
+  // Offsets kept from the previous state: from the floor on, or only beyond the batch.
+  const keepFrom = movesOn ? lastOffset + 1 : input.firstOffset;
 
-  const newlySettled: OffsetRange[] = [];
-  for (const o of input.outcomes) {
-    if (o.offset >= floor && isSettledStatus(o.status)) newlySettled.push([o.offset, o.offset]);
+  const fingerprints = new Map<number, number>();
+  for (const [offset, fingerprint] of prev?.fingerprints ?? []) {
+    if (offset >= keepFrom) fingerprints.set(offset, fingerprint);
   }
-  const settled = normaliseRanges([...clipRanges(prev?.settled ?? [], floor), ...newlySettled]);
-  const draft: PartitionProgress = {
-    partitionId: input.partitionId,
-    settled,
-    failures: {},
-    version: 0,
-  };
-
   const failures: Record<string, FailureRecord> = {};
   for (const [key, failure] of Object.entries(prev?.failures ?? {})) {
-    const offset = Number(key);
-    if (offset >= floor && !isSettled(draft, offset)) failures[key] = failure;
+    if (Number(key) >= keepFrom) failures[key] = failure;
   }
-  for (const o of input.outcomes) {
-    if (o.status !== "failed" || o.offset < floor) continue;
-    const key = String(o.offset);
-    failures[key] = accumulateFailure(failures[key], o.attempts, o.reason, input.now);
+  if (!movesOn) {
+    for (const o of input.outcomes) {
+      if (o.offset < keepFrom) continue;
+      const key = String(o.offset);
+      if (isSettledStatus(o.status)) {
+        fingerprints.set(o.offset, o.fingerprint);
+        delete failures[key];
+        continue;
+      }
+      // Unsettled now: whatever was settled at this offset was another record.
+      fingerprints.delete(o.offset);
+      const previous = failures[key];
+      const same =
+        previous !== undefined &&
+        (previous.fingerprint === undefined || previous.fingerprint === o.fingerprint);
+      if (o.status === "failed") {
+        failures[key] = accumulateFailure(
+          same ? previous : undefined,
+          o.fingerprint,
+          o.attempts,
+          o.reason,
+          input.now,
+        );
+      } else if (!same) {
+        delete failures[key];
+      }
+    }
   }
-
-  if (settled.length === 0 && Object.keys(failures).length === 0) return undefined;
-  return { ...draft, failures, version: (prev?.version ?? 0) + 1 };
+  if (fingerprints.size === 0 && Object.keys(failures).length === 0) return undefined;
+  return {
+    partitionId: input.partitionId,
+    settled: rangesOf(fingerprints.keys()),
+    fingerprints,
+    failures,
+    version: (prev?.version ?? 0) + 1,
+  };
 }
 
 /**
@@ -211,27 +240,28 @@ export function mergeProgress(
   stored: PartitionProgress,
   ours: PartitionProgress,
 ): PartitionProgress {
-  const settled = normaliseRanges([...stored.settled, ...ours.settled]);
-  const draft: PartitionProgress = {
-    partitionId: stored.partitionId,
-    settled,
-    failures: {},
-    version: stored.version,
-  };
+  // Where both name a record at one offset and they differ, ours was seen just now.
+  const fingerprints = new Map([...stored.fingerprints, ...ours.fingerprints]);
   const failures: Record<string, FailureRecord> = {};
   for (const source of [stored.failures, ours.failures]) {
     for (const [key, f] of Object.entries(source)) {
-      if (isSettled(draft, Number(key))) continue;
+      if (fingerprints.has(Number(key))) continue;
       const other = failures[key];
       failures[key] =
-        other === undefined
+        other === undefined || other.fingerprint !== f.fingerprint
           ? f
           : {
+              ...f,
               attempts: Math.max(other.attempts, f.attempts),
               firstFailedAt: Math.min(other.firstFailedAt, f.firstFailedAt),
-              lastError: f.lastError,
             };
     }
   }
-  return { ...draft, failures };
+  return {
+    partitionId: stored.partitionId,
+    settled: rangesOf(fingerprints.keys()),
+    fingerprints,
+    failures,
+    version: stored.version,
+  };
 }

@@ -47,6 +47,7 @@ import {
   type ProgressMode,
   type ProgressOutcome,
 } from "./progress.ts";
+import { recordFingerprint } from "./record-identity.ts";
 
 export interface HeldRecord {
   readonly partitionId: string;
@@ -80,7 +81,7 @@ export function preDispatch(input: PreDispatchInput): PreDispatch {
     const progress = input.progress.get(partition.id);
     const keep: DecodedRecord[] = [];
     for (const record of partition.records) {
-      if (isSettled(progress, record.offset)) {
+      if (isSettled(progress, record.offset, recordFingerprint(record))) {
         skipped.push({ partitionId: partition.id, record });
       } else if (
         input.ordered &&
@@ -223,21 +224,14 @@ export function postDispatch(input: PostDispatchInput): PostDispatch {
     });
   }
 
-  // When nothing this invocation sent got through, several lanes failed and every failure says
-  // "unavailable" (no HTTP answer, 408, 429, 502, 503, 504), the sink or the way to it is down
-  // rather than these records bad: their attempts do not count against the budget, or a short
-  // outage would dead-letter everything; the age budget (dead.letter.max.age.seconds) still runs.
-  // A handler's own error (500, ...) or a single failing lane counts as usual: a poison record.
+  // When nothing this invocation sent got through and every failure says "unavailable" (no HTTP
+  // answer, 408, 429, 502, 503, 504), the sink or the way to it is down rather than these records
+  // bad — however many lanes failed: a quiet or single-key stream sees an outage through one lane.
+  // Their attempts do not count against the budget, or a short outage would dead-letter them; the
+  // age budget (dead.letter.max.age.seconds) still runs. A handler's own error (500, ...) counts.
   const failed = input.outcomes.filter((o) => o.status === "failed");
-  const failingLanes = new Set(
-    failed.map((o) =>
-      input.ordered && hasLaneKey(o.record)
-        ? parkedKeyId(o.partitionId, o.record.key)
-        : `${o.partitionId}@${o.record.offset}`,
-    ),
-  );
   const sinkDown =
-    failingLanes.size >= 2 &&
+    failed.length > 0 &&
     failed.every((o) => o.httpStatus === undefined || UNAVAILABLE_STATUS.has(o.httpStatus)) &&
     !input.outcomes.some((o) => o.status === "delivered");
   const counted = (o: RecordOutcome) => (sinkDown && o.status === "failed" ? 0 : o.attempts);
@@ -249,14 +243,15 @@ export function postDispatch(input: PostDispatchInput): PostDispatch {
       a.record.offset - b.record.offset,
   );
   for (const o of sorted) {
-    const prev = failureOf(input.progress.get(o.partitionId), o.record.offset);
+    const fingerprint = recordFingerprint(o.record);
+    const prev = failureOf(input.progress.get(o.partitionId), o.record.offset, fingerprint);
     if (o.status === "terminal") {
-      const failure = accumulateFailure(prev, o.attempts, o.reason, now);
+      const failure = accumulateFailure(prev, fingerprint, o.attempts, o.reason, now);
       park(o, "terminal", o.reason ?? "terminal failure", failure, undefined);
       continue;
     }
     if (o.status === "failed") {
-      const failure = accumulateFailure(prev, counted(o), o.reason, now);
+      const failure = accumulateFailure(prev, fingerprint, counted(o), o.reason, now);
       if (!exceedsBudget(failure, settings, now)) {
         finals.set(coordinate(o.partitionId, o.record.offset), o);
         continue;
@@ -280,7 +275,11 @@ export function postDispatch(input: PostDispatchInput): PostDispatch {
       const key = laneKey(o.partitionId, o.record);
       const parkedAt = key === undefined ? undefined : newlyParked.get(key);
       if (parkedAt === undefined || o.record.offset < parkedAt) continue;
-      const prev = failureOf(input.progress.get(o.partitionId), o.record.offset);
+      const prev = failureOf(
+        input.progress.get(o.partitionId),
+        o.record.offset,
+        recordFingerprint(o.record),
+      );
       park(o, "parked-behind", `key parked behind offset ${parkedAt}`, prev, key);
     }
   }
@@ -288,7 +287,11 @@ export function postDispatch(input: PostDispatchInput): PostDispatch {
   // 4. Records whose key was already parked.
   for (const held of input.pre.parkedBehind) {
     const key = parkedKeyId(held.partitionId, held.record.key as Uint8Array);
-    const prev = failureOf(input.progress.get(held.partitionId), held.record.offset);
+    const prev = failureOf(
+      input.progress.get(held.partitionId),
+      held.record.offset,
+      recordFingerprint(held.record),
+    );
     park(held, "parked-behind", "key is parked behind earlier dead letters", prev, key);
   }
 
@@ -329,6 +332,7 @@ export function postDispatch(input: PostDispatchInput): PostDispatch {
       const id = coordinate(o.partitionId, o.record.offset);
       return {
         offset: o.record.offset,
+        fingerprint: recordFingerprint(o.record),
         status: deadLettered.has(id) ? "dead_lettered" : o.status,
         attempts: counted(o),
         ...(o.reason === undefined ? {} : { reason: o.reason }),

@@ -165,6 +165,7 @@ describe("listing", () => {
       key: Buffer.from("k1").toString("base64"),
       value: Buffer.from('{"n":5}').toString("base64"),
       headers: [{ name: "trace", value: Buffer.from("t-5").toString("base64") }],
+      fingerprint: expect.stringMatching(/^[0-9a-f]{8}$/),
       kind: "exhausted",
       reason: "HTTP 503",
       attempts: 3,
@@ -255,7 +256,9 @@ describe("replay", () => {
       ["POST", "/Orders/k1/process", "6"],
       ["POST", "/Orders/k1/process", "7"],
     ]);
-    expect(sink.requests[0]?.headers["idempotency-key"]).toBe(`${subId}/${TOPIC}/0/5`);
+    expect(sink.requests[0]?.headers["idempotency-key"]).toMatch(
+      new RegExp(`^${subId}/${TOPIC}/0/5/[0-9a-f]{8}$`),
+    );
     expect(sink.requests[0]?.headers["kafka.header.trace"]).toBe("t-5");
     expect(sink.requests[0]?.body.toString()).toBe('{"n":5}');
     expect(await letters.parkedKeys(subId, ["orders-0"])).toEqual(new Set());
@@ -398,7 +401,7 @@ describe("deleting a subscription with dead letters", () => {
     await parkSample();
     await progress.save(
       subId,
-      { partitionId: "orders-0", settled: [], failures: {}, version: 1 },
+      { partitionId: "orders-0", settled: [], fingerprints: new Map(), failures: {}, version: 1 },
       undefined,
     );
     const refused = await call(api, "DELETE", `/subscriptions/${subId}`);
@@ -423,7 +426,7 @@ describe("deleting a subscription with dead letters", () => {
   it("clears progress on a plain delete when there are no dead letters", async () => {
     await progress.save(
       subId,
-      { partitionId: "orders-0", settled: [], failures: {}, version: 1 },
+      { partitionId: "orders-0", settled: [], fingerprints: new Map(), failures: {}, version: 1 },
       undefined,
     );
     expect((await call(api, "DELETE", `/subscriptions/${subId}`)).status).toBe(202);

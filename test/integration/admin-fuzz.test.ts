@@ -100,7 +100,7 @@ async function makeFixture(): Promise<Fixture> {
   );
   await progress.save(
     subId,
-    { partitionId: "orders-0", settled: [], failures: {}, version: 1 },
+    { partitionId: "orders-0", settled: [], fingerprints: new Map(), failures: {}, version: 1 },
     undefined,
   );
   return {

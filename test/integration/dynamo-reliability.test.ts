@@ -1,4 +1,5 @@
 // ProgressStore and DeadLetterStore against dynalite, plus error mapping with a mocked client.
+
 import {
   BatchGetItemCommand,
   DynamoDBClient,
@@ -17,6 +18,7 @@ import { commitReliability, loadReliabilityState } from "../../src/app/reliabili
 import {
   buildDeadLetter,
   type DeadLetter,
+  letterRef,
   letterToRecord,
   parkedKeyId,
 } from "../../src/core/dead-letters.ts";
@@ -25,6 +27,7 @@ import type { DecodedEvent, DecodedRecord } from "../../src/core/event.ts";
 import type { PartitionProgress } from "../../src/core/progress.ts";
 import { postDispatch, preDispatch } from "../../src/core/reliability.ts";
 import { startTestDynamo, type TestDynamo } from "../helpers/dynamo.ts";
+import { fingerprintsOf } from "../helpers/progress.ts";
 
 let dynamo: TestDynamo;
 let tables = 0;
@@ -78,6 +81,7 @@ function letter(offset: number, key: string, parks: boolean, partition = 0): Dea
 const progress = (settled: PartitionProgress["settled"], version: number): PartitionProgress => ({
   partitionId: P0,
   settled,
+  fingerprints: fingerprintsOf(settled),
   failures: { "3": { attempts: 2, firstFailedAt: NOW, lastError: "HTTP 503" } },
   version,
 });
@@ -123,7 +127,13 @@ describe("DynamoProgressStore", () => {
       ids.map((id) =>
         store.save(
           "sub_2",
-          { partitionId: id, settled: [[1, 1]], failures: {}, version: 1 },
+          {
+            partitionId: id,
+            settled: [[1, 1]],
+            fingerprints: fingerprintsOf([[1, 1]]),
+            failures: {},
+            version: 1,
+          },
           undefined,
         ),
       ),
@@ -161,7 +171,13 @@ describe("DynamoProgressStore", () => {
           lastError: `HTTP 503 ${o % 40}`,
         };
     }
-    const state: PartitionProgress = { partitionId: P0, settled, failures, version: 1 };
+    const state: PartitionProgress = {
+      partitionId: P0,
+      settled,
+      fingerprints: fingerprintsOf(settled),
+      failures,
+      version: 1,
+    };
     await store.save("sub_1", state, undefined);
     expect((await store.load("sub_1", [P0])).get(P0)).toEqual(state);
   });
@@ -237,6 +253,39 @@ describe("DynamoDeadLetterStore", () => {
     ]);
     const after = await store.getParkedKey("sub_1", keyA);
     expect(after?.version).toBe((before?.version ?? 0) + 2);
+  });
+
+  it("keeps another record parked at a reused offset beside the first letter", async () => {
+    const store = new DynamoDeadLetterStore(dynamo.client, await freshTable());
+    const first = letter(0, "a", true);
+    await store.park([first]);
+    // The topic was recreated: offset 0 holds another record, which fails terminally.
+    const other = buildDeadLetter({
+      subscriptionId: "sub_1",
+      partitionId: P0,
+      record: { ...rec(0, 0, "b", '{"new":true}'), timestamp: NOW + 1 },
+      kind: "terminal",
+      reason: "HTTP 400",
+      attempts: 1,
+      firstFailedAt: NOW + 1,
+      parkedAt: NOW + 1,
+    });
+    await store.park([other, letter(1, "a", true)]);
+    await store.park([other]); // parked again: still one copy
+    const listed = (await store.list("sub_1")).items;
+    expect(listed.map((l) => [l.offset, l.kind, l.value, l.variant])).toEqual([
+      [0, "exhausted", first.value, undefined],
+      [0, "terminal", other.value, other.fingerprint],
+      [1, "parked-behind", letter(1, "a", true).value, undefined],
+    ]);
+    const variant = listed[1] as DeadLetter;
+    expect(await store.get("sub_1", letterRef(variant))).toEqual(variant);
+    expect(await store.get("sub_1", { partitionId: P0, offset: 0 })).toEqual(first);
+    await store.remove("sub_1", [letterRef(variant)]);
+    expect((await store.list("sub_1")).items.map((l) => [l.offset, l.kind])).toEqual([
+      [0, "exhausted"],
+      [1, "parked-behind"],
+    ]);
   });
 
   it("stores a letter too large for one item in chunks, replays it whole, removes every chunk", async () => {
@@ -426,7 +475,8 @@ describe("the flow over both stores", () => {
             record: r,
             status,
             attempts: status === "failed" ? 2 : status === "delivered" ? 1 : 0,
-            ...(status === "failed" ? { reason: "HTTP 503" } : {}),
+            // the handler's own error: an outage (503s alone) would not count attempts
+            ...(status === "failed" ? { reason: "HTTP 500", httpStatus: 500 } : {}),
           };
         }),
         progress: state.progress,
@@ -514,7 +564,16 @@ describe("error mapping (mocked client)", () => {
       .on(BatchGetItemCommand)
       .resolvesOnce({ Responses: { t: [] }, UnprocessedKeys: { t: { Keys: [key] } } })
       .resolvesOnce({
-        Responses: { t: [{ ...key, version: { N: "1" }, settled: { S: "0.2" } }] },
+        Responses: {
+          t: [
+            {
+              ...key,
+              version: { N: "1" },
+              settled: { S: "0.2" },
+              fingerprints: { S: Buffer.alloc(12).toString("base64") },
+            },
+          ],
+        },
       });
     const store = new DynamoProgressStore(client, "t", { sleep: async () => {} });
     expect((await store.load("s", [P0])).get(P0)?.settled).toEqual([[0, 2]]);

@@ -170,7 +170,9 @@ describe("replay through the consumer function", () => {
     for (const request of sink.requests) {
       expect(request.headers.authorization).toBe(`Bearer ${TOKEN}`);
     }
-    expect(sink.requests[0]?.headers["idempotency-key"]).toBe(`${subId}/${TOPIC}/0/5`);
+    expect(sink.requests[0]?.headers["idempotency-key"]).toMatch(
+      new RegExp(`^${subId}/${TOPIC}/0/5/[0-9a-f]{8}$`),
+    );
     expect(sink.requests[0]?.headers["kafka.header-b64.trace"]).toBe(
       Buffer.from([0xff, 0x00, 0x41]).toString("base64"),
     );

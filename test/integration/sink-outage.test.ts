@@ -109,6 +109,19 @@ describe("a sink outage", () => {
     await sink.close();
   });
 
+  it("a single-key stream waits out the outage too: one failing lane is enough", async () => {
+    const sink = await startSink();
+    const { invoke, letters, sinkUnavailable } = consumerFor(sink.url, await dynamo.freshTable());
+    const quiet = records.filter((r) => r.key === "a");
+    for (let i = 0; i < 6; i++) await invoke(quiet);
+    expect(await letters()).toEqual([]);
+    sink.state.mode = "up";
+    expect((await invoke(quiet))?.batchItemFailures).toEqual([]);
+    expect(sink.state.delivered).toEqual(["a@0", "a@1"]);
+    expect(sinkUnavailable()).toEqual([1, 1, 1, 1, 1, 1, 0]);
+    await sink.close();
+  });
+
   it("a poison key among healthy ones is dead-lettered on its budget", async () => {
     const sink = await startSink();
     sink.state.mode = "up";

@@ -7,6 +7,7 @@ import {
   idempotencyKey,
   type SinkTarget,
 } from "../../src/core/invocation.ts";
+import { fingerprintHex, recordFingerprint } from "../../src/core/record-identity.ts";
 import { loadEvent } from "../helpers/kafka-events.ts";
 
 const SUB = "sub_0123456789abcdefABCDEF";
@@ -39,7 +40,7 @@ describe("createRequestBuilder", () => {
       "kafka.offset": "100",
       "kafka.timestamp": "1767225600000",
       "kafka.key": Buffer.from("customer-1").toString("base64"),
-      "idempotency-key": `${SUB}/orders/0/100`,
+      "idempotency-key": `${SUB}/orders/0/100/${fingerprintHex(recordFingerprint(record))}`,
       "content-type": "application/json",
       "kafka.header.traceparent": "00-4bf92f3577b34da6a3ce929d0e0e4700-00f067aa0ba902b7-01",
       "kafka.header.source": "checkout",
@@ -120,7 +121,9 @@ describe("createRequestBuilder", () => {
     };
     const request = createRequestBuilder(target())(record, "k");
     expect(request.headers["kafka.topic"]).toBe("orders");
-    expect(request.headers["idempotency-key"]).toBe(`${SUB}/orders/0/100`);
+    expect(request.headers["idempotency-key"]).toBe(
+      `${SUB}/orders/0/100/${fingerprintHex(recordFingerprint(record))}`,
+    );
     expect(request.headers["content-type"]).toBe("application/json");
     expect(request.headers["kafka.header.kafka.topic"]).toBe("evil");
     expect(request.headers["kafka.header.idempotency-key"]).toBe("evil");
@@ -206,9 +209,19 @@ describe("forwarded header cap", () => {
 });
 
 describe("idempotencyKey", () => {
-  it("is deterministic per (subscription, topic, partition, offset)", () => {
+  it("is deterministic per (subscription, topic, partition, offset, record)", () => {
     const record = firstRecord("msk-basic");
-    expect(idempotencyKey(SUB, record)).toBe(`${SUB}/orders/0/100`);
+    expect(idempotencyKey(SUB, record)).toBe(
+      `${SUB}/orders/0/100/${fingerprintHex(recordFingerprint(record))}`,
+    );
+    expect(idempotencyKey(SUB, { ...record })).toBe(idempotencyKey(SUB, record));
     expect(idempotencyKey(SUB, { ...record, offset: 101 })).not.toBe(idempotencyKey(SUB, record));
+    // another record at a reused offset: another key, so Restate does not drop it as a duplicate
+    expect(idempotencyKey(SUB, { ...record, timestamp: record.timestamp + 1 })).not.toBe(
+      idempotencyKey(SUB, record),
+    );
+    expect(idempotencyKey(SUB, { ...record, value: Buffer.from("{}") })).not.toBe(
+      idempotencyKey(SUB, record),
+    );
   });
 });

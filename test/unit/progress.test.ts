@@ -19,6 +19,7 @@ import {
   MAX_ERROR_TEXTS,
   ProgressDecodeError,
 } from "../../src/core/progress-codec.ts";
+import { fakeFingerprint, fingerprintsOf } from "../helpers/progress.ts";
 
 const P = "orders-0";
 const NOW = 1_700_000_000_000;
@@ -26,6 +27,7 @@ const NOW = 1_700_000_000_000;
 const outcomes = (spec: Record<number, ProgressStatus>, attempts = 1): ProgressOutcome[] =>
   Object.entries(spec).map(([offset, status]) => ({
     offset: Number(offset),
+    fingerprint: fakeFingerprint(Number(offset)),
     status,
     attempts: status === "failed" ? attempts : status === "delivered" ? 1 : 0,
     ...(status === "failed" ? { reason: "HTTP 503" } : {}),
@@ -46,15 +48,20 @@ describe("isSettled", () => {
       [8, 8],
       [10, 20],
     ],
+    fingerprints: fingerprintsOf([
+      [3, 5],
+      [8, 8],
+      [10, 20],
+    ]),
     failures: {},
     version: 1,
   };
   it("finds offsets inside ranges and nothing else", () => {
     const inside = [3, 4, 5, 8, 10, 15, 20];
     const outside = [0, 2, 6, 7, 9, 21, 1000];
-    for (const o of inside) expect(isSettled(progress, o)).toBe(true);
-    for (const o of outside) expect(isSettled(progress, o)).toBe(false);
-    expect(isSettled(undefined, 3)).toBe(false);
+    for (const o of inside) expect(isSettled(progress, o, fakeFingerprint(o))).toBe(true);
+    for (const o of outside) expect(isSettled(progress, o, fakeFingerprint(o))).toBe(false);
+    expect(isSettled(undefined, 3, fakeFingerprint(3))).toBe(false);
   });
 
   it("normalises overlapping and adjacent ranges", () => {
@@ -90,11 +97,16 @@ describe("nextProgress", () => {
     expect(next).toBeDefined();
     expect(next?.version).toBe(1);
     expect(next?.failures).toEqual({
-      "103": { attempts: 4, firstFailedAt: NOW, lastError: "HTTP 503" },
+      "103": {
+        fingerprint: fakeFingerprint(103),
+        attempts: 4,
+        firstFailedAt: NOW,
+        lastError: "HTTP 503",
+      },
     });
     // redelivery from 103: 104..109 are skipped, 103 is not
-    for (let o = 104; o <= 109; o++) expect(isSettled(next, o)).toBe(true);
-    expect(isSettled(next, 103)).toBe(false);
+    for (let o = 104; o <= 109; o++) expect(isSettled(next, o, fakeFingerprint(o))).toBe(true);
+    expect(isSettled(next, 103, fakeFingerprint(103))).toBe(false);
 
     // second invocation: batch 103..112, 103 delivered now, 110..112 delivered, nothing left
     const done = nextProgress(next, {
@@ -123,7 +135,7 @@ describe("nextProgress", () => {
       now: NOW,
     });
     // the whole batch comes back: everything but 5 is skipped
-    for (let o = 0; o <= 9; o++) expect(isSettled(first, o)).toBe(o !== 5);
+    for (let o = 0; o <= 9; o++) expect(isSettled(first, o, fakeFingerprint(o))).toBe(o !== 5);
     const second = nextProgress(first, {
       partitionId: P,
       firstOffset: 0,
@@ -136,6 +148,7 @@ describe("nextProgress", () => {
     });
     expect(second?.version).toBe(2);
     expect(second?.failures["5"]).toEqual({
+      fingerprint: fakeFingerprint(5),
       attempts: 8,
       firstFailedAt: NOW,
       lastError: "HTTP 503",
@@ -197,6 +210,10 @@ describe("nextProgress", () => {
         [10, 20],
         [30, 40],
       ],
+      fingerprints: fingerprintsOf([
+        [10, 20],
+        [30, 40],
+      ]),
       failures: {
         "5": { attempts: 3, firstFailedAt: NOW, lastError: "x" },
         "25": { attempts: 3, firstFailedAt: NOW, lastError: "x" },
@@ -276,6 +293,7 @@ describe("mergeProgress", () => {
     const stored: PartitionProgress = {
       partitionId: P,
       settled: [[0, 4]],
+      fingerprints: fingerprintsOf([[0, 4]]),
       failures: {
         "6": { attempts: 2, firstFailedAt: NOW, lastError: "a" },
         "7": { attempts: 5, firstFailedAt: NOW + 5, lastError: "a" },
@@ -285,6 +303,7 @@ describe("mergeProgress", () => {
     const ours: PartitionProgress = {
       partitionId: P,
       settled: [[5, 6]],
+      fingerprints: fingerprintsOf([[5, 6]]),
       failures: { "7": { attempts: 4, firstFailedAt: NOW, lastError: "b" } },
       version: 2,
     };
@@ -348,10 +367,13 @@ describe("progress codec", () => {
           lastError: `HTTP 503 from upstream ${o} ${"x".repeat(280)}`,
         };
     }
-    const a = encodeProgress({ partitionId: P, settled, failures, version: 1 }, 380_000);
+    const a = encodeProgress(
+      { partitionId: P, settled, fingerprints: fingerprintsOf(settled), failures, version: 1 },
+      380_000,
+    );
     expect(a.degraded).toBeUndefined();
     expect(a.bytes).toBeLessThan(200_000);
-    const back = decodeProgress(P, 1, a.settled, a.failures);
+    const back = decodeProgress(P, 1, a.settled, a.fingerprints, a.failures);
     expect(back.settled).toHaveLength(5_000);
     expect(Object.keys(back.failures)).toHaveLength(5_000);
 
@@ -364,14 +386,130 @@ describe("progress codec", () => {
         lastError: `e${o}`,
       };
     }
-    const b = encodeProgress({ partitionId: P, settled: [], failures: all, version: 1 }, 380_000);
+    const b = encodeProgress(
+      { partitionId: P, settled: [], fingerprints: new Map(), failures: all, version: 1 },
+      380_000,
+    );
     expect(b.degraded).toBeUndefined();
     expect(b.bytes).toBeLessThan(300_000);
 
     // a tiny budget degrades: error texts first, then the failure history
-    const tight = encodeProgress({ partitionId: P, settled, failures, version: 1 }, 60_000);
+    const tight = encodeProgress(
+      { partitionId: P, settled, fingerprints: fingerprintsOf(settled), failures, version: 1 },
+      60_000,
+    );
     expect(tight.degraded).toBe("failures");
     expect(tight.failures).toBeUndefined();
     expect(decodeRanges(tight.settled)).toHaveLength(5_000);
+  });
+});
+
+describe("records, not offsets (offsets reused, smaller redelivered batches)", () => {
+  it("a new record at a settled offset is not settled; its redelivery is", () => {
+    const prev = nextProgress(undefined, {
+      partitionId: P,
+      firstOffset: 100,
+      outcomes: outcomes(range(100, 109, (o) => (o === 101 ? "failed" : "delivered"))),
+      mode: "partial",
+      now: NOW,
+    });
+    expect(isSettled(prev, 105, fakeFingerprint(105))).toBe(true);
+    expect(isSettled(prev, 105, fakeFingerprint(105) ^ 1)).toBe(false);
+
+    // The topic is recreated: offset 105 holds another record now, and it fails; the old entry
+    // is gone and the failure is the new record's own.
+    const after = nextProgress(prev, {
+      partitionId: P,
+      firstOffset: 100,
+      outcomes: [
+        { offset: 105, fingerprint: 42, status: "failed", attempts: 2, reason: "HTTP 503" },
+      ],
+      mode: "partial",
+      now: NOW + 1,
+    });
+    expect(isSettled(after, 105, fakeFingerprint(105))).toBe(false);
+    expect(after?.failures["105"]).toMatchObject({ fingerprint: 42, attempts: 2 });
+    expect(after?.failures["101"]?.fingerprint).toBe(fakeFingerprint(101));
+  });
+
+  it("the failure history of one record does not pass to another at the same offset", () => {
+    const prev: PartitionProgress = {
+      partitionId: P,
+      settled: [],
+      fingerprints: new Map(),
+      failures: { "7": { fingerprint: 1, attempts: 9, firstFailedAt: NOW, lastError: "x" } },
+      version: 1,
+    };
+    const next = nextProgress(prev, {
+      partitionId: P,
+      firstOffset: 7,
+      outcomes: [{ offset: 7, fingerprint: 2, status: "failed", attempts: 1, reason: "y" }],
+      mode: "partial",
+      now: NOW + 5,
+    });
+    expect(next?.failures["7"]).toEqual({
+      fingerprint: 2,
+      attempts: 1,
+      firstFailedAt: NOW + 5,
+      lastError: "y",
+    });
+  });
+
+  it("a smaller redelivered batch keeps what an earlier, larger batch settled beyond it", () => {
+    // 100..109, 102 fails: the event source resumes at 102 with a smaller batch 102..104
+    const first = nextProgress(undefined, {
+      partitionId: P,
+      firstOffset: 100,
+      outcomes: outcomes(range(100, 109, (o) => (o === 102 ? "failed" : "delivered"))),
+      mode: "partial",
+      now: NOW,
+    });
+    const second = nextProgress(first, {
+      partitionId: P,
+      firstOffset: 102,
+      outcomes: outcomes({ 102: "delivered", 103: "skipped", 104: "skipped" }),
+      mode: "partial",
+      now: NOW + 1,
+    });
+    expect(second).toBeDefined();
+    for (let o = 105; o <= 109; o++) expect(isSettled(second, o, fakeFingerprint(o))).toBe(true);
+    expect(second?.settled).toEqual([[105, 109]]);
+    // then 105..109 come: skipped, and the partition has moved past everything: deleted
+    const third = nextProgress(second, {
+      partitionId: P,
+      firstOffset: 105,
+      outcomes: outcomes(range(105, 109, () => "skipped")),
+      mode: "partial",
+      now: NOW + 2,
+    });
+    expect(third).toBeUndefined();
+  });
+
+  it("the codec keeps fingerprints; a state without them is not trusted", () => {
+    const state: PartitionProgress = {
+      partitionId: P,
+      settled: [
+        [3, 5],
+        [9, 9],
+      ],
+      fingerprints: new Map([
+        [3, 0],
+        [4, 0xffffffff],
+        [5, 17],
+        [9, 123456789],
+      ]),
+      failures: {
+        "6": { fingerprint: 0xfffffffe, attempts: 2, firstFailedAt: NOW, lastError: "e" },
+      },
+      version: 4,
+    };
+    const encoded = encodeProgress(state, 380_000);
+    expect(decodeProgress(P, 4, encoded.settled, encoded.fingerprints, encoded.failures)).toEqual(
+      state,
+    );
+    expect(decodeProgress(P, 4, encoded.settled, undefined, encoded.failures).settled).toEqual([]);
+    expect(() => decodeProgress(P, 4, encoded.settled, "AAAA", undefined)).toThrow(
+      ProgressDecodeError,
+    );
   });
 });

@@ -19,6 +19,7 @@ import { ValidationError } from "../../src/core/errors.ts";
 import type { DecodedEvent, DecodedRecord } from "../../src/core/event.ts";
 import { buildBatchResponse, type RecordOutcome } from "../../src/core/outcome.ts";
 import type { PartitionProgress } from "../../src/core/progress.ts";
+import { recordFingerprint } from "../../src/core/record-identity.ts";
 import { postDispatch, preDispatch } from "../../src/core/reliability.ts";
 
 const NOW = 1_700_000_000_000;
@@ -240,7 +241,16 @@ describe("preDispatch", () => {
   it("skips settled records and parks records of parked keys (ordered sinks only)", () => {
     const records = [rec(0, 10, "a"), rec(0, 11, "b"), rec(0, 12, "a"), rec(1, 5, "a")];
     const progress = new Map<string, PartitionProgress>([
-      [P0, { partitionId: P0, settled: [[11, 11]], failures: {}, version: 1 }],
+      [
+        P0,
+        {
+          partitionId: P0,
+          settled: [[11, 11]],
+          fingerprints: new Map([[11, recordFingerprint(records[1] as DecodedRecord)]]),
+          failures: {},
+          version: 1,
+        },
+      ],
     ]);
     const parked = new Set([parkedKeyId(P0, utf8("a"))]);
     const pre = preDispatch({
@@ -319,7 +329,15 @@ describe("postDispatch", () => {
         next: {
           partitionId: P0,
           settled: [[2, 2]],
-          failures: { "0": { attempts: 4, firstFailedAt: NOW, lastError: "HTTP 503" } },
+          fingerprints: new Map([[2, recordFingerprint(c)]]),
+          failures: {
+            "0": {
+              fingerprint: recordFingerprint(a),
+              attempts: 4,
+              firstFailedAt: NOW,
+              lastError: "HTTP 503",
+            },
+          },
           version: 1,
         },
       },
@@ -340,6 +358,7 @@ describe("postDispatch", () => {
         {
           partitionId: P0,
           settled: [],
+          fingerprints: new Map(),
           failures: { "0": { attempts: 8, firstFailedAt: NOW - 1000, lastError: "HTTP 503" } },
           version: 4,
         },
@@ -397,6 +416,7 @@ describe("postDispatch", () => {
         {
           partitionId: P0,
           settled: [],
+          fingerprints: new Map(),
           failures: { "0": { attempts: 8, firstFailedAt: NOW - 5_000, lastError: "HTTP 503" } },
           version: 3,
         },
@@ -410,8 +430,18 @@ describe("postDispatch", () => {
     expect(post.counts.sinkDown).toBe(true);
     expect(post.letters).toEqual([]); // 8 + 4 would exceed the budget of 10
     expect(post.progress[0]?.next?.failures).toEqual({
-      "0": { attempts: 8, firstFailedAt: NOW - 5_000, lastError: "ECONNREFUSED" },
-      "1": { attempts: 0, firstFailedAt: NOW, lastError: "ECONNREFUSED" },
+      "0": {
+        fingerprint: recordFingerprint(a0),
+        attempts: 8,
+        firstFailedAt: NOW - 5_000,
+        lastError: "ECONNREFUSED",
+      },
+      "1": {
+        fingerprint: recordFingerprint(b1),
+        attempts: 0,
+        firstFailedAt: NOW,
+        lastError: "ECONNREFUSED",
+      },
     });
 
     // The same records once another record gets through: the attempts count again.
@@ -428,12 +458,14 @@ describe("postDispatch", () => {
   it("a handler's own errors are no outage: two poison keys alone still count and park", () => {
     const p1 = rec(0, 0, "p1");
     const p2 = rec(0, 1, "p2");
+    const ok = rec(0, 2, "ok");
     const progress = new Map<string, PartitionProgress>([
       [
         P0,
         {
           partitionId: P0,
           settled: [[2, 2]], // a healthy record of the batch, delivered earlier
+          fingerprints: new Map([[2, recordFingerprint(ok)]]),
           failures: {
             "0": { attempts: 8, firstFailedAt: NOW - 5_000, lastError: "HTTP 500" },
             "1": { attempts: 8, firstFailedAt: NOW - 5_000, lastError: "HTTP 500" },
@@ -443,7 +475,7 @@ describe("postDispatch", () => {
       ],
     ]);
     const post = run(
-      [p1, p2, rec(0, 2, "ok")],
+      [p1, p2, ok],
       () => [
         { ...outcome(p1, "failed", 4, "HTTP 500: boom"), httpStatus: 500 },
         { ...outcome(p2, "failed", 4, "HTTP 500: boom"), httpStatus: 500 },
@@ -465,6 +497,7 @@ describe("postDispatch", () => {
         {
           partitionId: P0,
           settled: [],
+          fingerprints: new Map(),
           failures: { "0": { attempts: 0, firstFailedAt: NOW - 3_600_000, lastError: "x" } },
           version: 1,
         },
@@ -480,7 +513,7 @@ describe("postDispatch", () => {
     ]);
   });
 
-  it("a single failing lane counts its attempts: a poison key alone is not an outage", () => {
+  it("a single failing lane that says unavailable is an outage too; a handler error counts", () => {
     const a0 = rec(0, 0, "a");
     const a1 = rec(0, 1, "a");
     const progress = new Map<string, PartitionProgress>([
@@ -489,14 +522,35 @@ describe("postDispatch", () => {
         {
           partitionId: P0,
           settled: [],
-          failures: { "0": { attempts: 8, firstFailedAt: NOW - 5_000, lastError: "HTTP 500" } },
+          fingerprints: new Map(),
+          failures: { "0": { attempts: 8, firstFailedAt: NOW - 5_000, lastError: "HTTP 503" } },
           version: 2,
         },
       ],
     ]);
-    const post = run([a0, a1], () => [outcome(a0, "failed", 4), outcome(a1, "not_attempted")], {
-      progress,
-    });
+    // A quiet stream (one key) during a sink outage: no answer, then 503 — attempts not counted.
+    for (const httpStatus of [undefined, 503]) {
+      const down = run(
+        [a0, a1],
+        () => [
+          { ...outcome(a0, "failed", 4), ...(httpStatus ? { httpStatus } : {}) },
+          outcome(a1, "not_attempted"),
+        ],
+        { progress },
+      );
+      expect(down.counts.sinkDown).toBe(true);
+      expect(down.letters).toEqual([]);
+      expect(down.progress[0]?.next?.failures["0"]?.attempts).toBe(8);
+    }
+    // The handler's own error (500): a poison key alone counts and parks.
+    const post = run(
+      [a0, a1],
+      () => [
+        { ...outcome(a0, "failed", 4, "HTTP 500"), httpStatus: 500 },
+        outcome(a1, "not_attempted"),
+      ],
+      { progress },
+    );
     expect(post.counts.sinkDown).toBe(false);
     expect(post.letters.map((l) => [l.offset, l.kind])).toEqual([
       [0, "exhausted"],
@@ -512,6 +566,7 @@ describe("postDispatch", () => {
         {
           partitionId: P0,
           settled: [],
+          fingerprints: new Map(),
           failures: { "0": { attempts: 1, firstFailedAt: NOW - 3_600_000, lastError: "x" } },
           version: 1,
         },
