@@ -31,8 +31,12 @@ const consumerSchema = z.extend(commonSchema, {
   MAX_ATTEMPTS: positiveInt(4),
   /** Time per sink request before it counts as a retryable timeout. */
   REQUEST_TIMEOUT_MS: positiveInt(10_000),
-  /** Time kept free before the Lambda deadline: no retry starts inside it. */
+  /** Time kept free before the Lambda deadline: no delivery runs inside it (the commit's time). */
   DEADLINE_MARGIN_MS: positiveInt(3_000),
+  /** Of that margin, what the commit (letters, progress) leaves free: store retries stop here. */
+  COMMIT_MARGIN_MS: positiveInt(500),
+  /** A long batch saves what it delivered so far this often, so a crash repeats little (0: off). */
+  CHECKPOINT_INTERVAL_MS: wholeNumber(5_000, z.nonnegative()),
   /** Backoff before the first retry is uniform in [0, base]; it doubles per retry up to the cap. */
   RETRY_BASE_DELAY_MS: positiveInt(100),
   /** Cap of the backoff (full jitter: the wait is uniform in [0, cap]). */

@@ -28,6 +28,7 @@ import { OPTION_REPORT_BATCH_ITEM_FAILURES } from "../core/subscription-options.
 import { cachedCatalog } from "./catalog-cache.ts";
 import {
   commitReliability,
+  createCheckpointer,
   type LoadedReliabilityState,
   loadReliabilityState,
   type ReliabilityStores,
@@ -47,7 +48,16 @@ export type ConsumerSettings = Pick<
   | "REQUEST_TIMEOUT_MS"
   | "DEADLINE_MARGIN_MS"
 > &
-  Partial<Pick<ConsumerConfig, "RETRY_BASE_DELAY_MS" | "RETRY_MAX_DELAY_MS" | "MAX_REQUEST_BYTES">>;
+  Partial<
+    Pick<
+      ConsumerConfig,
+      | "RETRY_BASE_DELAY_MS"
+      | "RETRY_MAX_DELAY_MS"
+      | "MAX_REQUEST_BYTES"
+      | "COMMIT_MARGIN_MS"
+      | "CHECKPOINT_INTERVAL_MS"
+    >
+  >;
 
 export interface ConsumerDeps {
   readonly catalog: CatalogReader;
@@ -232,7 +242,12 @@ export function createConsumer(deps: ConsumerDeps): Consumer {
     context: InvocationContext,
   ): Promise<BatchResponse | undefined> {
     const startedAt = now();
-    const deadlineMs = startedAt + context.getRemainingTimeInMillis() - config.DEADLINE_MARGIN_MS;
+    const endMs = startedAt + context.getRemainingTimeInMillis();
+    // Deliveries stop DEADLINE_MARGIN_MS before the end; the commit (and its store retries) has
+    // that margin less COMMIT_MARGIN_MS, so a throttled write at the end of a long batch is
+    // retried instead of failing the invocation.
+    const deadlineMs = endMs - config.DEADLINE_MARGIN_MS;
+    const commitDeadlineMs = Math.max(deadlineMs, endMs - (config.COMMIT_MARGIN_MS ?? 500));
     const event = decodeKafkaEvent(rawEvent);
     if (event.partitions.every((p) => p.records.length === 0)) return undefined;
 
@@ -289,6 +304,13 @@ export function createConsumer(deps: ConsumerDeps): Consumer {
             };
           };
 
+    const checkpoints = stores
+      ? createCheckpointer(stores.progress, subscription.id, event, state.progress, {
+          intervalMs: config.CHECKPOINT_INTERVAL_MS ?? 5_000,
+          now,
+          log,
+        })
+      : undefined;
     const delivered = await dispatchLanes(
       plan.lanes,
       {
@@ -297,9 +319,11 @@ export function createConsumer(deps: ConsumerDeps): Consumer {
         sleep,
         now,
         random,
+        ...(checkpoints ? { onOutcome: checkpoints.onOutcome } : {}),
       },
       { maxConcurrency: config.MAX_CONCURRENCY, policy, deadlineMs },
     );
+    await checkpoints?.settle();
     if (tokenRejected && service.auth) deps.secrets?.forget?.(service.auth.bearer_token_secret);
     const dispatched = plan.rejected.length > 0 ? [...plan.rejected, ...delivered] : delivered;
     let outcomes = dispatched;
@@ -317,7 +341,7 @@ export function createConsumer(deps: ConsumerDeps): Consumer {
         now: now(),
       });
       await withStoreRetries(() => commitReliability(stores, subscription.id, post, { log }), {
-        deadlineMs,
+        deadlineMs: commitDeadlineMs,
         now,
         sleep,
       });

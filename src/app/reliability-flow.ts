@@ -10,8 +10,10 @@
 // stored already and whatever state was saved still prevents most duplicates).
 import { ConflictError } from "../core/errors.ts";
 import type { DecodedEvent } from "../core/event.ts";
+import type { RecordOutcome } from "../core/outcome.ts";
 import { type Logger, logJson } from "../core/outcome.ts";
-import { mergeProgress, type PartitionProgress } from "../core/progress.ts";
+import { mergeProgress, nextProgress, type PartitionProgress } from "../core/progress.ts";
+import { recordFingerprint } from "../core/record-identity.ts";
 import type { PostDispatch, ProgressChange } from "../core/reliability.ts";
 import type { DeadLetterStore, ProgressStore } from "../core/reliability-ports.ts";
 
@@ -106,4 +108,92 @@ async function saveChange(
       }
     }
   }
+}
+
+export interface CheckpointOptions {
+  readonly intervalMs: number;
+  readonly now: () => number;
+  readonly log?: Logger;
+}
+
+export interface Checkpointer {
+  /** Feed it every outcome as dispatch learns it (DispatchDeps.onOutcome). */
+  readonly onOutcome: (outcome: RecordOutcome) => void;
+  /** Waits for a save in flight; the progress map then holds what was saved. */
+  readonly settle: () => Promise<void>;
+}
+
+/**
+ * Saves, during a long dispatch, what has been delivered so far — every `intervalMs`, one save
+ * at a time — as settled offsets (retry-batch rules: nothing else changes), so that an invocation
+ * that crashes or times out mid-batch repeats only what came after the last checkpoint. Only
+ * deliveries are checkpointed: terminal records need their letter first (the final commit).
+ * `progress` (the loaded state) is updated with each saved state, so the final commit builds on
+ * it and expects its version. A failed checkpoint is logged and left to the final commit.
+ */
+export function createCheckpointer(
+  store: ProgressStore,
+  subscriptionId: string,
+  event: DecodedEvent,
+  progress: Map<string, PartitionProgress>,
+  options: CheckpointOptions,
+): Checkpointer {
+  const firstOffsets = new Map(
+    event.partitions.flatMap((p) => (p.records[0] ? [[p.id, p.records[0].offset] as const] : [])),
+  );
+  let pending: RecordOutcome[] = [];
+  let lastSaveAt = options.now();
+  let inFlight: Promise<void> | undefined;
+
+  const save = async (batch: RecordOutcome[]): Promise<void> => {
+    const byPartition = new Map<string, RecordOutcome[]>();
+    for (const o of batch)
+      byPartition.set(o.partitionId, [...(byPartition.get(o.partitionId) ?? []), o]);
+    await Promise.all(
+      [...byPartition].map(async ([partitionId, delivered]) => {
+        const prev = progress.get(partitionId);
+        const next = nextProgress(prev, {
+          partitionId,
+          firstOffset: firstOffsets.get(partitionId) ?? 0,
+          outcomes: delivered.map((o) => ({
+            offset: o.record.offset,
+            fingerprint: recordFingerprint(o.record),
+            status: "delivered" as const,
+            attempts: o.attempts,
+          })),
+          mode: "retry-batch",
+          now: options.now(),
+        });
+        if (next === undefined) return;
+        try {
+          await store.save(subscriptionId, next, prev?.version);
+          progress.set(partitionId, next);
+        } catch (error) {
+          if (options.log) {
+            logJson(options.log, {
+              level: "warn",
+              msg: "checkpoint not saved: the final commit will save it",
+              subscription: subscriptionId,
+              partition: partitionId,
+              error: error instanceof Error ? error.message : String(error),
+            });
+          }
+        }
+      }),
+    );
+  };
+
+  const onOutcome = (outcome: RecordOutcome): void => {
+    if (options.intervalMs <= 0 || outcome.status !== "delivered") return;
+    pending.push(outcome);
+    if (inFlight !== undefined || options.now() - lastSaveAt < options.intervalMs) return;
+    const batch = pending;
+    pending = [];
+    inFlight = save(batch).finally(() => {
+      lastSaveAt = options.now();
+      inFlight = undefined;
+    });
+  };
+
+  return { onOutcome, settle: async () => await inFlight };
 }

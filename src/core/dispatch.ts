@@ -19,6 +19,8 @@ export interface DispatchDeps<Request> {
   readonly now: () => number;
   /** Uniform in [0, 1), for backoff jitter. */
   readonly random: () => number;
+  /** Told of each record's outcome as soon as it is known (for checkpoints). */
+  readonly onOutcome?: (outcome: RecordOutcome) => void;
 }
 
 export interface DispatchOptions {
@@ -109,6 +111,7 @@ export async function dispatchLanes<Request>(
     for (let i = 0; i < lane.length; i++) {
       const outcome = await deliverRecord(lane[i] as PlannedRecord);
       outcomes.push(outcome);
+      deps.onOutcome?.(outcome);
       if (outcome.status === "failed" || outcome.status === "not_attempted") {
         const reason = `held back: offset ${outcome.record.offset} of its lane was not delivered`;
         for (let j = i + 1; j < lane.length; j++) {
