@@ -78,8 +78,14 @@ const adminSchema = z.extend(commonSchema, {
     z.coerce.number().check(z.int(), z.positive(), z.lte(60_000)),
     10_000,
   ),
-  /** Time one replay or discard request may spend before answering with what remains. */
-  REPLAY_BUDGET_MS: positiveInt(20_000),
+  /**
+   * Time one replay or discard request may spend before answering with what remains; at most
+   * 22 s, so that with a replay command's grace (5 s) it answers inside the admin function's 29 s.
+   */
+  REPLAY_BUDGET_MS: z._default(
+    z.coerce.number().check(z.int(), z.positive(), z.lte(22_000)),
+    20_000,
+  ),
 });
 
 export type ConsumerConfig = z.infer<typeof consumerSchema>;

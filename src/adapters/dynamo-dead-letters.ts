@@ -103,6 +103,27 @@ function pageLimit(limit: number | undefined): number {
   return Math.min(limit, MAX_PAGE);
 }
 
+/** The key condition and filter selecting a subscription's letters (of a partition, of a key). */
+function letterQuery(
+  pk: string,
+  partitionId: string | undefined,
+  parkedKey: string | undefined,
+): Pick<
+  QueryCommandInput,
+  "KeyConditionExpression" | "FilterExpression" | "ExpressionAttributeValues"
+> {
+  return {
+    KeyConditionExpression:
+      partitionId === undefined ? "pk = :pk" : "pk = :pk AND begins_with(sk, :prefix)",
+    ...(parkedKey === undefined ? {} : { FilterExpression: "parksKey = :parked" }),
+    ExpressionAttributeValues: {
+      ":pk": { S: pk },
+      ...(partitionId === undefined ? {} : { ":prefix": { S: `${partitionId}#` } }),
+      ...(parkedKey === undefined ? {} : { ":parked": { S: parkedKey } }),
+    },
+  };
+}
+
 function toParkedKey(subscriptionId: string, item: Item): ParkedKey | undefined {
   const id = item.sk?.S;
   if (id === undefined) return undefined;
@@ -266,21 +287,14 @@ export class DynamoDeadLetterStore implements DeadLetterStore {
     const partitionId =
       options.partitionId ??
       (options.parkedKey === undefined ? undefined : partitionOfParkedKey(options.parkedKey));
-    const start = decodeCursor(
-      pk,
-      options.cursor,
-      partitionId === undefined ? "" : `${partitionId}#`,
-    );
+    const prefix = partitionId === undefined ? "" : `${partitionId}#`;
+    const start =
+      options.startAfter === undefined
+        ? decodeCursor(pk, options.cursor, prefix)
+        : decodeCursor(pk, encodeCursor({ sk: { S: deadLetterSk(options.startAfter) } }), prefix);
     const out = await this.#query(
       {
-        KeyConditionExpression:
-          partitionId === undefined ? "pk = :pk" : "pk = :pk AND begins_with(sk, :prefix)",
-        ...(options.parkedKey === undefined ? {} : { FilterExpression: "parksKey = :parked" }),
-        ExpressionAttributeValues: {
-          ":pk": { S: pk },
-          ...(partitionId === undefined ? {} : { ":prefix": { S: `${partitionId}#` } }),
-          ...(options.parkedKey === undefined ? {} : { ":parked": { S: options.parkedKey } }),
-        },
+        ...letterQuery(pk, partitionId, options.parkedKey),
         Limit: pageLimit(options.limit),
         ...(start ? { ExclusiveStartKey: start } : {}),
       },
@@ -293,6 +307,31 @@ export class DynamoDeadLetterStore implements DeadLetterStore {
     }
     const cursor = encodeCursor(out.LastEvaluatedKey);
     return cursor === undefined ? { items } : { items, cursor };
+  }
+
+  async count(
+    subscriptionId: string,
+    options: Pick<ListDeadLettersOptions, "partitionId" | "parkedKey"> & { upTo?: number } = {},
+  ): Promise<number> {
+    const pk = deadLetterPk(subscriptionId);
+    const partitionId =
+      options.partitionId ??
+      (options.parkedKey === undefined ? undefined : partitionOfParkedKey(options.parkedKey));
+    let count = 0;
+    let start: Item | undefined;
+    do {
+      const out = await this.#query(
+        {
+          ...letterQuery(pk, partitionId, options.parkedKey),
+          Select: "COUNT",
+          ...(start ? { ExclusiveStartKey: start } : {}),
+        },
+        "Query dead letters",
+      );
+      count += out.Count ?? 0;
+      start = out.LastEvaluatedKey;
+    } while (start && (options.upTo === undefined || count < options.upTo));
+    return options.upTo === undefined ? count : Math.min(count, options.upTo);
   }
 
   async get(subscriptionId: string, ref: DeadLetterRef): Promise<DeadLetter | undefined> {
@@ -410,10 +449,15 @@ export class DynamoDeadLetterStore implements DeadLetterStore {
 
   async listParkedKeys(
     subscriptionId: string,
-    options: { limit?: number; cursor?: string } = {},
+    options: { limit?: number; cursor?: string; startAfter?: string } = {},
   ): Promise<{ items: ParkedKey[]; cursor?: string }> {
     const pk = parkedKeyPk(subscriptionId);
-    const start = decodeCursor(pk, options.cursor);
+    const start = decodeCursor(
+      pk,
+      options.startAfter === undefined
+        ? options.cursor
+        : encodeCursor({ sk: { S: options.startAfter } }),
+    );
     const out = await this.#query(
       {
         KeyConditionExpression: "pk = :pk",

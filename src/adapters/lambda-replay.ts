@@ -1,18 +1,28 @@
 // Replay delivery through the consumer function (AWS): the admin function invokes it
-// synchronously, naming one dead letter at a time (core/replay-command.ts). The consumer may read the sink
-// tokens the admin role is denied, so replays to services with `auth` work, and the admin still
-// never holds a token.
+// synchronously, naming a batch of dead letters and the time it may take
+// (core/replay-command.ts). The consumer may read the sink tokens the admin role is denied, so
+// replays to services with `auth` work, and the admin still never holds a token.
 import { InvokeCommand, type InvokeCommandOutput, type LambdaClient } from "@aws-sdk/client-lambda";
 import type { ReplayDelivery } from "../app/dead-letter-replay.ts";
-import type { ReplayDeliveries } from "../app/replay-delivery.ts";
 import { ConflictError, DependencyError, NotFoundError } from "../core/errors.ts";
 import type { Subscription } from "../core/model.ts";
+import { type LetterOutcome, MIN_REPLAY_START_MS } from "../core/replay-batch.ts";
 import {
   decodeReplayReply,
   encodeReplayCommand,
+  MAX_REPLAY_BUDGET_MS,
   type ReplayCommand,
   type ReplayReply,
 } from "../core/replay-command.ts";
+
+/**
+ * How long the admin waits for a command past the time the command may take (a cold start, the
+ * Invoke itself); then it gives up on the answer and its letters count as not replayed.
+ */
+export const INVOKE_GRACE_MS = 5_000;
+/** Longest wait for the check that starts a replay. */
+const CHECK_TIMEOUT_MS = 10_000;
+const TIMED_OUT = Symbol("timed out");
 
 const errorText = (error: unknown): string =>
   error instanceof Error ? `${error.name}: ${error.message}` : String(error);
@@ -32,49 +42,97 @@ function functionErrorMessage(payload: string): string {
   return payload.slice(0, 500);
 }
 
-export class ConsumerFunctionReplay implements ReplayDeliveries {
+export class ConsumerFunctionReplay {
   readonly #lambda: LambdaClient;
   readonly #functionName: string;
   readonly #requestTimeoutMs: number | undefined;
+  readonly #now: () => number;
 
   /**
    * `functionName`: name or ARN of the consumer function (CONSUMER_FUNCTION_NAME);
    * `requestTimeoutMs`: time one delivery attempt may take there (REPLAY_REQUEST_TIMEOUT_MS).
    */
-  constructor(lambda: LambdaClient, functionName: string, requestTimeoutMs?: number) {
+  constructor(
+    lambda: LambdaClient,
+    functionName: string,
+    requestTimeoutMs?: number,
+    now: () => number = Date.now,
+  ) {
     this.#lambda = lambda;
     this.#functionName = functionName;
     this.#requestTimeoutMs = requestTimeoutMs;
+    this.#now = now;
   }
 
   /**
    * Asks the consumer whether the subscription's service can be delivered to (NotFoundError or
-   * ConflictError when not, as a direct replay would), then delivers each record through it.
+   * ConflictError when not, as a direct replay would), then delivers each batch through it.
    */
   async forSubscription(subscription: Subscription): Promise<ReplayDelivery> {
-    const check = await this.#invoke({ subscriptionId: subscription.id });
+    const check = await this.#invoke({ subscriptionId: subscription.id }, CHECK_TIMEOUT_MS);
+    if (check === TIMED_OUT) {
+      throw new DependencyError(
+        `the consumer function did not answer the replay check within ${CHECK_TIMEOUT_MS} ms`,
+      );
+    }
     if ("refused" in check) {
       throw check.refused === "not_found"
         ? new NotFoundError(check.message)
         : new ConflictError(check.message);
     }
-    return async (letter) => {
-      let reply: ReplayReply;
-      const ref = { partitionId: letter.partitionId, offset: letter.offset };
+    return async (letters, { ordered, deadline }) => {
+      const left = Math.min(MAX_REPLAY_BUDGET_MS, Math.floor(deadline - this.#now()));
+      const all = (outcome: LetterOutcome) => letters.map(() => outcome);
+      if (letters.length === 0) return [];
+      if (left < MIN_REPLAY_START_MS) return all({ outcome: "deferred" });
+      // The letters stay where the batch could not be run; the replay stops there and says why.
+      const failedAll = (reason: string): LetterOutcome[] =>
+        ordered
+          ? letters.map((_, index) =>
+              index === 0 ? { outcome: "failed", reason } : { outcome: "skipped" },
+            )
+          : all({ outcome: "failed", reason });
+      const refs = letters.map(({ partitionId, offset }) => ({ partitionId, offset }));
+      let reply: ReplayReply | typeof TIMED_OUT;
       try {
-        reply = await this.#invoke({ subscriptionId: subscription.id, letter: ref });
+        reply = await this.#invoke(
+          { subscriptionId: subscription.id, letters: refs, ordered, budgetMs: left },
+          left + INVOKE_GRACE_MS,
+        );
       } catch (error) {
-        // The letter stays; the replay stops here and says why.
-        return { ok: false, reason: error instanceof Error ? error.message : String(error) };
+        return failedAll(error instanceof Error ? error.message : String(error));
       }
-      return "refused" in reply ? { ok: false, reason: reply.message } : reply;
+      if (reply === TIMED_OUT) return all({ outcome: "deferred" });
+      if ("refused" in reply) return failedAll(reply.message);
+      if (!("results" in reply)) {
+        return failedAll("the consumer function answered the replay without results");
+      }
+      const { results } = reply;
+      const matches =
+        results.length === refs.length &&
+        results.every(
+          (r, index) =>
+            r.partitionId === refs[index]?.partitionId && r.offset === refs[index]?.offset,
+        );
+      if (!matches) {
+        return failedAll("the consumer function answered the replay for other letters");
+      }
+      return results.map(
+        (r): LetterOutcome =>
+          r.outcome === "failed" ? { outcome: "failed", reason: r.reason } : { outcome: r.outcome },
+      );
     };
   }
 
   async close(): Promise<void> {}
 
-  async #invoke(command: ReplayCommand): Promise<ReplayReply> {
+  /** The consumer's reply, or TIMED_OUT when it did not come within `timeoutMs`. */
+  async #invoke(
+    command: ReplayCommand,
+    timeoutMs: number,
+  ): Promise<ReplayReply | typeof TIMED_OUT> {
     let output: InvokeCommandOutput;
+    const abort = AbortSignal.timeout(timeoutMs);
     try {
       output = await this.#lambda.send(
         new InvokeCommand({
@@ -90,8 +148,10 @@ export class ConsumerFunctionReplay implements ReplayDeliveries {
             ),
           ),
         }),
+        { abortSignal: abort },
       );
     } catch (error) {
+      if (abort.aborted) return TIMED_OUT;
       throw new DependencyError(
         `cannot invoke the consumer function for the replay: ${errorText(error)}`,
         { cause: error },

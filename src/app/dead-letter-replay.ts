@@ -1,138 +1,278 @@
-// Replaying and discarding dead letters (for the admin API). A parked key is replayed in offset
-// order; once every letter behind it is delivered (or discarded) it is unparked, conditionally on
-// its version: if the consumer parked more letters behind it meanwhile, they are handled in the
-// next round, so per-key order holds and the key then flows normally again.
+// Replaying and discarding dead letters (for the admin API), page by page and in batches, within
+// one deadline. A parked key is replayed in offset order; once no letter is left behind it, it is
+// unparked, conditionally on its version: if the consumer parked more letters meanwhile, another
+// round takes them, so per-key order holds, a key that keeps parking still drains, and the key
+// then flows normally again. Memory holds one page of letters at a time.
 import type { DeadLetter, DeadLetterRef } from "../core/dead-letters.ts";
 import { ConflictError } from "../core/errors.ts";
 import type { DeadLetterStore } from "../core/reliability-ports.ts";
+import {
+  type AllCursor,
+  type BatchOptions,
+  type LetterOutcome,
+  MIN_REPLAY_START_MS,
+  REPLAY_BATCH_SIZE,
+  REPLAY_PAGE_SIZE,
+} from "../core/replay-batch.ts";
 
-/** What became of one replayed record. */
-export type ReplayOutcome = { readonly ok: true } | { readonly ok: false; readonly reason: string };
+/**
+ * Delivers a batch of letters in order within `options.deadline` (letters may be `spilled` stubs:
+ * the delivery reads them whole); one outcome per letter, in order.
+ */
+export type ReplayDelivery = (
+  letters: readonly DeadLetter[],
+  options: BatchOptions,
+) => Promise<readonly LetterOutcome[]>;
 
-/** Delivers one letter's record (with retries as the caller sees fit); `letter` may be a stub
- * (`spilled`): the delivery reads it whole. */
-export type ReplayDelivery = (letter: DeadLetter) => Promise<ReplayOutcome>;
-
-export interface ReplayResult {
-  /** Letters delivered and removed. */
-  readonly delivered: number;
-  /** Letters removed without delivery (discard). */
-  readonly discarded: number;
-  /** True when the key is no longer parked. */
-  readonly unparked: boolean;
-  /** Where replay stopped, when it did: that letter and the ones after it stay parked. */
-  readonly stoppedAt?: { readonly ref: DeadLetterRef; readonly reason: string };
+export interface ReplayFailure {
+  readonly keyId?: string;
+  readonly ref: DeadLetterRef;
+  readonly reason: string;
 }
 
-const MAX_ROUNDS = 10;
-
-async function lettersOfKey(
-  store: DeadLetterStore,
-  subscriptionId: string,
-  keyId: string,
-): Promise<DeadLetter[]> {
-  const letters: DeadLetter[] = [];
-  let cursor: string | undefined;
-  do {
-    const page = await store.list(subscriptionId, {
-      parkedKey: keyId,
-      limit: 1000,
-      ...(cursor === undefined ? {} : { cursor }),
-    });
-    letters.push(...page.items);
-    cursor = page.cursor;
-  } while (cursor !== undefined);
-  return letters.sort((a, b) => a.offset - b.offset);
+/** What one replay or discard request did. */
+export interface ReplayTally {
+  delivered: number;
+  discarded: number;
+  failed: number;
+  /** The first MAX_FAILURES_KEPT failures. */
+  readonly failures: ReplayFailure[];
+  readonly unparked: string[];
+  readonly stillParked: string[];
+  /** Stopped at the deadline with work left: call again. */
+  deferred: boolean;
 }
 
-async function drainKey(
-  store: DeadLetterStore,
-  subscriptionId: string,
-  keyId: string,
-  deliver: ReplayDelivery | undefined,
-): Promise<ReplayResult> {
-  let delivered = 0;
-  let discarded = 0;
-  for (let round = 0; round < MAX_ROUNDS; round++) {
-    const parked = await store.getParkedKey(subscriptionId, keyId);
-    const letters = await lettersOfKey(store, subscriptionId, keyId);
-    for (const letter of letters) {
-      const ref = { partitionId: letter.partitionId, offset: letter.offset };
-      if (deliver !== undefined) {
-        const result = await deliver(letter);
-        if (!result.ok) {
-          return {
-            delivered,
-            discarded,
-            unparked: false,
-            stoppedAt: { ref, reason: result.reason },
-          };
-        }
-      }
-      await store.remove(subscriptionId, [letter]);
-      if (deliver !== undefined) delivered++;
-      else discarded++;
-    }
-    if (parked === undefined) return { delivered, discarded, unparked: true };
-    try {
-      await store.unpark(subscriptionId, keyId, parked.version);
-      return { delivered, discarded, unparked: true };
-    } catch (error) {
-      if (!(error instanceof ConflictError)) throw error;
-      // More letters were parked behind the key meanwhile: another round.
-    }
-  }
-  return { delivered, discarded, unparked: false };
+const MAX_FAILURES_KEPT = 50;
+
+export const newTally = (): ReplayTally => ({
+  delivered: 0,
+  discarded: 0,
+  failed: 0,
+  failures: [],
+  unparked: [],
+  stillParked: [],
+  deferred: false,
+});
+
+/** One request's replay (with `deliver`) or discard (without). */
+export interface ReplayRun {
+  readonly store: DeadLetterStore;
+  readonly subscriptionId: string;
+  readonly deliver: ReplayDelivery | undefined;
+  /** Epoch ms (of `now`): nothing starts that could not finish before it. */
+  readonly deadline: number;
+  readonly now: () => number;
+  readonly tally: ReplayTally;
 }
 
-/** Delivers a parked key's letters in offset order, removing each once delivered, then unparks. */
-export function replayParkedKey(
-  store: DeadLetterStore,
-  subscriptionId: string,
-  keyId: string,
-  deliver: ReplayDelivery,
-): Promise<ReplayResult> {
-  return drainKey(store, subscriptionId, keyId, deliver);
-}
+const timeUp = (run: ReplayRun): boolean => run.deadline - run.now() < MIN_REPLAY_START_MS;
+const refOf = (letter: DeadLetter): DeadLetterRef => ({
+  partitionId: letter.partitionId,
+  offset: letter.offset,
+});
 
-/** Removes a parked key's letters without delivering them, then unparks it. */
-export function discardParkedKey(
-  store: DeadLetterStore,
-  subscriptionId: string,
-  keyId: string,
-): Promise<ReplayResult> {
-  return drainKey(store, subscriptionId, keyId, undefined);
+function chunks<T>(items: readonly T[], size: number): T[][] {
+  const out: T[][] = [];
+  for (let at = 0; at < items.length; at += size) out.push(items.slice(at, at + size));
+  return out;
 }
 
 /**
- * Replays individual letters (terminal ones, or exhausted ones under key policy `skip`) in the
- * order given. Letters that park a key are refused: replay their key instead.
+ * Delivers (or discards) a batch and removes what got through. Returns the index of the first
+ * letter left for a later call because the deadline came (undefined: none), and whether one
+ * failed.
  */
-export async function replayLetters(
-  store: DeadLetterStore,
-  subscriptionId: string,
-  refs: readonly DeadLetterRef[],
-  deliver: ReplayDelivery,
-): Promise<ReplayResult> {
-  let delivered = 0;
-  for (const ref of refs) {
-    const letter = await store.get(subscriptionId, ref);
-    if (letter === undefined) continue;
-    if (letter.parksKey !== undefined) {
-      const reason = `the letter is behind parked key ${letter.parksKey}: replay the key`;
-      return { delivered, discarded: 0, unparked: false, stoppedAt: { ref, reason } };
-    }
-    const result = await deliver(letter);
-    if (!result.ok) {
-      return {
-        delivered,
-        discarded: 0,
-        unparked: false,
-        stoppedAt: { ref, reason: result.reason },
-      };
-    }
-    await store.remove(subscriptionId, [letter]);
-    delivered++;
+async function settle(
+  run: ReplayRun,
+  letters: readonly DeadLetter[],
+  ordered: boolean,
+  keyId?: string,
+): Promise<{ readonly deferredAt?: number; readonly failed: boolean }> {
+  if (letters.length === 0) return { failed: false };
+  if (run.deliver === undefined) {
+    await run.store.remove(run.subscriptionId, letters);
+    run.tally.discarded += letters.length;
+    return { failed: false };
   }
-  return { delivered, discarded: 0, unparked: false };
+  if (timeUp(run)) {
+    run.tally.deferred = true;
+    return { deferredAt: 0, failed: false };
+  }
+  const outcomes = await run.deliver(letters, { ordered, deadline: run.deadline });
+  const delivered = letters.filter((_, index) => outcomes[index]?.outcome === "delivered");
+  if (delivered.length > 0) await run.store.remove(run.subscriptionId, delivered);
+  run.tally.delivered += delivered.length;
+  let deferredAt: number | undefined;
+  let failed = false;
+  letters.forEach((letter, index) => {
+    const outcome = outcomes[index] ?? { outcome: "deferred" };
+    if (outcome.outcome === "deferred") deferredAt ??= index;
+    if (outcome.outcome !== "failed") return;
+    failed = true;
+    run.tally.failed++;
+    if (run.tally.failures.length < MAX_FAILURES_KEPT) {
+      run.tally.failures.push({
+        ...(keyId === undefined ? {} : { keyId }),
+        ref: refOf(letter),
+        reason: outcome.reason,
+      });
+    }
+  });
+  if (deferredAt !== undefined) run.tally.deferred = true;
+  return deferredAt === undefined ? { failed } : { deferredAt, failed };
+}
+
+/**
+ * Replays (or discards) a parked key's letters in offset order, in rounds: each takes what is
+ * parked behind the key now, then unparks it if nothing was parked meanwhile. Stops at the first
+ * failure (the key stays parked), or at the deadline.
+ */
+export async function drainKey(
+  run: ReplayRun,
+  keyId: string,
+): Promise<"unparked" | "failed" | "deferred"> {
+  const end = await drainRounds(run, keyId);
+  (end === "unparked" ? run.tally.unparked : run.tally.stillParked).push(keyId);
+  return end;
+}
+
+async function drainRounds(
+  run: ReplayRun,
+  keyId: string,
+): Promise<"unparked" | "failed" | "deferred"> {
+  const { store, subscriptionId } = run;
+  for (;;) {
+    if (timeUp(run)) {
+      run.tally.deferred = true;
+      return "deferred";
+    }
+    const parked = await store.getParkedKey(subscriptionId, keyId);
+    let cursor: string | undefined;
+    do {
+      if (timeUp(run)) {
+        run.tally.deferred = true;
+        return "deferred";
+      }
+      const page = await store.list(subscriptionId, {
+        parkedKey: keyId,
+        limit: REPLAY_PAGE_SIZE,
+        ...(cursor === undefined ? {} : { cursor }),
+      });
+      for (const batch of chunks(page.items, REPLAY_BATCH_SIZE)) {
+        const result = await settle(run, batch, true, keyId);
+        if (result.deferredAt !== undefined) return "deferred";
+        if (result.failed) return "failed";
+      }
+      cursor = page.cursor;
+    } while (cursor !== undefined);
+    if (parked !== undefined) {
+      try {
+        await store.unpark(subscriptionId, keyId, parked.version);
+      } catch (error) {
+        if (!(error instanceof ConflictError)) throw error;
+        continue; // more letters were parked behind the key meanwhile: another round
+      }
+    }
+    return "unparked";
+  }
+}
+
+/**
+ * Replays one letter that parks no key (a terminal one, or one exhausted under key policy
+ * `skip`). Letters behind a parked key are refused: replay their key instead.
+ */
+export async function replayLetter(run: ReplayRun, letter: DeadLetter): Promise<void> {
+  if (letter.parksKey !== undefined) {
+    run.tally.failed++;
+    run.tally.failures.push({
+      ref: refOf(letter),
+      reason: `the letter is behind parked key ${letter.parksKey}: replay the key`,
+    });
+    return;
+  }
+  await settle(run, [letter], false);
+}
+
+/**
+ * Replays (or discards) every letter, from `from` on: each parked key (in id order, each in
+ * offset order), then the letters behind no parked key, in batches. Returns where to go on when
+ * the deadline stopped it, undefined when it got to the end.
+ */
+export async function drainAll(
+  run: ReplayRun,
+  from: AllCursor = { phase: "keys" },
+): Promise<AllCursor | undefined> {
+  const { store, subscriptionId } = run;
+  if (from.phase === "keys") {
+    let afterKey = from.afterKey;
+    for (;;) {
+      if (timeUp(run)) {
+        run.tally.deferred = true;
+        return afterKey === undefined ? { phase: "keys" } : { phase: "keys", afterKey };
+      }
+      const page = await store.listParkedKeys(subscriptionId, {
+        limit: REPLAY_PAGE_SIZE,
+        ...(afterKey === undefined ? {} : { startAfter: afterKey }),
+      });
+      for (const key of page.items) {
+        if ((await drainKey(run, key.id)) === "deferred") {
+          return afterKey === undefined ? { phase: "keys" } : { phase: "keys", afterKey };
+        }
+        afterKey = key.id;
+      }
+      if (page.cursor === undefined || page.items.length === 0) break;
+    }
+  }
+
+  let afterLetter = from.phase === "letters" ? from.afterLetter : undefined;
+  const here = (): AllCursor =>
+    afterLetter === undefined ? { phase: "letters" } : { phase: "letters", afterLetter };
+  // Keys met in this walk: parked ones were handled above (one parked since is left for the next
+  // call), ones without a parked-key item are drained when their first letter comes.
+  const keysSeen = new Set<string>();
+  let free: DeadLetter[] = [];
+  const flush = async (): Promise<boolean> => {
+    const batch = free;
+    free = [];
+    const { deferredAt } = await settle(run, batch, false);
+    if (deferredAt !== undefined) {
+      const before = batch[deferredAt - 1];
+      if (before !== undefined) afterLetter = refOf(before);
+      return false;
+    }
+    const last = batch.at(-1);
+    if (last !== undefined) afterLetter = refOf(last);
+    return true;
+  };
+  for (;;) {
+    if (timeUp(run)) {
+      run.tally.deferred = true;
+      return here();
+    }
+    const page = await store.list(subscriptionId, {
+      limit: REPLAY_PAGE_SIZE,
+      ...(afterLetter === undefined ? {} : { startAfter: afterLetter }),
+    });
+    for (const letter of page.items) {
+      const keyId = letter.parksKey;
+      if (keyId === undefined) {
+        free.push(letter);
+        if (free.length >= REPLAY_BATCH_SIZE && !(await flush())) return here();
+        continue;
+      }
+      if (!(await flush())) return here();
+      if (!keysSeen.has(keyId)) {
+        keysSeen.add(keyId);
+        const parked = await store.getParkedKey(subscriptionId, keyId);
+        if (parked === undefined && (await drainKey(run, keyId)) === "deferred") {
+          keysSeen.delete(keyId);
+          return here();
+        }
+      }
+      afterLetter = refOf(letter);
+    }
+    if (!(await flush())) return here();
+    if (page.cursor === undefined || page.items.length === 0) return undefined;
+  }
 }

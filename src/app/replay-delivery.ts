@@ -2,16 +2,18 @@
 // `kafka.*` metadata headers, the same `idempotency-key` (so a Restate ingress that already ran
 // the record does not run it twice), forwarded record headers — built by the consumer's own
 // request builder and sent through the consumer's HTTP sink, with a few quick retries for
-// retryable failures. The service definition is read when the replay starts, so a fixed endpoint
-// or handler declaration applies.
+// retryable failures, all within the replay's deadline. The service definition is read when the
+// replay starts, so a fixed endpoint or handler declaration applies.
 import { createHttpSink, type HttpSink } from "../adapters/http-sink.ts";
-import { letterToRecord } from "../core/dead-letters.ts";
+import { type DeadLetter, letterToRecord } from "../core/dead-letters.ts";
 import { ConflictError, NotFoundError } from "../core/errors.ts";
 import { createRequestBuilder, sinkTarget } from "../core/invocation.ts";
 import type { Subscription } from "../core/model.ts";
 import { checkRecord, DEFAULT_MAX_REQUEST_BYTES, deliveryMode } from "../core/plan.ts";
 import type { CatalogReader } from "../core/ports.ts";
 import type { DeadLetterStore } from "../core/reliability-ports.ts";
+import { deliverInOrder, type LetterOutcome, MIN_REPLAY_START_MS } from "../core/replay-batch.ts";
+import { attemptTimeout, DEFAULT_BACKOFF, type RetryPolicy } from "../core/retry.ts";
 import { authorizationFor, type SecretResolver, SecretUnavailableError } from "../core/secrets.ts";
 import type { ReplayDelivery } from "./dead-letter-replay.ts";
 
@@ -34,11 +36,21 @@ export interface ReplayDeliveryOptions {
   readonly maxRequestBytes?: number;
   /** Test seam: the HTTP sink (default: a small undici pool). */
   readonly sink?: HttpSink;
+  readonly now?: () => number;
 }
 
+/**
+ * Delivers one letter (`letter` may be a `spilled` stub: it is read whole) with retries, every
+ * attempt finishing by `deadline` (epoch ms). A letter whose first attempt cannot start or finish
+ * before it is `deferred`; once an attempt has failed, running out of time is a failure.
+ */
+export type LetterDelivery = (letter: DeadLetter, deadline: number) => Promise<LetterOutcome>;
+
 export interface ReplayDeliveries {
-  /** The delivery for one subscription's letters. Throws NotFoundError when its service is gone. */
+  /** Batches of one subscription's letters. Throws NotFoundError when its service is gone. */
   forSubscription(subscription: Subscription): Promise<ReplayDelivery>;
+  /** One letter at a time (the consumer's side of a replay command). */
+  letterDelivery(subscription: Subscription): Promise<LetterDelivery>;
   close(): Promise<void>;
 }
 
@@ -49,8 +61,15 @@ export function createReplayDeliveries(options: ReplayDeliveryOptions): ReplayDe
     options.sink ?? createHttpSink({ connections: 4, requestTimeoutMs: options.requestTimeoutMs });
   const maxAttempts = Math.max(1, options.maxAttempts ?? 3);
   const retryDelayMs = options.retryDelayMs ?? 200;
+  const now = options.now ?? Date.now;
+  const policy: RetryPolicy = {
+    ...DEFAULT_BACKOFF,
+    maxAttempts,
+    requestTimeoutMs: options.requestTimeoutMs,
+    minAttemptMs: Math.min(MIN_REPLAY_START_MS, options.requestTimeoutMs),
+  };
 
-  async function forSubscription(subscription: Subscription): Promise<ReplayDelivery> {
+  async function letterDelivery(subscription: Subscription): Promise<LetterDelivery> {
     const service = await options.catalog.getService(subscription.service);
     const handler = service?.handlers[subscription.handler];
     if (service === undefined || handler === undefined) {
@@ -73,25 +92,39 @@ export function createReplayDeliveries(options: ReplayDeliveryOptions): ReplayDe
     const secretRef = service.auth?.bearer_token_secret;
     const maxRequestBytes = options.maxRequestBytes ?? DEFAULT_MAX_REQUEST_BYTES;
 
-    return async (letter) => {
+    return async (letter, deadline) => {
       const record = letterToRecord(await options.deadLetters.whole(letter));
       if (record === undefined) {
         return {
-          ok: false,
+          outcome: "failed",
           reason:
             "the letter does not hold the whole record (stored by an earlier version with its value behind a pointer): re-read it from Kafka, or discard it",
         };
       }
       // What the consumer refuses up front is refused here too, with the same reasons.
       const checked = checkRecord(record, mode, maxRequestBytes);
-      if ("reason" in checked) return { ok: false, reason: checked.reason };
+      if ("reason" in checked) return { outcome: "failed", reason: checked.reason };
       const { objectKey } = checked;
       let request = build(record, objectKey);
-      let reason = "not attempted";
+      let reason: string | undefined;
       let tokenReread = false;
+      // Out of time: a failure once an attempt has failed (a sink that hangs is reported, not
+      // retried call after call), else the letter waits for the next replay.
+      const outOfTime = (): LetterOutcome =>
+        reason === undefined
+          ? { outcome: "deferred" }
+          : { outcome: "failed", reason: `${reason} (then the replay ran out of time)` };
       for (let attempt = 1; attempt <= maxAttempts; attempt++) {
-        const result = await sink.deliver(request, { timeoutMs: options.requestTimeoutMs });
-        if (result.kind === "success") return { ok: true };
+        const startedAt = now();
+        const timeoutMs = attemptTimeout(startedAt, deadline, policy);
+        if (timeoutMs === undefined) return outOfTime();
+        const result = await sink.deliver(request, { timeoutMs });
+        if (result.kind === "success") return { outcome: "delivered" };
+        const cutShort =
+          timeoutMs < options.requestTimeoutMs &&
+          result.kind === "retryable" &&
+          now() - startedAt >= timeoutMs - 1;
+        if (cutShort) return outOfTime();
         reason = result.reason;
         if (result.status === 401 && secretRef !== undefined && options.secrets && !tokenReread) {
           // As in the consumer: the token may have been rotated; read it again, retry at once.
@@ -100,7 +133,10 @@ export function createReplayDeliveries(options: ReplayDeliveryOptions): ReplayDe
           try {
             authorization = await authorizationFor(service.auth, options.secrets);
           } catch (error) {
-            return { ok: false, reason: `${reason}; the token could not be read again: ${error}` };
+            return {
+              outcome: "failed",
+              reason: `${reason}; the token could not be read again: ${error}`,
+            };
           }
           build = createRequestBuilder(sinkTarget(subscription, service, mode, authorization));
           request = build(record, objectKey);
@@ -108,11 +144,25 @@ export function createReplayDeliveries(options: ReplayDeliveryOptions): ReplayDe
           continue;
         }
         if (result.kind === "terminal") break;
-        if (attempt < maxAttempts) await sleep(retryDelayMs * 2 ** (attempt - 1));
+        if (attempt < maxAttempts) {
+          const delay = retryDelayMs * 2 ** (attempt - 1);
+          if (now() + delay + policy.minAttemptMs > deadline) return outOfTime();
+          await sleep(delay);
+        }
       }
-      return { ok: false, reason };
+      return { outcome: "failed", reason: reason ?? "not attempted" };
     };
   }
 
-  return { forSubscription, close: () => (options.sink ? Promise.resolve() : sink.close()) };
+  async function forSubscription(subscription: Subscription): Promise<ReplayDelivery> {
+    const one = await letterDelivery(subscription);
+    return (letters, batch) =>
+      deliverInOrder(letters, (letter) => one(letter, batch.deadline), { ...batch, now });
+  }
+
+  return {
+    forSubscription,
+    letterDelivery,
+    close: () => (options.sink ? Promise.resolve() : sink.close()),
+  };
 }

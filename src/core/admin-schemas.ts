@@ -176,7 +176,13 @@ const keyIdSchema = z
   });
 
 function exactlyOneTarget(
-  body: { key_id?: unknown; all?: unknown; partition?: unknown; offset?: unknown },
+  body: {
+    key_id?: unknown;
+    all?: unknown;
+    cursor?: unknown;
+    partition?: unknown;
+    offset?: unknown;
+  },
   ctx: z.core.$RefinementCtx,
 ) {
   const forms = [
@@ -189,6 +195,8 @@ function exactlyOneTarget(
       code: "custom",
       message: 'give exactly one of "key_id", "all": true, or "partition" with "offset"',
     });
+  } else if (body.cursor !== undefined && body.all === undefined) {
+    ctx.addIssue({ code: "custom", message: '"cursor" goes with "all": true' });
   } else if ((body.partition === undefined) !== (body.offset === undefined)) {
     ctx.addIssue({ code: "custom", message: '"partition" and "offset" go together' });
   }
@@ -197,6 +205,11 @@ function exactlyOneTarget(
 const targetShape = {
   key_id: keyIdSchema.optional(),
   all: z.literal(true, { error: "must be true" }).optional(),
+  /** With `all`: where an earlier incomplete call stopped (its answer's `cursor`). */
+  cursor: z
+    .string({ error: "must be the cursor of an earlier answer" })
+    .regex(/^[A-Za-z0-9_-]{1,2048}$/, { error: "must be the cursor of an earlier answer" })
+    .optional(),
   partition: partitionSchema.optional(),
   offset: offsetSchema.optional(),
 };

@@ -36,6 +36,8 @@ export interface DeadLetterPage {
 export interface ListDeadLettersOptions {
   readonly limit?: number;
   readonly cursor?: string;
+  /** Start after this letter (instead of `cursor`), e.g. where an earlier walk stopped. */
+  readonly startAfter?: DeadLetterRef;
   /** Only this partition (`<topic>-<partition>`). */
   readonly partitionId?: string;
   /** Only the letters parked on this key (`parkedKeyId`), i.e. what must be replayed before it
@@ -52,6 +54,14 @@ export interface DeadLetterStore {
    */
   park(letters: readonly DeadLetter[]): Promise<void>;
   list(subscriptionId: string, options?: ListDeadLettersOptions): Promise<DeadLetterPage>;
+  /**
+   * How many letters `list` would return with these filters (`limit`, `cursor` and `startAfter`
+   * aside), counting no further than `upTo` when given; reads no letter's content.
+   */
+  count(
+    subscriptionId: string,
+    options?: Pick<ListDeadLettersOptions, "partitionId" | "parkedKey"> & { upTo?: number },
+  ): Promise<number>;
   get(subscriptionId: string, ref: DeadLetterRef): Promise<DeadLetter | undefined>;
   /**
    * `list` and `get` return a large letter as a stub (`spilled`, value left out); this reads it
@@ -67,9 +77,10 @@ export interface DeadLetterStore {
   ): Promise<void>;
   /** Ids (`parkedKeyId`) of the parked keys of these partitions. */
   parkedKeys(subscriptionId: string, partitionIds: readonly string[]): Promise<Set<string>>;
+  /** In id order; `startAfter`: the keys after this id (instead of `cursor`). */
   listParkedKeys(
     subscriptionId: string,
-    options?: { limit?: number; cursor?: string },
+    options?: { limit?: number; cursor?: string; startAfter?: string },
   ): Promise<{ items: ParkedKey[]; cursor?: string }>;
   getParkedKey(subscriptionId: string, id: string): Promise<ParkedKey | undefined>;
   /**

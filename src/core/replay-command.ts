@@ -1,34 +1,51 @@
-// The payload the admin function sends the consumer function to deliver one dead letter on
-// replay, and the consumer's reply. On AWS the admin may not read sink secrets (its role denies
-// them), so a replay to a service with `auth` runs in the consumer, which may; the consumer reads
-// the subscription, its service and the letter from its own stores, so the payload only names
-// them (a letter of megabytes never travels through Invoke's 6 MB payload limit).
+// The payload the admin function sends the consumer function to replay dead letters, and the
+// consumer's reply. On AWS the admin may not read sink secrets (its role denies them), so a replay
+// to a service with `auth` runs in the consumer, which may; the consumer reads the subscription,
+// its service and the letters from its own stores, so the payload only names them (a letter of
+// megabytes never travels through Invoke's 6 MB payload limit). One command names up to
+// REPLAY_BATCH_SIZE letters and carries the time it may take, so it answers within the admin's
+// deadline.
 import * as z from "zod/mini";
 import type { DeadLetterRef } from "./dead-letters.ts";
+import { type LetterOutcome, REPLAY_BATCH_SIZE } from "./replay-batch.ts";
 import "./zod-messages.ts";
 
 /** Longest attempt a replay command may ask for (the admin answers within API Gateway's 29 s). */
 export const MAX_REPLAY_REQUEST_TIMEOUT_MS = 60_000;
+/** Longest time one replay command may take. */
+export const MAX_REPLAY_BUDGET_MS = 60_000;
+/** Time a command naming letters may take when it does not say. */
+export const DEFAULT_REPLAY_BUDGET_MS = 20_000;
 
 /** Marks the payload; an event source mapping's event never has this field. */
 export const REPLAY_COMMAND = "kafka-ingress.replay";
 
 export interface ReplayCommand {
   readonly subscriptionId: string;
-  /** The letter to deliver; absent: only check that the subscription's service can be
-   * delivered to. */
-  readonly letter?: DeadLetterRef;
+  /**
+   * The letters to deliver, in this order (1 to REPLAY_BATCH_SIZE); absent: only check that the
+   * subscription's service can be delivered to.
+   */
+  readonly letters?: readonly DeadLetterRef[];
+  /** Letters of one parked key: stop at the first failure (default false: go on). */
+  readonly ordered?: boolean;
+  /** Time the whole command may take, from when the consumer starts it. */
+  readonly budgetMs?: number;
   /** Time one delivery attempt may take (the admin's REPLAY_REQUEST_TIMEOUT_MS). */
   readonly requestTimeoutMs?: number;
 }
 
+/** One named letter's outcome, in the order of the command. */
+export type LetterResult = DeadLetterRef & LetterOutcome;
+
 /**
  * `refused`: the replay cannot start (subscription or service gone, secret unreadable); the admin
- * answers with the matching status. Otherwise the outcome of delivering the record.
+ * answers with the matching status. `ok`: the check (no letters) passed. `results`: one per
+ * named letter, in order.
  */
 export type ReplayReply =
   | { readonly ok: true }
-  | { readonly ok: false; readonly reason: string }
+  | { readonly results: readonly LetterResult[] }
   | { readonly refused: "not_found" | "conflict"; readonly message: string };
 
 export class InvalidReplayCommandError extends Error {
@@ -36,20 +53,32 @@ export class InvalidReplayCommandError extends Error {
 }
 
 const wireLetter = z.object({
-  partitionId: z.string().check(z.minLength(1)),
+  partitionId: z.string().check(z.minLength(1), z.maxLength(256)),
   offset: z.int().check(z.nonnegative()),
 });
 
-const wireCommand = z.object({
+// Strict: a field this version does not know (an older or newer admin's) refuses the command
+// rather than being dropped, which could turn a delivery into a mere check.
+const wireCommand = z.strictObject({
   command: z.literal(REPLAY_COMMAND),
   subscriptionId: z.string().check(z.minLength(1)),
-  letter: z.optional(wireLetter),
+  letters: z.optional(z.array(wireLetter).check(z.minLength(1), z.maxLength(REPLAY_BATCH_SIZE))),
+  ordered: z.optional(z.boolean()),
+  budgetMs: z.optional(z.int().check(z.positive(), z.lte(MAX_REPLAY_BUDGET_MS))),
   requestTimeoutMs: z.optional(z.int().check(z.positive(), z.lte(MAX_REPLAY_REQUEST_TIMEOUT_MS))),
 });
 
+const wireResult = z.union([
+  z.object({ ...wireLetter.shape, outcome: z.literal("failed"), reason: z.string() }),
+  z.object({
+    ...wireLetter.shape,
+    outcome: z.enum(["delivered", "deferred", "skipped", "gone"]),
+  }),
+]);
+
 const wireReply = z.union([
   z.object({ ok: z.literal(true) }),
-  z.object({ ok: z.literal(false), reason: z.string() }),
+  z.object({ results: z.array(wireResult) }),
   z.object({ refused: z.enum(["not_found", "conflict"]), message: z.string() }),
 ]);
 
@@ -72,9 +101,13 @@ export function encodeReplayCommand(command: ReplayCommand): Record<string, unkn
     ...(command.requestTimeoutMs === undefined
       ? {}
       : { requestTimeoutMs: command.requestTimeoutMs }),
-    ...(command.letter === undefined
+    ...(command.budgetMs === undefined ? {} : { budgetMs: command.budgetMs }),
+    ...(command.ordered === undefined ? {} : { ordered: command.ordered }),
+    ...(command.letters === undefined
       ? {}
-      : { letter: { partitionId: command.letter.partitionId, offset: command.letter.offset } }),
+      : {
+          letters: command.letters.map(({ partitionId, offset }) => ({ partitionId, offset })),
+        }),
   };
 }
 
@@ -83,11 +116,13 @@ export function decodeReplayCommand(payload: unknown): ReplayCommand {
   if (!parsed.success) {
     throw new InvalidReplayCommandError(`invalid replay command: ${issues(parsed.error)}`);
   }
-  const { subscriptionId, letter, requestTimeoutMs } = parsed.data;
+  const { subscriptionId, letters, ordered, budgetMs, requestTimeoutMs } = parsed.data;
   return {
     subscriptionId,
     ...(requestTimeoutMs === undefined ? {} : { requestTimeoutMs }),
-    ...(letter === undefined ? {} : { letter }),
+    ...(budgetMs === undefined ? {} : { budgetMs }),
+    ...(ordered === undefined ? {} : { ordered }),
+    ...(letters === undefined ? {} : { letters }),
   };
 }
 
@@ -96,5 +131,5 @@ export function decodeReplayReply(payload: unknown): ReplayReply {
   if (!parsed.success) {
     throw new InvalidReplayCommandError(`invalid replay reply: ${issues(parsed.error)}`);
   }
-  return parsed.data;
+  return parsed.data as ReplayReply;
 }

@@ -70,10 +70,11 @@ export function adminHandlerFromConfig(config: AdminConfig): AdminHandler {
   const lambda = new LambdaClient({});
   const store = new DynamoAdminStore(dynamodb, config.TABLE_NAME);
   // Replays run in the consumer function, which may read the sink tokens this role is denied.
+  // An attempt takes at most half the budget, so each request's first letter gets a whole one.
   const replay = new ConsumerFunctionReplay(
     lambda,
     config.CONSUMER_FUNCTION_NAME,
-    config.REPLAY_REQUEST_TIMEOUT_MS,
+    Math.min(config.REPLAY_REQUEST_TIMEOUT_MS, Math.floor(config.REPLAY_BUDGET_MS / 2)),
   );
   return createAdminHandler({
     store,

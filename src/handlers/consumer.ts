@@ -38,8 +38,14 @@ export interface ConsumerHandlerDeps {
   readonly requireAlias?: boolean;
 }
 
-/** A dead letter's record sent by the admin function (core/replay-command.ts). */
-export type ReplayCommandHandler = (payload: unknown) => Promise<ReplayReply>;
+/**
+ * Dead letters named by the admin function (core/replay-command.ts); `context` cuts the command's
+ * time to what the invocation has left.
+ */
+export type ReplayCommandHandler = (
+  payload: unknown,
+  context?: InvocationContext,
+) => Promise<ReplayReply>;
 
 /** The handler over explicit dependencies: for tests and the local stack. */
 export function createConsumerHandler(deps: ConsumerHandlerDeps): ConsumerHandler {
@@ -62,7 +68,7 @@ export function createConsumerFunction(deps: ConsumerHandlerDeps): {
       requestTimeoutMs: deps.config.REQUEST_TIMEOUT_MS,
     }).deliver;
   const deadLetters = deps.reliability?.deadLetters;
-  const replay = createReplayCommandRunner({
+  const runReplay = createReplayCommandRunner({
     catalog: deps.catalog,
     deadLetters,
     replays: (requestTimeoutMs) =>
@@ -78,6 +84,13 @@ export function createConsumerFunction(deps: ConsumerHandlerDeps): {
       }),
     log,
   });
+  const replay: ReplayCommandHandler = (payload, context) =>
+    runReplay(
+      payload,
+      context === undefined
+        ? undefined
+        : context.getRemainingTimeInMillis() - deps.config.DEADLINE_MARGIN_MS,
+    );
   const consumer = createConsumer({
     catalog: deps.catalog,
     config: deps.config,
@@ -137,5 +150,5 @@ export const handler = (
   context: InvocationContext,
 ): Promise<BatchResponse | ReplayReply | undefined> => {
   cold ??= coldStart();
-  return isReplayCommand(event) ? cold.replay(event) : cold.batch(event, context);
+  return isReplayCommand(event) ? cold.replay(event, context) : cold.batch(event, context);
 };

@@ -347,7 +347,7 @@ describe.skipIf(!built)("bundles built by sam build", () => {
       new RegExp(`^${id}/payments/0/42/[0-9a-f]{8}$`),
     );
     expect(sink.requests[0]?.body.toString("utf8")).toBe(value);
-    // The admin bundle invoked the consumer (a check, then the letter), signed; the consumer
+    // The admin bundle invoked the consumer (a check, then a batch naming the letter), signed; the consumer
     // bundle read the token, signed; the token never went through the admin's requests.
     const invokes = lambdaApi.calls.slice(callsBefore);
     expect(invokes.map((c) => `${c.method} ${c.path}`)).toEqual([
@@ -361,9 +361,12 @@ describe.skipIf(!built)("bundles built by sam build", () => {
     expect(invokes[1]?.body).toEqual({
       command: "kafka-ingress.replay",
       subscriptionId: id,
-      letter: { partitionId, offset: 42 },
+      letters: [{ partitionId, offset: 42 }],
+      ordered: true,
+      budgetMs: expect.any(Number),
       requestTimeoutMs: 10_000,
     });
+    expect(invokes[1]?.body?.budgetMs).toBeLessThanOrEqual(20_000);
     expect(secretsManager.calls).toEqual([
       {
         target: "secretsmanager.GetSecretValue",

@@ -10,6 +10,8 @@ import { clustersFromConfigFile } from "../../src/core/cluster-properties.ts";
 import { buildDeadLetter, type DeadLetter, parkedKeyId } from "../../src/core/dead-letters.ts";
 import { parseEndpointAllowList } from "../../src/core/endpoint-policy.ts";
 import type { DecodedRecord } from "../../src/core/event.ts";
+import type { DeadLetterStore } from "../../src/core/reliability-ports.ts";
+import { REPLAY_PAGE_SIZE } from "../../src/core/replay-batch.ts";
 import { call, FakeFeedControl } from "../helpers/admin.ts";
 import { startTestDynamo, type TestDynamo } from "../helpers/dynamo.ts";
 import {
@@ -365,6 +367,181 @@ describe("replay", () => {
       const response = await call(api, "POST", path, body);
       expect(response.status, JSON.stringify(body)).toBe(400);
     }
+  });
+});
+
+/** A store that delegates to `inner` except for the overridden methods. */
+function storeWith(inner: DeadLetterStore, overrides: Partial<DeadLetterStore>): DeadLetterStore {
+  const methods = [
+    "park",
+    "list",
+    "count",
+    "get",
+    "whole",
+    "remove",
+    "parkedKeys",
+    "listParkedKeys",
+    "getParkedKey",
+    "unpark",
+    "clear",
+  ] as const;
+  const delegate: Record<string, unknown> = {};
+  for (const method of methods) delegate[method] = overrides[method] ?? inner[method].bind(inner);
+  return delegate as unknown as DeadLetterStore;
+}
+
+const replayPath = () => `/subscriptions/${subId}/dead-letters/replay`;
+
+describe("replay within a time budget, page by page", () => {
+  it("a hanging sink: answers within its budget with the letter still parked, incomplete", async () => {
+    await letters.park([letter(0, 5, "k1", true), letter(0, 6, "k1", true)]);
+    reply = () => ({ status: 200, delayMs: 3_000 });
+    const budgeted = apiWith({ replayBudgetMs: 600 });
+    const started = Date.now();
+    const response = await call(budgeted, "POST", replayPath(), { key_id: K1 });
+    const elapsed = Date.now() - started;
+    expect(response.status).toBe(200);
+    expect(response.json).toMatchObject({
+      replayed: 0,
+      failed: 0,
+      remaining: 2,
+      unparked_keys: [],
+      still_parked_keys: [K1],
+      failures: [],
+      incomplete: true,
+    });
+    expect(response.json.cursor).toBeUndefined();
+    expect(elapsed).toBeLessThan(600 + 1_500);
+    expect(await letters.parkedKeys(subId, ["orders-0"])).toEqual(new Set([K1]));
+    expect((await letters.list(subId)).items.map((l) => l.offset)).toEqual([5, 6]);
+  });
+
+  it("all: lists no more than a page of letters at a time, and counts without reading values", async () => {
+    // 240 letters behind no key over two partitions, and a key of 130 letters.
+    const free = Array.from({ length: 240 }, (_, i) => letter(i % 2, 1_000 + i, `f${i}`, false));
+    const keyed = Array.from({ length: 130 }, (_, i) => letter(0, 5 + i, "k1", true));
+    await letters.park([...free, ...keyed]);
+    const lists: Array<{ limit: number | undefined; items: number }> = [];
+    const counting = storeWith(letters, {
+      list: async (id, options) => {
+        const page = await letters.list(id, options);
+        lists.push({ limit: options?.limit, items: page.items.length });
+        return page;
+      },
+    });
+    const response = await call(apiWith({ deadLetters: counting }), "POST", replayPath(), {
+      all: true,
+    });
+    expect(response.json).toMatchObject({ replayed: 370, failed: 0, remaining: 0 });
+    expect(response.json.incomplete).toBeUndefined();
+    expect(sink.requests).toHaveLength(370);
+    expect(lists.length).toBeGreaterThan(3);
+    for (const page of lists) {
+      expect(page.limit).toBeLessThanOrEqual(REPLAY_PAGE_SIZE);
+      expect(page.items).toBeLessThanOrEqual(REPLAY_PAGE_SIZE);
+    }
+    // Each letter was listed once, to be replayed: `remaining` was counted, not listed.
+    expect(lists.reduce((n, page) => n + page.items, 0)).toBe(370);
+    // The key's letters in offset order before the free ones.
+    expect(sink.requests.slice(0, 130).map((r) => Number(r.headers["kafka.offset"]))).toEqual(
+      keyed.map((l) => l.offset),
+    );
+  });
+
+  it("all: a failing key is reported once and passed over; the cursor carries on to the end", async () => {
+    // Three parked keys of 15 letters; every letter of k1 is refused with 503 at once, the others
+    // take 30 ms each against a 700 ms budget: several calls.
+    const keys = ["k1", "k2", "k3"];
+    await letters.park(
+      keys.flatMap((key, k) =>
+        Array.from({ length: 15 }, (_, i) => letter(0, 100 * k + 5 + i, key, true)),
+      ),
+    );
+    reply = (request) =>
+      request.path.includes("/k1/") ? { status: 503 } : { status: 200, delayMs: 30 };
+    const budgeted = apiWith({ replayBudgetMs: 700 });
+    const answers = [];
+    let cursor: string | undefined;
+    for (let round = 0; round < 20; round++) {
+      const response = await call(budgeted, "POST", replayPath(), {
+        all: true,
+        ...(cursor === undefined ? {} : { cursor }),
+      });
+      expect(response.status).toBe(200);
+      answers.push(response.json);
+      cursor = response.json.cursor;
+      if (!response.json.incomplete) break;
+      expect(typeof cursor).toBe("string");
+    }
+    expect(answers.length).toBeGreaterThan(1);
+    expect(answers.at(-1).incomplete).toBeUndefined();
+    expect(answers.at(-1).cursor).toBeUndefined();
+    expect(answers.flatMap((a) => a.failures)).toEqual([
+      { key_id: K1, partition: "orders-0", offset: 5, reason: "HTTP 503: {}" },
+    ]);
+    // k1's first letter had its attempts once, in the first call; later calls went on after it.
+    expect(sink.requests.filter((r) => r.path.includes("/k1/"))).toHaveLength(3);
+    expect(answers.reduce((n, a) => n + a.replayed, 0)).toBe(30);
+    expect(answers.at(-1).remaining).toBe(15);
+    for (const key of ["k2", "k3"]) {
+      const offsets = sink.requests
+        .filter((r) => r.path.includes(`/${key}/`))
+        .map((r) => Number(r.headers["kafka.offset"]));
+      const first = key === "k2" ? 105 : 205;
+      expect(offsets).toEqual(Array.from({ length: 15 }, (_, i) => first + i));
+    }
+    const parked = await letters.parkedKeys(subId, ["orders-0"]);
+    expect(parked).toEqual(new Set([K1]));
+  });
+
+  it("a hot key that keeps parking while it is replayed still drains, then is unparked", async () => {
+    await letters.park([
+      letter(0, 5, "k1", true),
+      letter(0, 6, "k1", true),
+      letter(0, 7, "k1", true),
+    ]);
+    // As the consumer would: as many new letters parked behind the key as were just replayed,
+    // 40 in all.
+    let next = 100;
+    const hot = storeWith(letters, {
+      remove: async (id, refs) => {
+        await letters.remove(id, refs);
+        const more = refs.map(() => next++).filter((offset) => offset < 140);
+        await letters.park(more.map((offset) => letter(0, offset, "k1", true)));
+      },
+    });
+    const response = await call(apiWith({ deadLetters: hot }), "POST", replayPath(), {
+      key_id: K1,
+    });
+    expect(response.json).toEqual({
+      replayed: 43,
+      failed: 0,
+      remaining: 0,
+      unparked_keys: [K1],
+      failures: [],
+    });
+    expect(sink.requests.map((r) => Number(r.headers["kafka.offset"]))).toEqual([
+      5,
+      6,
+      7,
+      ...Array.from({ length: 40 }, (_, i) => 100 + i),
+    ]);
+    expect(await letters.parkedKeys(subId, ["orders-0"])).toEqual(new Set());
+  });
+
+  it("refuses a cursor it did not make, and a cursor without all", async () => {
+    await parkSample();
+    for (const body of [
+      { all: true, cursor: "bm90IGEgY3Vyc29y" },
+      { all: true, cursor: "!!" },
+      { all: true, cursor: 5 },
+      { key_id: K1, cursor: "eyJrIjoiIn0" },
+    ]) {
+      const response = await call(api, "POST", replayPath(), body);
+      expect(response.status, JSON.stringify(body)).toBe(400);
+      expect(response.json.message).toMatch(/cursor/);
+    }
+    expect(sink.requests).toHaveLength(0);
   });
 });
 

@@ -39,7 +39,8 @@ async function makeFixture(): Promise<Fixture> {
     maxBodyBytes: 64 * 1024,
     deadLetters: letters,
     progress,
-    replayDelivery: async () => async () => ({ ok: false, reason: "fuzz sink refuses" }),
+    replayDelivery: async () => async (batch) =>
+      batch.map(() => ({ outcome: "failed" as const, reason: "fuzz sink refuses" })),
     restateAdmin: {
       listServices: async () => ({ services: [] }),
       ingressEndpoint: async () => undefined,

@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DynamoDeadLetterStore } from "../../src/adapters/dynamo-dead-letters.ts";
 import { DynamoProgressStore } from "../../src/adapters/dynamo-progress.ts";
 import { ensureTable } from "../../src/adapters/dynamo-store.ts";
-import { discardParkedKey, replayParkedKey } from "../../src/app/dead-letter-replay.ts";
+import { drainKey, newTally, type ReplayRun } from "../../src/app/dead-letter-replay.ts";
 import { commitReliability, loadReliabilityState } from "../../src/app/reliability-flow.ts";
 import {
   buildDeadLetter,
@@ -26,6 +26,8 @@ import { ConflictError, DependencyError } from "../../src/core/errors.ts";
 import type { DecodedEvent, DecodedRecord } from "../../src/core/event.ts";
 import type { PartitionProgress } from "../../src/core/progress.ts";
 import { postDispatch, preDispatch } from "../../src/core/reliability.ts";
+import type { DeadLetterStore } from "../../src/core/reliability-ports.ts";
+import { deliverInOrder, type LetterOutcome } from "../../src/core/replay-batch.ts";
 import { startTestDynamo, type TestDynamo } from "../helpers/dynamo.ts";
 import { fingerprintsOf } from "../helpers/progress.ts";
 
@@ -85,6 +87,23 @@ const progress = (settled: PartitionProgress["settled"], version: number): Parti
   failures: { "3": { attempts: 2, firstFailedAt: NOW, lastError: "HTTP 503" } },
   version,
 });
+
+/** A replay (with `deliverOne`) or discard of sub_1's letters with a minute to spare. */
+function replayRun(
+  store: DeadLetterStore,
+  deliverOne?: (letter: DeadLetter) => Promise<LetterOutcome>,
+): ReplayRun {
+  return {
+    store,
+    subscriptionId: "sub_1",
+    deliver:
+      deliverOne &&
+      ((letters, options) => deliverInOrder(letters, deliverOne, { ...options, now: Date.now })),
+    deadline: Date.now() + 60_000,
+    now: Date.now,
+    tally: newTally(),
+  };
+}
 
 describe("DynamoProgressStore", () => {
   it("saves, loads (many partitions), updates conditionally and removes", async () => {
@@ -348,13 +367,14 @@ describe("DynamoDeadLetterStore", () => {
 
     // Replaying the key hands over the stub; the delivery reads it whole: the exact bytes.
     const delivered: string[] = [];
-    const result = await replayParkedKey(store, "sub_1", keyK, async (letter) => {
+    const run = replayRun(store, async (letter) => {
       expect(letter.spilled).toBeDefined();
       const record = letterToRecord(await store.whole(letter));
       delivered.push(Buffer.from(record?.value ?? []).toString());
-      return { ok: true };
+      return { outcome: "delivered" };
     });
-    expect(result).toMatchObject({ delivered: 1, unparked: true });
+    expect(await drainKey(run, keyK)).toBe("unparked");
+    expect(run.tally.delivered).toBe(1);
     expect(delivered).toEqual([bigValue]);
     expect(await chunkItems()).toBe(0);
 
@@ -417,31 +437,72 @@ describe("DynamoDeadLetterStore", () => {
     const keyA = parkedKeyId(P0, utf8("a"));
     await store.park([letter(0, "a", true), letter(3, "a", true), letter(7, "a", true)]);
     const seen: number[] = [];
-    const failing = await replayParkedKey(store, "sub_1", keyA, async (l) => {
-      if (l.offset === 7) return { ok: false, reason: "HTTP 503" };
+    const failing = replayRun(store, async (l) => {
+      if (l.offset === 7) return { outcome: "failed", reason: "HTTP 503" };
       seen.push(l.offset);
-      return { ok: true };
+      return { outcome: "delivered" };
     });
-    expect(failing).toMatchObject({
+    expect(await drainKey(failing, keyA)).toBe("failed");
+    expect(failing.tally).toMatchObject({
       delivered: 2,
-      unparked: false,
-      stoppedAt: { ref: { offset: 7 } },
+      stillParked: [keyA],
+      failures: [{ keyId: keyA, ref: { offset: 7 }, reason: "HTTP 503" }],
     });
     expect(await store.parkedKeys("sub_1", [P0])).toEqual(new Set([keyA]));
-    const ok = await replayParkedKey(store, "sub_1", keyA, async (l) => {
+    const ok = replayRun(store, async (l) => {
       seen.push(l.offset);
-      return { ok: true };
+      return { outcome: "delivered" };
     });
-    expect(ok).toMatchObject({ delivered: 1, unparked: true });
+    expect(await drainKey(ok, keyA)).toBe("unparked");
+    expect(ok.tally).toMatchObject({ delivered: 1, unparked: [keyA] });
     expect(seen).toEqual([0, 3, 7]);
     expect(await store.parkedKeys("sub_1", [P0])).toEqual(new Set());
 
     await store.park([letter(20, "a", true), letter(21, "a", true)]);
-    expect(await discardParkedKey(store, "sub_1", keyA)).toMatchObject({
-      discarded: 2,
-      unparked: true,
-    });
+    const discard = replayRun(store);
+    expect(await drainKey(discard, keyA)).toBe("unparked");
+    expect(discard.tally).toMatchObject({ discarded: 2, unparked: [keyA] });
     expect((await store.list("sub_1")).items).toEqual([]);
+  });
+});
+
+describe("DynamoDeadLetterStore: counting and walking on", () => {
+  it("counts letters (of a key, of a partition, up to a bound) and lists on after a position", async () => {
+    const store = new DynamoDeadLetterStore(dynamo.client, await freshTable());
+    const keyA = parkedKeyId(P0, utf8("a"));
+    const keyB = parkedKeyId(P0, utf8("b"));
+    await store.park([
+      ...[1, 2, 3].map((o) => letter(o, "a", true)),
+      ...[4, 5].map((o) => letter(o, "b", true)),
+      letter(6, "c", false),
+      letter(1, "d", false, 1),
+    ]);
+    expect(await store.count("sub_1")).toBe(7);
+    expect(await store.count("sub_1", { parkedKey: keyA })).toBe(3);
+    expect(await store.count("sub_1", { partitionId: `${T}-1` })).toBe(1);
+    expect(await store.count("sub_1", { upTo: 2 })).toBe(2);
+    expect(await store.count("sub_2")).toBe(0);
+
+    const after = await store.list("sub_1", { startAfter: { partitionId: P0, offset: 3 } });
+    expect(after.items.map((l) => [l.partitionId, l.offset])).toEqual([
+      [P0, 4],
+      [P0, 5],
+      [P0, 6],
+      [`${T}-1`, 1],
+    ]);
+    const ofB = await store.list("sub_1", {
+      parkedKey: keyB,
+      startAfter: { partitionId: P0, offset: 4 },
+    });
+    expect(ofB.items.map((l) => l.offset)).toEqual([5]);
+    // A position outside the partition asked for is refused, as a foreign cursor is.
+    await expect(
+      store.list("sub_1", { parkedKey: keyB, startAfter: { partitionId: `${T}-1`, offset: 0 } }),
+    ).rejects.toThrow(/invalid cursor/);
+
+    const keys = await store.listParkedKeys("sub_1", { startAfter: keyA });
+    expect(keys.items.map((k) => k.id)).toEqual([keyB]);
+    expect((await store.listParkedKeys("sub_1", { startAfter: keyB })).items).toEqual([]);
   });
 });
 

@@ -1,7 +1,6 @@
 // Replay delivery of dead letters with sink auth and the request size limit, over real HTTP.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { ReplayDelivery } from "../../src/app/dead-letter-replay.ts";
-import { createReplayDeliveries } from "../../src/app/replay-delivery.ts";
+import { createReplayDeliveries, type LetterDelivery } from "../../src/app/replay-delivery.ts";
 import { buildDeadLetter, type DeadLetter } from "../../src/core/dead-letters.ts";
 import { ConflictError } from "../../src/core/errors.ts";
 import { SecretUnavailableError } from "../../src/core/secrets.ts";
@@ -32,6 +31,9 @@ const letter = (value: string): DeadLetter =>
     parkedAt: 1_700_000_000_000,
   });
 
+/** A deadline far enough away not to matter. */
+const soon = () => Date.now() + 60_000;
+
 let sink: RecordingSink;
 beforeAll(async () => {
   sink = await startRecordingSink();
@@ -56,8 +58,8 @@ function deliveries(secrets?: { resolve(ref: string): Promise<string> }, maxRequ
 describe("replay delivery", () => {
   it("sends authorization: Bearer <token> to a service with auth", async () => {
     const replay = deliveries({ resolve: async () => TOKEN });
-    const deliver: ReplayDelivery = await replay.forSubscription(subscription());
-    expect(await deliver(letter('{"n":7}'))).toEqual({ ok: true });
+    const deliver: LetterDelivery = await replay.letterDelivery(subscription());
+    expect(await deliver(letter('{"n":7}'), soon())).toEqual({ outcome: "delivered" });
     expect(sink.requests.at(-1)?.headers.authorization).toBe(`Bearer ${TOKEN}`);
     await replay.close();
   });
@@ -83,9 +85,9 @@ describe("replay delivery", () => {
         },
       },
     });
-    const deliver = await replay.forSubscription(subscription());
+    const deliver = await replay.letterDelivery(subscription());
     current = "new-token"; // rotated after the replay read the old one
-    expect(await deliver(letter('{"n":7}'))).toEqual({ ok: true });
+    expect(await deliver(letter('{"n":7}'), soon())).toEqual({ outcome: "delivered" });
     expect(rotated.requests.map((r) => r.headers.authorization)).toEqual([
       "Bearer old-token",
       "Bearer new-token",
@@ -93,8 +95,8 @@ describe("replay delivery", () => {
     expect(forgotten).toEqual([TOKEN_ARN]);
     // A token that stays wrong is not re-read forever: one re-read per letter, then it fails.
     current = "still-wrong";
-    const again = await replay.forSubscription(subscription());
-    expect(await again(letter('{"n":8}'))).toMatchObject({ ok: false });
+    const again = await replay.letterDelivery(subscription());
+    expect(await again(letter('{"n":8}'), soon())).toMatchObject({ outcome: "failed" });
     expect(forgotten).toEqual([TOKEN_ARN, TOKEN_ARN]);
     await replay.close();
     await rotated.close();
@@ -121,13 +123,56 @@ describe("replay delivery", () => {
 
   it("refuses a value over MAX_REQUEST_BYTES with the consumer's reason, sending nothing", async () => {
     const replay = deliveries({ resolve: async () => TOKEN }, 4);
-    const deliver = await replay.forSubscription(subscription());
+    const deliver = await replay.letterDelivery(subscription());
     const before = sink.requests.length;
-    expect(await deliver(letter('{"n":7}'))).toEqual({
-      ok: false,
+    expect(await deliver(letter('{"n":7}'), soon())).toEqual({
+      outcome: "failed",
       reason: "value of 7 bytes exceeds MAX_REQUEST_BYTES (4)",
     });
     expect(sink.requests.length).toBe(before);
     await replay.close();
+  });
+
+  it("within a deadline: a first attempt cut short defers the letter, sooner than its timeout", async () => {
+    const hanging = await startRecordingSink(() => ({ status: 200, delayMs: 3_000 }));
+    const replay = createReplayDeliveries({
+      catalog: memoryCatalog({ services: [service({ endpoint: hanging.url })] }),
+      deadLetters: { whole: async (l: DeadLetter) => l },
+      requestTimeoutMs: 2_000,
+      retryDelayMs: 1,
+    });
+    const deliver = await replay.letterDelivery(subscription());
+    const started = Date.now();
+    expect(await deliver(letter('{"n":7}'), started + 500)).toEqual({ outcome: "deferred" });
+    expect(Date.now() - started).toBeLessThan(1_500);
+    expect(hanging.requests).toHaveLength(1);
+    // Too little time left to start: deferred without a request.
+    expect(await deliver(letter('{"n":7}'), Date.now() + 100)).toEqual({ outcome: "deferred" });
+    expect(hanging.requests).toHaveLength(1);
+    await replay.close();
+    await hanging.close();
+  });
+
+  it("within a deadline: once a whole attempt has failed, running out of time is a failure", async () => {
+    const hanging = await startRecordingSink(() => ({ status: 200, delayMs: 3_000 }));
+    const replay = createReplayDeliveries({
+      catalog: memoryCatalog({ services: [service({ endpoint: hanging.url })] }),
+      deadLetters: { whole: async (l: DeadLetter) => l },
+      requestTimeoutMs: 300,
+      retryDelayMs: 1,
+      maxAttempts: 10,
+    });
+    const deliver = await replay.letterDelivery(subscription());
+    const started = Date.now();
+    const outcome = await deliver(letter('{"n":7}'), started + 1_000);
+    expect(outcome).toEqual({
+      outcome: "failed",
+      reason: "timeout after 300 ms (then the replay ran out of time)",
+    });
+    expect(Date.now() - started).toBeLessThan(1_800);
+    expect(hanging.requests.length).toBeGreaterThanOrEqual(2);
+    expect(hanging.requests.length).toBeLessThan(10);
+    await replay.close();
+    await hanging.close();
   });
 });

@@ -1,7 +1,7 @@
 // Replays as they run on AWS: the admin API (no access to sink tokens) invokes the consumer
-// function through the Lambda API, naming each letter; the consumer reads the letter and the token
-// from its own stores and delivers. The Lambda API is the
-// only fake (aws-sdk-client-mock, exact Invoke requests asserted); its Invoke runs the real
+// function through the Lambda API, naming batches of letters and the time each may take; the
+// consumer reads the letters and the token from its own stores and delivers. The Lambda API is
+// the only fake (aws-sdk-client-mock, exact Invoke requests asserted); its Invoke runs the real
 // consumer function code, against dynalite and a real loopback sink.
 import { InvokeCommand, type InvokeCommandInput, LambdaClient } from "@aws-sdk/client-lambda";
 import { mockClient } from "aws-sdk-client-mock";
@@ -19,7 +19,12 @@ import { type SecretResolver, SecretUnavailableError } from "../../src/core/secr
 import { createConsumerFunction } from "../../src/handlers/consumer.ts";
 import { call, FakeFeedControl } from "../helpers/admin.ts";
 import { startTestDynamo, type TestDynamo } from "../helpers/dynamo.ts";
-import { type RecordingSink, startRecordingSink } from "../helpers/recording-sink.ts";
+import {
+  type RecordedRequest,
+  type RecordingSink,
+  type SinkReply,
+  startRecordingSink,
+} from "../helpers/recording-sink.ts";
 
 const TOPIC = "orders";
 const CONSUMER = "kafka-ingress-ConsumerFunction-AbC123";
@@ -30,8 +35,11 @@ const utf8 = (s: string) => new Uint8Array(Buffer.from(s, "utf8"));
 
 let dynamo: TestDynamo;
 let sink: RecordingSink;
+let reply: (request: RecordedRequest) => SinkReply;
 let letters: DynamoDeadLetterStore;
 let api: AdminApi;
+/** The admin API with a replay budget of `replayBudgetMs`. */
+let apiWithBudget: (replayBudgetMs: number) => AdminApi;
 let subId: string;
 let tokenReadable: boolean;
 /** Invocations (1-based) the fake Lambda fails with a function error. */
@@ -52,7 +60,7 @@ const invocations = (): Array<{ input: InvokeCommandInput; payload: Record<strin
 
 beforeAll(async () => {
   dynamo = await startTestDynamo();
-  sink = await startRecordingSink(() => ({ status: 200 }));
+  sink = await startRecordingSink((request) => reply(request));
 });
 afterAll(async () => {
   await sink.close();
@@ -64,6 +72,7 @@ afterEach(() => {
 
 beforeEach(async () => {
   sink.requests.length = 0;
+  reply = () => ({ status: 200 });
   tokenReadable = true;
   failingInvocations = new Set();
   const table = await dynamo.freshTable();
@@ -100,15 +109,18 @@ beforeEach(async () => {
   });
   // The admin function: no secrets at all, replays through the consumer function.
   const replay = new ConsumerFunctionReplay(lambda, CONSUMER, 2_000);
-  api = createAdminApi({
-    store,
-    feeds: new FakeFeedControl(),
-    maxBodyBytes: 64 * 1024,
-    deadLetters: letters,
-    progress: new DynamoProgressStore(dynamo.client, table),
-    replayDelivery: (subscription) => replay.forSubscription(subscription),
-    log: () => {},
-  });
+  apiWithBudget = (replayBudgetMs) =>
+    createAdminApi({
+      store,
+      feeds: new FakeFeedControl(),
+      maxBodyBytes: 64 * 1024,
+      deadLetters: letters,
+      progress: new DynamoProgressStore(dynamo.client, table),
+      replayDelivery: (subscription) => replay.forSubscription(subscription),
+      replayBudgetMs,
+      log: () => {},
+    });
+  api = apiWithBudget(20_000);
   const [cluster] = clustersFromConfigFile({
     ingress: { "kafka-clusters": [{ name: "my-cluster", brokers: ["PLAINTEXT://broker:9092"] }] },
   });
@@ -127,32 +139,35 @@ beforeEach(async () => {
   });
   expect(created.status).toBe(201);
   subId = created.json.id;
-  const partitionId = `${TOPIC}-0`;
-  await letters.park(
-    [5, 6].map((offset) =>
-      buildDeadLetter({
-        subscriptionId: subId,
-        partitionId,
-        record: {
-          topic: TOPIC,
-          partition: 0,
-          offset,
-          timestamp: NOW + offset,
-          timestampType: "CREATE_TIME",
-          key: utf8("k1"),
-          value: utf8(`{"n":${offset}}`),
-          headers: [["trace", new Uint8Array([0xff, 0x00, 0x41])]],
-        },
-        kind: offset === 5 ? "exhausted" : "parked-behind",
-        reason: "HTTP 503",
-        attempts: 3,
-        firstFailedAt: NOW,
-        parkedAt: NOW,
-        parksKey: parkedKeyId(partitionId, utf8("k1")),
-      }),
-    ),
-  );
+  await letters.park([5, 6].map(keyLetter));
 });
+
+/** A letter of key k1 in partition 0, parking the key (the first one exhausted). */
+function keyLetter(offset: number) {
+  const partitionId = `${TOPIC}-0`;
+  return buildDeadLetter({
+    subscriptionId: subId,
+    partitionId,
+    record: {
+      topic: TOPIC,
+      partition: 0,
+      offset,
+      timestamp: NOW + offset,
+      timestampType: "CREATE_TIME",
+      key: utf8("k1"),
+      value: utf8(`{"n":${offset}}`),
+      headers: [["trace", new Uint8Array([0xff, 0x00, 0x41])]],
+    },
+    kind: offset === 5 ? "exhausted" : "parked-behind",
+    reason: "HTTP 503",
+    attempts: 3,
+    firstFailedAt: NOW,
+    parkedAt: NOW,
+    parksKey: parkedKeyId(partitionId, utf8("k1")),
+  });
+}
+
+const K1 = parkedKeyId(`${TOPIC}-0`, utf8("k1"));
 
 const replayAll = () =>
   call(api, "POST", `/subscriptions/${subId}/dead-letters/replay`, { all: true });
@@ -184,17 +199,24 @@ describe("replay through the consumer function", () => {
       expect(input.InvocationType).toBe("RequestResponse");
       expect(Object.keys(input).sort()).toEqual(["FunctionName", "InvocationType", "Payload"]);
     }
-    // A check of the subscription's service, then one invocation naming each letter: the
-    // consumer reads the letter itself, so no record content crosses the payload.
+    // A check of the subscription's service, then one invocation naming both letters of the
+    // key, in order, with the time it may take: the consumer reads the letters itself, so no
+    // record content crosses the payload.
     expect(calls.map((c) => c.payload)).toEqual([
       { command: REPLAY_COMMAND, subscriptionId: subId, requestTimeoutMs: 2_000 },
-      ...[5, 6].map((offset) => ({
+      {
         command: REPLAY_COMMAND,
         subscriptionId: subId,
         requestTimeoutMs: 2_000,
-        letter: { partitionId: `${TOPIC}-0`, offset },
-      })),
+        ordered: true,
+        budgetMs: expect.any(Number),
+        letters: [5, 6].map((offset) => ({ partitionId: `${TOPIC}-0`, offset })),
+      },
     ]);
+    const budgetMs = calls[1]?.payload.budgetMs as number;
+    expect(Number.isInteger(budgetMs)).toBe(true);
+    expect(budgetMs).toBeLessThanOrEqual(20_000);
+    expect(budgetMs).toBeGreaterThan(15_000);
     // The token never travels through the admin side.
     expect(JSON.stringify(calls)).not.toContain(TOKEN);
     expect(JSON.stringify(response.json)).not.toContain(TOKEN);
@@ -220,25 +242,51 @@ describe("replay through the consumer function", () => {
     expect(left.json.dead_letters).toHaveLength(2);
   });
 
-  it("a failed invocation for one letter stops the key there and says why", async () => {
-    failingInvocations = new Set([3]); // check, letter 5, letter 6
+  it("a failed invocation for a batch stops the key at its first letter and says why", async () => {
+    failingInvocations = new Set([2]); // the check, then the batch of letters 5 and 6
     const response = await replayAll();
     expect(response.status).toBe(200);
-    expect(response.json).toMatchObject({ replayed: 1, failed: 1, remaining: 1 });
+    expect(response.json).toMatchObject({
+      replayed: 0,
+      failed: 1,
+      remaining: 2,
+      failures: [{ partition: `${TOPIC}-0`, offset: 5 }],
+    });
     expect(JSON.stringify(response.json.failures)).toContain("Runtime.OutOfMemory");
-    expect(sink.requests.map((r) => r.headers["kafka.offset"])).toEqual(["5"]);
+    expect(response.json.incomplete).toBeUndefined();
     const left = await call(api, "GET", `/subscriptions/${subId}/dead-letters`);
-    expect(left.json.dead_letters.map((l: { offset: number }) => l.offset)).toEqual([6]);
+    expect(left.json.dead_letters.map((l: { offset: number }) => l.offset)).toEqual([5, 6]);
   });
 
-  it("a letter removed meanwhile is reported, not delivered", async () => {
-    await letters.remove(subId, [{ partitionId: `${TOPIC}-0`, offset: 6 }]);
-    const reply = await consumer.replay({
+  it("a failing letter stops the rest of its batch; the consumer answers per letter", async () => {
+    reply = (request) =>
+      request.headers["kafka.offset"] === "5" ? { status: 400 } : { status: 200 };
+    const answer = await consumer.replay({
       command: REPLAY_COMMAND,
       subscriptionId: subId,
-      letter: { partitionId: `${TOPIC}-0`, offset: 6 },
+      ordered: true,
+      budgetMs: 10_000,
+      letters: [5, 6].map((offset) => ({ partitionId: `${TOPIC}-0`, offset })),
     });
-    expect(reply).toEqual({ ok: false, reason: `dead letter ${TOPIC}-0@6 no longer exists` });
+    expect(answer).toEqual({
+      results: [
+        { partitionId: `${TOPIC}-0`, offset: 5, outcome: "failed", reason: "HTTP 400: {}" },
+        { partitionId: `${TOPIC}-0`, offset: 6, outcome: "skipped" },
+      ],
+    });
+    expect(sink.requests.map((r) => r.headers["kafka.offset"])).toEqual(["5"]);
+  });
+
+  it("a letter removed meanwhile is reported gone, not delivered", async () => {
+    await letters.remove(subId, [{ partitionId: `${TOPIC}-0`, offset: 6 }]);
+    const answer = await consumer.replay({
+      command: REPLAY_COMMAND,
+      subscriptionId: subId,
+      letters: [{ partitionId: `${TOPIC}-0`, offset: 6 }],
+    });
+    expect(answer).toEqual({
+      results: [{ partitionId: `${TOPIC}-0`, offset: 6, outcome: "gone" }],
+    });
     expect(sink.requests).toHaveLength(0);
   });
 
@@ -248,9 +296,89 @@ describe("replay through the consumer function", () => {
       await bare.replay({
         command: REPLAY_COMMAND,
         subscriptionId: subId,
-        letter: { partitionId: `${TOPIC}-0`, offset: 5 },
+        letters: [{ partitionId: `${TOPIC}-0`, offset: 5 }],
       }),
     ).toEqual({ refused: "conflict", message: "this consumer has no dead-letter store" });
     expect(sink.requests).toHaveLength(0);
+  });
+
+  it("drains a key of many letters in batches over repeated calls, in offset order", async () => {
+    // 130 letters: two pages, six batches; 20 ms each at the sink against a 1 s budget, so it
+    // takes several calls, each carrying on where the last stopped.
+    const offsets = Array.from({ length: 128 }, (_, i) => 7 + i);
+    await letters.park(offsets.map(keyLetter));
+    reply = () => ({ status: 200, delayMs: 20 });
+    const budgeted = apiWithBudget(1_000);
+    const answers = [];
+    for (let round = 0; round < 20; round++) {
+      const response = await call(budgeted, "POST", `/subscriptions/${subId}/dead-letters/replay`, {
+        key_id: K1,
+      });
+      expect(response.status).toBe(200);
+      answers.push(response.json);
+      if (!response.json.incomplete) break;
+    }
+    expect(answers.length).toBeGreaterThan(1);
+    for (const answer of answers.slice(0, -1)) {
+      expect(answer).toMatchObject({ failed: 0, incomplete: true, still_parked_keys: [K1] });
+      expect(answer.replayed).toBeGreaterThan(0);
+      expect(answer.cursor).toBeUndefined(); // a key: the same request again
+    }
+    expect(answers.at(-1)).toMatchObject({ failed: 0, remaining: 0, unparked_keys: [K1] });
+    expect(answers.reduce((n, a) => n + a.replayed, 0)).toBe(130);
+    const all = [5, 6, ...offsets];
+    expect(sink.requests.map((r) => Number(r.headers["kafka.offset"]))).toEqual(all);
+    expect(await letters.parkedKeys(subId, [`${TOPIC}-0`])).toEqual(new Set());
+
+    // Every batch names up to 25 letters of the key, in offset order; none is named twice
+    // once delivered, and each call's last batch is cut short at its deadline at worst.
+    const batches = invocations()
+      .map((c) => c.payload)
+      .filter((p) => p.letters !== undefined);
+    const named = batches.map((p) =>
+      (p.letters as Array<{ partitionId: string; offset: number }>).map((l) => l.offset),
+    );
+    for (const batch of named) {
+      expect(batch.length).toBeGreaterThan(0);
+      expect(batch.length).toBeLessThanOrEqual(25);
+      expect([...batch].sort((a, b) => a - b)).toEqual(batch);
+    }
+    expect(named[0]).toEqual(all.slice(0, 25));
+    for (const p of batches) {
+      expect(Object.keys(p).sort()).toEqual([
+        "budgetMs",
+        "command",
+        "letters",
+        "ordered",
+        "requestTimeoutMs",
+        "subscriptionId",
+      ]);
+      expect(p).toMatchObject({ command: REPLAY_COMMAND, subscriptionId: subId, ordered: true });
+      expect(p.budgetMs as number).toBeLessThanOrEqual(1_000);
+    }
+  });
+
+  it("a hanging sink: answers within its budget, the letters stay parked, incomplete", async () => {
+    reply = () => ({ status: 200, delayMs: 3_000 });
+    const budgeted = apiWithBudget(800);
+    const started = Date.now();
+    const response = await call(budgeted, "POST", `/subscriptions/${subId}/dead-letters/replay`, {
+      key_id: K1,
+    });
+    const elapsed = Date.now() - started;
+    expect(response.status).toBe(200);
+    expect(response.json).toMatchObject({
+      replayed: 0,
+      failed: 0,
+      remaining: 2,
+      unparked_keys: [],
+      still_parked_keys: [K1],
+      failures: [],
+      incomplete: true,
+    });
+    expect(elapsed).toBeLessThan(800 + 1_500);
+    const left = await call(api, "GET", `/subscriptions/${subId}/dead-letters`);
+    expect(left.json.dead_letters.map((l: { offset: number }) => l.offset)).toEqual([5, 6]);
+    expect(await letters.parkedKeys(subId, [`${TOPIC}-0`])).toEqual(new Set([K1]));
   });
 });

@@ -44,6 +44,9 @@ describe("configuration from the environment", () => {
     expect(() => adminConfig({ REPLAY_REQUEST_TIMEOUT_MS: "60001" })).toThrow(
       /REPLAY_REQUEST_TIMEOUT_MS/,
     );
+    // A replay answers within the admin function's 29 s: its budget plus an Invoke's grace.
+    expect(adminConfig({ REPLAY_BUDGET_MS: "22000" }).REPLAY_BUDGET_MS).toBe(22_000);
+    expect(() => adminConfig({ REPLAY_BUDGET_MS: "22001" })).toThrow(/REPLAY_BUDGET_MS/);
     expect(() => adminConfig({ SERVICE_ENDPOINT_ALLOW: "http://x/y" })).toThrow(
       /SERVICE_ENDPOINT_ALLOW: bad host pattern/,
     );

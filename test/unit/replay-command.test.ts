@@ -1,6 +1,8 @@
-// The admin → consumer replay payload: records survive the trip byte for byte, anything else is
-// refused with a message, and an event source mapping's event is never taken for a command.
+// The admin → consumer replay payload: a batch of letter names (never their bytes) with its time
+// budget survives the trip, anything else is refused with a message, an event source mapping's
+// event is never taken for a command, and replies carry one result per letter.
 import { describe, expect, it } from "vitest";
+import { REPLAY_BATCH_SIZE } from "../../src/core/replay-batch.ts";
 import {
   decodeReplayCommand,
   decodeReplayReply,
@@ -12,10 +14,15 @@ import {
 import { loadEvent } from "../helpers/kafka-events.ts";
 
 describe("replay command", () => {
-  it("names a letter (never carries its bytes) and round-trips through JSON", () => {
+  it("names letters (never carries their bytes) and round-trips through JSON", () => {
     const command = {
       subscriptionId: "sub_1",
-      letter: { partitionId: "orders-3", offset: 1_234_567 },
+      letters: [
+        { partitionId: "orders-3", offset: 1_234_567 },
+        { partitionId: "orders-3", offset: 1_234_570 },
+      ],
+      ordered: true,
+      budgetMs: 19_000,
       requestTimeoutMs: 500,
     };
     const wire = JSON.parse(JSON.stringify(encodeReplayCommand(command)));
@@ -35,34 +42,47 @@ describe("replay command", () => {
 
   it("refuses a malformed command, naming what is wrong", () => {
     const bad = (payload: unknown) => () => decodeReplayCommand(payload);
+    const base = { command: REPLAY_COMMAND, subscriptionId: "s" };
     expect(bad({ command: REPLAY_COMMAND })).toThrow(InvalidReplayCommandError);
     expect(bad({ command: REPLAY_COMMAND })).toThrow(/subscriptionId/);
-    expect(
-      bad({
-        command: REPLAY_COMMAND,
-        subscriptionId: "s",
-        letter: { partitionId: "t-0", offset: -1 },
-      }),
-    ).toThrow(/letter\.offset/);
-    expect(bad({ command: REPLAY_COMMAND, subscriptionId: "s", requestTimeoutMs: 0 })).toThrow(
-      /requestTimeoutMs/,
+    expect(bad({ ...base, letters: [{ partitionId: "t-0", offset: -1 }] })).toThrow(
+      /letters\.0\.offset/,
     );
-    expect(
-      bad({ command: REPLAY_COMMAND, subscriptionId: "s", requestTimeoutMs: 3_600_000 }),
-    ).toThrow(/requestTimeoutMs/);
+    expect(bad({ ...base, letters: [] })).toThrow(/letters/);
+    const many = Array.from({ length: REPLAY_BATCH_SIZE + 1 }, (_, offset) => ({
+      partitionId: "t-0",
+      offset,
+    }));
+    expect(bad({ ...base, letters: many })).toThrow(/letters/);
+    expect(bad({ ...base, requestTimeoutMs: 0 })).toThrow(/requestTimeoutMs/);
+    expect(bad({ ...base, requestTimeoutMs: 3_600_000 })).toThrow(/requestTimeoutMs/);
+    expect(bad({ ...base, budgetMs: 0 })).toThrow(/budgetMs/);
+    expect(bad({ ...base, budgetMs: 3_600_000 })).toThrow(/budgetMs/);
+    // The single-letter form of earlier versions is refused, never read as a mere check.
+    expect(bad({ ...base, letter: { partitionId: "t-0", offset: 1 } })).toThrow(/letter/);
   });
 
-  it("reads the three replies and refuses anything else", () => {
+  it("reads the replies and refuses anything else", () => {
     expect(decodeReplayReply({ ok: true })).toEqual({ ok: true });
-    expect(decodeReplayReply({ ok: false, reason: "HTTP 503" })).toEqual({
-      ok: false,
-      reason: "HTTP 503",
-    });
+    const results = [
+      { partitionId: "t-0", offset: 1, outcome: "delivered" },
+      { partitionId: "t-0", offset: 2, outcome: "failed", reason: "HTTP 503" },
+      { partitionId: "t-0", offset: 3, outcome: "skipped" },
+      { partitionId: "t-0", offset: 4, outcome: "deferred" },
+      { partitionId: "t-0", offset: 5, outcome: "gone" },
+    ];
+    expect(decodeReplayReply({ results })).toEqual({ results });
     expect(decodeReplayReply({ refused: "conflict", message: "m" })).toEqual({
       refused: "conflict",
       message: "m",
     });
     expect(() => decodeReplayReply(null)).toThrow(InvalidReplayCommandError);
+    expect(() => decodeReplayReply({ ok: false, reason: "HTTP 503" })).toThrow(
+      InvalidReplayCommandError,
+    );
+    expect(() =>
+      decodeReplayReply({ results: [{ partitionId: "t-0", offset: 1, outcome: "failed" }] }),
+    ).toThrow(InvalidReplayCommandError);
     expect(() => decodeReplayReply({ batchItemFailures: [] })).toThrow(InvalidReplayCommandError);
   });
 });

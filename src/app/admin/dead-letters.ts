@@ -1,19 +1,23 @@
 // Dead-letter handlers of a subscription: list its dead letters and parked keys, and replay or
-// discard them (a parked key, one letter, or all) within a time budget per request.
+// discard them (a parked key, one letter, or all) within one time budget per request, answering
+// with what remains and, for all, a cursor to go on from.
 
 import { discardBodySchema, parseBody, replayBodySchema } from "../../core/admin-schemas.ts";
 import type { DeadLetter, DeadLetterRef, ParkedKey } from "../../core/dead-letters.ts";
 import { ConflictError, NotFoundError, ValidationError } from "../../core/errors.ts";
 import type { Subscription } from "../../core/model.ts";
 import type { DeadLetterStore } from "../../core/reliability-ports.ts";
+import { type AllCursor, decodeAllCursor, encodeAllCursor } from "../../core/replay-batch.ts";
 import { quote } from "../../core/uris.ts";
 import type { AdminRequest, AdminResponse } from "../admin-api.ts";
 import {
-  discardParkedKey,
+  drainAll,
+  drainKey,
+  newTally,
   type ReplayDelivery,
-  type ReplayResult,
-  replayLetters,
-  replayParkedKey,
+  type ReplayRun,
+  type ReplayTally,
+  replayLetter,
 } from "../dead-letter-replay.ts";
 import type { AdminContext } from "./context.ts";
 import { HttpError, json, type Routes, readJson } from "./router.ts";
@@ -36,6 +40,9 @@ export function parkedKeyView(key: ParkedKey, letters: number): Record<string, u
 }
 
 const MAX_PAGE = 1000;
+/** `remaining` counts letters up to this many. */
+const MAX_COUNTED = 10_000;
+const DEFAULT_REPLAY_BUDGET_MS = 20_000;
 
 function pageOptions(
   limit: string | undefined,
@@ -94,25 +101,10 @@ export function deadLetterRoutes(ctx: AdminContext): Routes {
     }
   }
 
-  async function countLetters(letters: DeadLetterStore, id: string, parkedKey?: string) {
-    let count = 0;
-    let cursor: string | undefined;
-    do {
-      const page = await letters.list(id, {
-        limit: 1000,
-        ...(parkedKey === undefined ? {} : { parkedKey }),
-        ...(cursor === undefined ? {} : { cursor }),
-      });
-      count += page.items.length;
-      cursor = page.cursor;
-    } while (cursor !== undefined);
-    return count;
-  }
-
   /** The letters of a parked key, or 404 when the key is neither parked nor holds letters. */
   async function knownKey(letters: DeadLetterStore, id: string, keyId: string): Promise<void> {
     if ((await letters.getParkedKey(id, keyId)) !== undefined) return;
-    if ((await countLetters(letters, id, keyId)) > 0) return;
+    if ((await letters.count(id, { parkedKey: keyId, upTo: 1 })) > 0) return;
     throw new NotFoundError(`subscription ${quote(id)} has no parked key ${quote(keyId)}`);
   }
 
@@ -139,7 +131,7 @@ export function deadLetterRoutes(ctx: AdminContext): Routes {
     );
     const keys = [];
     for (const key of page.items) {
-      keys.push(parkedKeyView(key, await countLetters(letters, id, key.id)));
+      keys.push(parkedKeyView(key, await letters.count(id, { parkedKey: key.id })));
     }
     return json(200, {
       parked_keys: keys,
@@ -147,96 +139,33 @@ export function deadLetterRoutes(ctx: AdminContext): Routes {
     });
   }
 
-  interface Tally {
-    processed: number;
-    failed: number;
-    remaining: number;
-    failures: Array<Record<string, unknown>>;
-    unparked: string[];
-    stillParked: string[];
-    incomplete: boolean;
-  }
-
-  const MAX_FAILURES_SHOWN = 50;
-
-  function addResult(tally: Tally, keyId: string | undefined, result: ReplayResult): void {
-    tally.processed += result.delivered + result.discarded;
-    if (keyId !== undefined) (result.unparked ? tally.unparked : tally.stillParked).push(keyId);
-    if (result.stoppedAt) tally.failed++;
-    if (result.stoppedAt && tally.failures.length < MAX_FAILURES_SHOWN) {
-      tally.failures.push({
-        ...(keyId === undefined ? {} : { key_id: keyId }),
-        partition: result.stoppedAt.ref.partitionId,
-        offset: result.stoppedAt.ref.offset,
-        reason: result.stoppedAt.reason,
-      });
-    }
-  }
-
-  /** Every letter of the subscription, in (partition, offset) order. */
-  async function allLetters(letters: DeadLetterStore, id: string): Promise<DeadLetter[]> {
-    const all: DeadLetter[] = [];
-    let cursor: string | undefined;
-    do {
-      const page = await letters.list(id, {
-        limit: 1000,
-        ...(cursor === undefined ? {} : { cursor }),
-      });
-      all.push(...page.items);
-      cursor = page.cursor;
-    } while (cursor !== undefined);
-    return all;
-  }
-
-  async function allParkedKeys(letters: DeadLetterStore, id: string): Promise<string[]> {
-    const ids: string[] = [];
-    let cursor: string | undefined;
-    do {
-      const page = await letters.listParkedKeys(id, {
-        limit: 1000,
-        ...(cursor === undefined ? {} : { cursor }),
-      });
-      ids.push(...page.items.map((k) => k.id));
-      cursor = page.cursor;
-    } while (cursor !== undefined);
-    return ids;
-  }
-
   /**
-   * Replays (deliver) or discards (no deliver) one target: a parked key, one letter, or all.
-   * For all: every parked key (each in offset order), then the letters behind no key.
+   * Replays (deliver) or discards (no deliver) one target within the request's time budget: a
+   * parked key, one letter, or all (from `cursor` on). Returns what it did, and for all where to
+   * go on when the budget ran out.
    */
   async function drain(
     letters: DeadLetterStore,
     subscription: Subscription,
-    target: { keyId?: string; ref?: DeadLetterRef; all?: true },
+    target: { keyId?: string; ref?: DeadLetterRef; all?: { from?: AllCursor } },
     deliver: ReplayDelivery | undefined,
-  ): Promise<Tally> {
+    deadline: number,
+  ): Promise<{ tally: ReplayTally; remaining: number; next?: AllCursor }> {
     const id = subscription.id;
-    const tally: Tally = {
-      processed: 0,
-      failed: 0,
-      remaining: 0,
-      failures: [],
-      unparked: [],
-      stillParked: [],
-      incomplete: false,
+    const run: ReplayRun = {
+      store: letters,
+      subscriptionId: id,
+      deliver,
+      deadline,
+      now: Date.now,
+      tally: newTally(),
     };
-    const deadline = Date.now() + (deps.replayBudgetMs ?? 20_000);
-    const runKey = async (keyId: string) =>
-      addResult(
-        tally,
-        keyId,
-        deliver
-          ? await replayParkedKey(letters, id, keyId, deliver)
-          : await discardParkedKey(letters, id, keyId),
-      );
+    const { tally } = run;
 
     if (target.keyId !== undefined) {
       await knownKey(letters, id, target.keyId);
-      await runKey(target.keyId);
-      tally.remaining = await countLetters(letters, id, target.keyId);
-      return tally;
+      await drainKey(run, target.keyId);
+      return { tally, remaining: await countRemaining(letters, id, target.keyId) };
     }
 
     if (target.ref !== undefined) {
@@ -246,55 +175,47 @@ export function deadLetterRoutes(ctx: AdminContext): Routes {
           `subscription ${quote(id)} has no dead letter at ${target.ref.partitionId} offset ${target.ref.offset}`,
         );
       }
-      if (deliver) {
-        addResult(tally, undefined, await replayLetters(letters, id, [target.ref], deliver));
-      } else {
+      if (deliver) await replayLetter(run, letter);
+      else {
         await letters.remove(id, [letter]);
-        tally.processed = 1;
+        tally.discarded = 1;
         if (letter.parksKey !== undefined) await unparkIfEmpty(letters, id, letter.parksKey, tally);
       }
       // What is left of the target: the letter itself if it failed, or its key's letters.
-      tally.remaining =
+      const remaining =
         letter.parksKey === undefined
           ? (await letters.get(id, target.ref))
             ? 1
             : 0
-          : await countLetters(letters, id, letter.parksKey);
-      return tally;
+          : await countRemaining(letters, id, letter.parksKey);
+      return { tally, remaining };
     }
 
-    // all
-    const keys = new Set(await allParkedKeys(letters, id));
-    const snapshot = await allLetters(letters, id);
-    for (const letter of snapshot) if (letter.parksKey !== undefined) keys.add(letter.parksKey);
-    for (const keyId of keys) {
-      if (Date.now() >= deadline) {
-        tally.incomplete = true;
-        break;
-      }
-      await runKey(keyId);
-    }
-    const free = snapshot.filter((l) => l.parksKey === undefined);
-    for (const letter of free) {
-      if (Date.now() >= deadline) {
-        tally.incomplete = true;
-        break;
-      }
-      const ref = { partitionId: letter.partitionId, offset: letter.offset };
-      if (deliver) addResult(tally, undefined, await replayLetters(letters, id, [ref], deliver));
-      else {
-        await letters.remove(id, [letter]);
-        tally.processed++;
-      }
-    }
-    tally.remaining = await countLetters(letters, id);
-    return tally;
+    const next = await drainAll(run, target.all?.from);
+    return {
+      tally,
+      remaining: await countRemaining(letters, id),
+      ...(next === undefined ? {} : { next }),
+    };
+  }
+
+  /** Letters left (of a key, or all), counted up to MAX_COUNTED. */
+  function countRemaining(letters: DeadLetterStore, id: string, parkedKey?: string) {
+    return letters.count(id, {
+      upTo: MAX_COUNTED,
+      ...(parkedKey === undefined ? {} : { parkedKey }),
+    });
   }
 
   /** After a single letter behind a key is discarded: unpark the key if nothing is left. */
-  async function unparkIfEmpty(letters: DeadLetterStore, id: string, keyId: string, tally: Tally) {
+  async function unparkIfEmpty(
+    letters: DeadLetterStore,
+    id: string,
+    keyId: string,
+    tally: ReplayTally,
+  ) {
     const parked = await letters.getParkedKey(id, keyId);
-    if (!parked || (await countLetters(letters, id, keyId)) > 0) return;
+    if (!parked || (await letters.count(id, { parkedKey: keyId, upTo: 1 })) > 0) return;
     try {
       await letters.unpark(id, keyId, parked.version);
       tally.unparked.push(keyId);
@@ -308,33 +229,60 @@ export function deadLetterRoutes(ctx: AdminContext): Routes {
     id: string,
     replay: boolean,
   ): Promise<AdminResponse> {
+    const deadline = Date.now() + (deps.replayBudgetMs ?? DEFAULT_REPLAY_BUDGET_MS);
     const letters = requireDeadLetters();
     const subscription = await getSubscription(store, id);
     const body = replay
       ? parseBody(replayBodySchema, readJson(request), "replay request")
       : parseBody(discardBodySchema, readJson(request), "discard request");
+    const from = body.cursor === undefined ? undefined : decodeAllCursor(body.cursor);
     const deliver = replay ? await deliveryFor(subscription) : undefined;
     const target =
       body.key_id !== undefined
         ? { keyId: body.key_id }
         : body.all === true
-          ? { all: true as const }
+          ? { all: from === undefined ? {} : { from } }
           : {
               ref: {
                 partitionId: partitionId(subscription, body.partition ?? ""),
                 offset: Number(body.offset),
               },
             };
-    const tally = await drain(letters, subscription, target, deliver);
+    const { tally, remaining, next } = await drain(
+      letters,
+      subscription,
+      target,
+      deliver,
+      deadline,
+    );
     return json(200, {
-      [replay ? "replayed" : "discarded"]: tally.processed,
+      [replay ? "replayed" : "discarded"]: replay ? tally.delivered : tally.discarded,
       ...(replay ? { failed: tally.failed } : {}),
-      remaining: tally.remaining,
+      remaining,
       unparked_keys: tally.unparked,
       ...(tally.stillParked.length > 0 ? { still_parked_keys: tally.stillParked } : {}),
-      ...(replay ? { failures: tally.failures } : {}),
-      ...(tally.incomplete
-        ? { incomplete: true, message: "stopped at the time budget of one request: call again" }
+      ...(replay
+        ? {
+            failures: tally.failures.map((f) => ({
+              ...(f.keyId === undefined ? {} : { key_id: f.keyId }),
+              partition: f.ref.partitionId,
+              offset: f.ref.offset,
+              reason: f.reason,
+            })),
+          }
+        : {}),
+      ...(tally.deferred
+        ? next === undefined
+          ? {
+              incomplete: true,
+              message: "stopped at the time budget of one request: send the same request again",
+            }
+          : {
+              incomplete: true,
+              cursor: encodeAllCursor(next),
+              message:
+                'stopped at the time budget of one request: send {"all": true, "cursor": ...} with this cursor',
+            }
         : {}),
     });
   }
