@@ -3,7 +3,7 @@
 // unparked, conditionally on its version: if the consumer parked more letters meanwhile, another
 // round takes them, so per-key order holds, a key that keeps parking still drains, and the key
 // then flows normally again. Memory holds one page of letters at a time.
-import type { DeadLetter, DeadLetterRef } from "../core/dead-letters.ts";
+import { type DeadLetter, type DeadLetterRef, letterRef } from "../core/dead-letters.ts";
 import { ConflictError } from "../core/errors.ts";
 import type { DeadLetterStore } from "../core/reliability-ports.ts";
 import {
@@ -67,10 +67,6 @@ export interface ReplayRun {
 }
 
 const timeUp = (run: ReplayRun): boolean => run.deadline - run.now() < MIN_REPLAY_START_MS;
-const refOf = (letter: DeadLetter): DeadLetterRef => ({
-  partitionId: letter.partitionId,
-  offset: letter.offset,
-});
 
 function chunks<T>(items: readonly T[], size: number): T[][] {
   const out: T[][] = [];
@@ -114,7 +110,7 @@ async function settle(
     if (run.tally.failures.length < MAX_FAILURES_KEPT) {
       run.tally.failures.push({
         ...(keyId === undefined ? {} : { keyId }),
-        ref: refOf(letter),
+        ref: letterRef(letter),
         reason: outcome.reason,
       });
     }
@@ -186,7 +182,7 @@ export async function replayLetter(run: ReplayRun, letter: DeadLetter): Promise<
   if (letter.parksKey !== undefined) {
     run.tally.failed++;
     run.tally.failures.push({
-      ref: refOf(letter),
+      ref: letterRef(letter),
       reason: `the letter is behind parked key ${letter.parksKey}: replay the key`,
     });
     return;
@@ -238,11 +234,11 @@ export async function drainAll(
     const { deferredAt } = await settle(run, batch, false);
     if (deferredAt !== undefined) {
       const before = batch[deferredAt - 1];
-      if (before !== undefined) afterLetter = refOf(before);
+      if (before !== undefined) afterLetter = letterRef(before);
       return false;
     }
     const last = batch.at(-1);
-    if (last !== undefined) afterLetter = refOf(last);
+    if (last !== undefined) afterLetter = letterRef(last);
     return true;
   };
   for (;;) {
@@ -270,7 +266,7 @@ export async function drainAll(
           return here();
         }
       }
-      afterLetter = refOf(letter);
+      afterLetter = letterRef(letter);
     }
     if (!(await flush())) return here();
     if (page.cursor === undefined || page.items.length === 0) return undefined;

@@ -182,6 +182,7 @@ function exactlyOneTarget(
     cursor?: unknown;
     partition?: unknown;
     offset?: unknown;
+    variant?: unknown;
   },
   ctx: z.core.$RefinementCtx,
 ) {
@@ -199,6 +200,8 @@ function exactlyOneTarget(
     ctx.addIssue({ code: "custom", message: '"cursor" goes with "all": true' });
   } else if ((body.partition === undefined) !== (body.offset === undefined)) {
     ctx.addIssue({ code: "custom", message: '"partition" and "offset" go together' });
+  } else if (body.variant !== undefined && body.offset === undefined) {
+    ctx.addIssue({ code: "custom", message: '"variant" goes with "partition" and "offset"' });
   }
 }
 
@@ -212,6 +215,11 @@ const targetShape = {
     .optional(),
   partition: partitionSchema.optional(),
   offset: offsetSchema.optional(),
+  /** A letter's `variant` (another record parked at a reused offset). */
+  variant: z
+    .string({ error: "must be a letter's variant (8 hex digits)" })
+    .regex(/^[0-9a-f]{8}$/, { error: "must be a letter's variant (8 hex digits)" })
+    .optional(),
 };
 
 /** `POST /subscriptions/{id}/dead-letters/replay`. */

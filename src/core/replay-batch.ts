@@ -69,13 +69,20 @@ export type AllCursor =
 
 const KEY_ID = /^[A-Za-z0-9._-]{1,249}-\d{1,10}#(?:[A-Za-z0-9+/]+={0,2}|sha256:[0-9a-f]{64})$/;
 const PARTITION_ID = /^[A-Za-z0-9._-]{1,249}-\d{1,10}$/;
+const VARIANT = /^[0-9a-f]{8}$/;
 
 export function encodeAllCursor(cursor: AllCursor): string {
   const wire =
     cursor.phase === "keys"
       ? { k: cursor.afterKey ?? "" }
       : {
-          l: cursor.afterLetter ? [cursor.afterLetter.partitionId, cursor.afterLetter.offset] : [],
+          l: cursor.afterLetter
+            ? [
+                cursor.afterLetter.partitionId,
+                cursor.afterLetter.offset,
+                ...(cursor.afterLetter.variant === undefined ? [] : [cursor.afterLetter.variant]),
+              ]
+            : [],
         };
   return Buffer.from(JSON.stringify(wire), "utf8").toString("base64url");
 }
@@ -102,15 +109,20 @@ export function decodeAllCursor(text: string): AllCursor {
   }
   if (Array.isArray(l)) {
     if (l.length === 0) return { phase: "letters" };
-    const [partitionId, offset] = l as unknown[];
+    const [partitionId, offset, variant] = l as unknown[];
     if (
-      l.length === 2 &&
+      (l.length === 2 ||
+        (l.length === 3 && typeof variant === "string" && VARIANT.test(variant))) &&
       typeof partitionId === "string" &&
       PARTITION_ID.test(partitionId) &&
       Number.isSafeInteger(offset) &&
       (offset as number) >= 0
     ) {
-      return { phase: "letters", afterLetter: { partitionId, offset: offset as number } };
+      const at = { partitionId, offset: offset as number };
+      return {
+        phase: "letters",
+        afterLetter: typeof variant === "string" ? { ...at, variant } : at,
+      };
     }
   }
   throw invalid();

@@ -55,6 +55,7 @@ export class InvalidReplayCommandError extends Error {
 const wireLetter = z.object({
   partitionId: z.string().check(z.minLength(1), z.maxLength(256)),
   offset: z.int().check(z.nonnegative()),
+  variant: z.optional(z.string().check(z.regex(/^[0-9a-f]{8}$/))),
 });
 
 // Strict: a field this version does not know (an older or newer admin's) refuses the command

@@ -246,6 +246,7 @@ export function deadLetterRoutes(ctx: AdminContext): Routes {
               ref: {
                 partitionId: partitionId(subscription, body.partition ?? ""),
                 offset: Number(body.offset),
+                ...(body.variant === undefined ? {} : { variant: body.variant }),
               },
             };
     const { tally, remaining, next } = await drain(
