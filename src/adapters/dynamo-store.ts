@@ -27,12 +27,16 @@ import type {
   SubscriptionStatus,
 } from "../core/model.ts";
 import type { AdminStore } from "../core/ports.ts";
+import { consumerGroupId } from "../core/subscription-options.ts";
 
-type Kind = "cluster" | "service" | "subscription" | "subscription-pair";
+type Kind = "cluster" | "service" | "subscription" | "subscription-pair" | "consumer-group";
 type Item = Record<string, AttributeValue>;
 
 const key = (kind: Kind, sk: string): Item => ({ pk: { S: kind }, sk: { S: sk } });
 const pairKey = (source: string, sink: string): string => `${source} ${sink}`;
+/** One subscription per consumer group of a cluster: two would split the topic's partitions. */
+const groupKey = (subscription: Subscription): string =>
+  `${subscription.cluster} ${consumerGroupId(subscription.id, subscription.options)}`;
 
 function isConditionFailure(error: unknown): boolean {
   return (
@@ -325,6 +329,16 @@ export class DynamoAdminStore implements AdminStore {
           }),
       ]);
 
+      const group = groupKey(subscription);
+      if (!(await this.#putNew("consumer-group", group, { doc: { S: JSON.stringify({ id }) } }))) {
+        const owner = await this.#get<{ id?: string }>("consumer-group", group);
+        if (owner?.id === id) throw new AlreadyExistsError(`subscription "${id}" already exists`);
+        throw new ConflictError(
+          `consumer group "${consumerGroupId(id, subscription.options)}" of cluster "${cluster}" is already used by subscription ${owner?.id ?? "(being removed)"}; two subscriptions in one group would each miss records: set another "group.id"`,
+        );
+      }
+      undo.push(["release consumer group", () => this.#releaseGroup(subscription)]);
+
       if (!(await this.#putNew("subscription", id, { doc: { S: JSON.stringify(subscription) } }))) {
         throw new AlreadyExistsError(`subscription "${id}" already exists`);
       }
@@ -424,8 +438,16 @@ export class DynamoAdminStore implements AdminStore {
         values: { ":id": { S: id } },
       }),
     );
+    await this.#undo("release consumer group", () => this.#releaseGroup(existing));
     await this.#undo("release cluster ref", () => this.#addRef("cluster", existing.cluster, -1));
     await this.#undo("release service ref", () => this.#addRef("service", existing.service, -1));
+  }
+
+  #releaseGroup(subscription: Subscription): Promise<boolean> {
+    return this.#delete("consumer-group", groupKey(subscription), {
+      expression: "contains(doc, :id)",
+      values: { ":id": { S: JSON.stringify({ id: subscription.id }) } },
+    });
   }
 }
 

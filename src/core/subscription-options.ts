@@ -146,6 +146,12 @@ export interface FeedSettings {
 export const reportsBatchItemFailures = (options: Readonly<Record<string, string>>): boolean =>
   options[OPTION_REPORT_BATCH_ITEM_FAILURES] === "true";
 
+/** The Kafka consumer group a subscription reads with: `group.id`, else the subscription id. */
+export const consumerGroupId = (
+  subscriptionId: string,
+  options: Readonly<Record<string, string>>,
+): string => options[OPTION_GROUP_ID] ?? subscriptionId;
+
 /**
  * Interprets normalised options. Defaults: `auto.offset.reset` latest (→ LATEST, as Kafka's
  * default), `group.id` the subscription id, batch size and window left to AWS (100 records,
@@ -176,7 +182,7 @@ export function feedSettings(
   const batchingWindowSeconds = number(OPTION_BATCH_WINDOW_SECONDS);
   return {
     startingPosition: options[OPTION_AUTO_OFFSET_RESET] === "earliest" ? "TRIM_HORIZON" : "LATEST",
-    consumerGroupId: options[OPTION_GROUP_ID] ?? subscriptionId,
+    consumerGroupId: consumerGroupId(subscriptionId, options),
     ...(batchSize !== undefined ? { batchSize } : {}),
     ...(batchingWindowSeconds !== undefined ? { batchingWindowSeconds } : {}),
     ...(provisioned ? { pollers: { minimum, maximum } } : {}),

@@ -235,6 +235,44 @@ describe("subscriptions", () => {
     expect(feeds.created).toHaveLength(1);
   });
 
+  it("refuses a consumer group another subscription of the cluster uses, with 409 naming it", async () => {
+    const body = (sink: string, group?: string) => ({
+      source: "kafka://my-cluster/my-topic",
+      sink,
+      ...(group ? { options: { "group.id": group } } : {}),
+    });
+    const first = await call(
+      api,
+      "POST",
+      "/subscriptions",
+      body("service://MyService/handle", "g1"),
+    );
+    expect(first.status).toBe(201);
+    const second = await call(
+      api,
+      "POST",
+      "/subscriptions",
+      body("service://MyService/other", "g1"),
+    );
+    expect(second.status).toBe(409);
+    expect(second.json.message).toContain(`consumer group "g1" of cluster "my-cluster"`);
+    expect(second.json.message).toContain(first.json.id);
+    expect(feeds.created).toHaveLength(1); // nothing was created for the second
+    expect((await call(api, "GET", "/subscriptions")).json.subscriptions).toHaveLength(1);
+    // another group, or the default (the subscription id), is fine
+    const third = await call(api, "POST", "/subscriptions", body("service://MyService/other"));
+    expect(third.status).toBe(201);
+    // once the first is gone, its group is free again
+    expect((await call(api, "DELETE", `/subscriptions/${first.json.id}`)).status).toBe(202);
+    const again = await call(
+      api,
+      "POST",
+      "/subscriptions",
+      body("service://MyService/handle", "g1"),
+    );
+    expect(again.status).toBe(201);
+  });
+
   it("leaves nothing behind when the feed cannot be created (502, no detail)", async () => {
     feeds.failCreate = new DependencyError(
       "Lambda CreateEventSourceMapping failed: ServiceException: arn:aws:internal-detail",
