@@ -48,6 +48,8 @@ const consumerSchema = z.extend(commonSchema, {
 });
 
 const adminSchema = z.extend(commonSchema, {
+  /** A DELETE waits this long after removing the mapping before it looks for dead letters. */
+  DELETE_SETTLE_MS: wholeNumber(5_000, z.nonnegative()),
   /** Name or ARN of the consumer function that event source mappings invoke. */
   CONSUMER_FUNCTION_NAME: optional(z.string().check(z.minLength(1))),
   /** Largest request body the admin API accepts. */

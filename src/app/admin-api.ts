@@ -64,6 +64,12 @@ export interface AdminApiDeps {
    */
   readonly replayBudgetMs?: number;
   /**
+   * How long a DELETE waits, once the feed is removed, before it looks for dead letters: a
+   * consumer invocation that checked the subscription just before it was marked deleting may
+   * still be committing. 0 where removing the feed waits for its invocations (the local stack).
+   */
+  readonly deleteSettleMs?: number;
+  /**
    * Hosts service endpoints (and Restate admin URLs) may name, besides the always-refused
    * link-local and metadata addresses (core/endpoint-policy.ts); undefined: any other host.
    */

@@ -158,6 +158,13 @@ export function createConsumer(deps: ConsumerDeps): Consumer {
     maxDelayMs: config.RETRY_MAX_DELAY_MS ?? DEFAULT_BACKOFF.maxDelayMs,
   };
 
+  /** Read past the cache: a subscription being deleted must get no more writes (the DELETE
+   * looks for dead letters once the feed is gone and in-flight commits have settled). */
+  async function stillActive(id: string): Promise<boolean> {
+    const current = await deps.catalog.getSubscription(id);
+    return current !== undefined && current.status !== "deleting";
+  }
+
   async function resolveByAlias(id: string, event: DecodedEvent): Promise<Subscription> {
     const subscription = await catalog.getSubscription(id);
     if (subscription === undefined) {
@@ -309,6 +316,7 @@ export function createConsumer(deps: ConsumerDeps): Consumer {
           intervalMs: config.CHECKPOINT_INTERVAL_MS ?? 5_000,
           now,
           log,
+          accepting: () => stillActive(subscription.id),
         })
       : undefined;
     const delivered = await dispatchLanes(
@@ -340,6 +348,11 @@ export function createConsumer(deps: ConsumerDeps): Consumer {
         partialBatchResponse,
         now: now(),
       });
+      if (!(await stillActive(subscription.id))) {
+        throw new SubscriptionResolutionError(
+          `Subscription ${subscription.id} is being deleted: nothing of this batch is saved`,
+        );
+      }
       await withStoreRetries(() => commitReliability(stores, subscription.id, post, { log }), {
         deadlineMs: commitDeadlineMs,
         now,

@@ -112,6 +112,8 @@ async function saveChange(
 
 export interface CheckpointOptions {
   readonly intervalMs: number;
+  /** Asked before each checkpoint: false (the subscription is being deleted) saves nothing. */
+  readonly accepting?: () => Promise<boolean>;
   readonly now: () => number;
   readonly log?: Logger;
 }
@@ -146,6 +148,7 @@ export function createCheckpointer(
   let inFlight: Promise<void> | undefined;
 
   const save = async (batch: RecordOutcome[]): Promise<void> => {
+    if (options.accepting && !(await options.accepting().catch(() => false))) return;
     const byPartition = new Map<string, RecordOutcome[]>();
     for (const o of batch)
       byPartition.set(o.partitionId, [...(byPartition.get(o.partitionId) ?? []), o]);

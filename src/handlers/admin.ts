@@ -84,6 +84,7 @@ export function adminHandlerFromConfig(config: AdminConfig): AdminHandler {
     progress: new DynamoProgressStore(dynamodb, config.TABLE_NAME),
     replayDelivery: (subscription) => replay.forSubscription(subscription),
     replayBudgetMs: config.REPLAY_BUDGET_MS,
+    deleteSettleMs: config.DELETE_SETTLE_MS,
     ...(config.SERVICE_ENDPOINT_ALLOW ? { endpointAllow: config.SERVICE_ENDPOINT_ALLOW } : {}),
   });
 }

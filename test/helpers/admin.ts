@@ -21,8 +21,12 @@ export class FakeFeedControl implements FeedControl {
     };
   }
 
+  /** Runs while a feed is being removed (e.g. an invocation still in flight). */
+  duringRemove: ((subscription: Subscription) => Promise<void>) | undefined;
+
   async remove(subscription: Subscription, feed: FeedRef): Promise<void> {
     if (this.failRemove) throw this.failRemove;
+    await this.duringRemove?.(subscription);
     this.removed.push({ subscription, feed });
   }
 

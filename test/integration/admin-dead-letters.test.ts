@@ -12,8 +12,11 @@ import { parseEndpointAllowList } from "../../src/core/endpoint-policy.ts";
 import type { DecodedRecord } from "../../src/core/event.ts";
 import type { DeadLetterStore } from "../../src/core/reliability-ports.ts";
 import { REPLAY_PAGE_SIZE } from "../../src/core/replay-batch.ts";
+import { createConsumerHandler } from "../../src/handlers/consumer.ts";
 import { call, FakeFeedControl } from "../helpers/admin.ts";
 import { startTestDynamo, type TestDynamo } from "../helpers/dynamo.ts";
+import { selfManagedEvent } from "../helpers/kafka-events.ts";
+import { functionArn } from "../helpers/memory-catalog.ts";
 import {
   type RecordedRequest,
   type RecordingSink,
@@ -608,6 +611,61 @@ describe("deleting a subscription with dead letters", () => {
     );
     expect((await call(api, "DELETE", `/subscriptions/${subId}`)).status).toBe(202);
     expect((await progress.load(subId, ["orders-0"])).size).toBe(0);
+  });
+});
+
+describe("deleting while records are still being dead-lettered", () => {
+  it("a letter parked while the mapping is removed is seen: 409, kept; discard, then 202", async () => {
+    // A commit that got past the consumer's check just before the DELETE lands meanwhile.
+    feeds.duringRemove = async () => {
+      await letters.park([letter(0, 9, "k9", false)]);
+    };
+    const refused = await call(api, "DELETE", `/subscriptions/${subId}`);
+    expect(refused.status).toBe(409);
+    expect(refused.json.message).toMatch(/while it was being deleted.*force=true.*DELETE again/);
+    expect((await letters.list(subId)).items.map((l) => l.offset)).toEqual([9]);
+    expect((await store.getSubscription(subId))?.status).toBe("deleting");
+    feeds.duringRemove = undefined;
+    const discarded = await call(api, "POST", `/subscriptions/${subId}/dead-letters/discard`, {
+      all: true,
+    });
+    expect(discarded.status).toBe(200);
+    expect((await call(api, "DELETE", `/subscriptions/${subId}`)).status).toBe(202);
+    expect(await store.getSubscription(subId)).toBeUndefined();
+  });
+
+  it("an invocation in flight during the DELETE saves nothing for the subscription", async () => {
+    reply = () => ({ status: 400 }); // terminal: the record would be dead-lettered
+    const consumer = createConsumerHandler({
+      catalog: store,
+      config: {
+        MAX_CONCURRENCY: 4,
+        CATALOG_CACHE_TTL_MS: 60_000, // a warm cache still says "active"
+        MAX_ATTEMPTS: 1,
+        REQUEST_TIMEOUT_MS: 2_000,
+        DEADLINE_MARGIN_MS: 500,
+      },
+      reliability: { progress, deadLetters: letters },
+      log: () => {},
+    });
+    const invoke = () =>
+      consumer(
+        selfManagedEvent("broker:9092", [
+          { topic: TOPIC, partition: 0, offset: 1, key: "k", value: "{}" },
+        ]),
+        { invokedFunctionArn: functionArn(subId), getRemainingTimeInMillis: () => 10_000 },
+      );
+    reply = () => ({ status: 200 });
+    await invoke(); // warms the catalog cache while the subscription is active
+    reply = () => ({ status: 400 });
+    let inFlight: unknown;
+    feeds.duringRemove = async () => {
+      inFlight = await invoke().catch((error: unknown) => error);
+      expect((await letters.list(subId)).items).toEqual([]);
+      expect((await progress.load(subId, ["orders-0"])).size).toBe(0);
+    };
+    expect((await call(api, "DELETE", `/subscriptions/${subId}`)).status).toBe(202);
+    expect(String(inFlight)).toMatch(/being deleted: nothing of this batch is saved/);
   });
 });
 

@@ -171,18 +171,26 @@ export function subscriptionRoutes(ctx: AdminContext): Routes {
     return json(200, { subscriptions: matching.map(subscriptionView) });
   }
 
+  /** Whether the subscription has dead letters or parked keys. */
+  async function hasDeadLetters(id: string): Promise<boolean> {
+    if (!deadLetters) return false;
+    const letters = await deadLetters.list(id, { limit: 1 });
+    const keys = await deadLetters.listParkedKeys(id, { limit: 1 });
+    return letters.items.length > 0 || letters.cursor !== undefined || keys.items.length > 0;
+  }
+
+  const lettersFirst = (id: string) =>
+    `replay or discard them first (POST subscriptions/${id}/dead-letters/replay or /discard), or delete with ?force=true to drop them`;
+
+  // Order matters: the status says "deleting" first, and the consumer writes nothing for a
+  // subscription being deleted; then the feed goes, in-flight commits settle, and only then are
+  // dead letters looked for, so a letter parked at any point before the end is seen.
   async function deleteSubscription(request: AdminRequest, id: string): Promise<AdminResponse> {
     const force = flag(request.query.force, "force");
     const subscription = await getSubscription(store, id);
     // Dead letters are records nobody has handled yet: deleting them takes an explicit ?force.
-    if (deadLetters && !force) {
-      const letters = await deadLetters.list(id, { limit: 1 });
-      const keys = await deadLetters.listParkedKeys(id, { limit: 1 });
-      if (letters.items.length > 0 || letters.cursor !== undefined || keys.items.length > 0) {
-        throw new ConflictError(
-          `subscription ${quote(id)} has dead letters; replay or discard them first (POST subscriptions/${id}/dead-letters/replay or /discard), or delete with ?force=true to drop them`,
-        );
-      }
+    if (!force && (await hasDeadLetters(id))) {
+      throw new ConflictError(`subscription ${quote(id)} has dead letters; ${lettersFirst(id)}`);
     }
     const deleting: Subscription = { ...subscription, status: "deleting" };
     await store.updateSubscription(deleting);
@@ -202,7 +210,14 @@ export function subscriptionRoutes(ctx: AdminContext): Routes {
         );
       }
     }
-    // After the feed is gone nothing writes progress or dead letters for it any more.
+    const settleMs = ctx.deps.deleteSettleMs ?? 0;
+    if (settleMs > 0) await new Promise((resolve) => setTimeout(resolve, settleMs));
+    if (!force && (await hasDeadLetters(id))) {
+      throw new ConflictError(
+        `subscription ${quote(id)} had records dead-lettered while it was being deleted; its event source mapping is removed and it stays in status deleting: ${lettersFirst(id)}, then DELETE again`,
+      );
+    }
+    // Nothing writes progress or dead letters for it any more.
     try {
       await progress?.clear(id);
       await deadLetters?.clear(id);
