@@ -336,3 +336,267 @@ describe("fault injection: the consumer under a faulty sink and a throttling sto
     }, 120_000);
   }
 });
+
+// The same guarantees when the log itself misbehaves: offsets reused (the topic deleted and
+// recreated while progress of the old one is still stored), batches smaller than the ones before
+// them (the event source resumes at a failed offset with fewer records), and invocations that die
+// mid-batch (nothing more reaches the store or the sink). The sink behaves as a Restate ingress:
+// a request whose idempotency key already ran is answered without running again.
+describe("fault injection: reused offsets, smaller redelivered batches, crashes mid-batch", () => {
+  let dynamo: TestDynamo;
+  beforeAll(async () => {
+    dynamo = await startTestDynamo();
+  });
+  afterAll(async () => {
+    await dynamo.close();
+  });
+
+  it("runs every record of the new topic once, in key order, and sends nothing settled again", async () => {
+    const random = prng(303);
+    const state = {
+      dead: false,
+      round: 0,
+      ran: new Map<string, { gen: number; partition: number; offset: number; key: string }>(),
+      /** idempotency key → round in which the sink answered 200. */
+      answered: new Map<string, number>(),
+      requests: [] as Array<{ id: string; round: number }>,
+      order: [] as Array<{ gen: number; partition: number; offset: number; key: string }>,
+    };
+    const server: Server = createServer((request, response) => {
+      const chunks: Buffer[] = [];
+      request.on("data", (c: Buffer) => chunks.push(c));
+      request.on("end", () => {
+        if (state.dead) return request.socket.destroy();
+        const id = String(request.headers["idempotency-key"]);
+        state.requests.push({ id, round: state.round });
+        const body = JSON.parse(Buffer.concat(chunks).toString("utf8")) as {
+          gen: number;
+          key: string;
+          offset: number;
+        };
+        if (body.key === POISON_KEY) return response.writeHead(500).end("poison");
+        setTimeout(() => answer(id, body, request, response), 1 + Math.floor(random() * 3));
+      });
+    });
+    const answer = (
+      id: string,
+      body: { gen: number; key: string; offset: number },
+      request: import("node:http").IncomingMessage,
+      response: import("node:http").ServerResponse,
+    ) => {
+      if (state.dead) return request.socket.destroy();
+      if (!state.ran.has(id)) {
+        const dice = random();
+        if (dice < 0.06) return response.writeHead(503).end("unavailable");
+        if (dice < 0.08) return request.socket.destroy();
+        const partition = Number(request.headers["kafka.partition"]);
+        const entry = { gen: body.gen, partition, offset: body.offset, key: body.key };
+        state.ran.set(id, entry);
+        state.order.push(entry);
+      }
+      state.answered.set(id, state.round);
+      response.writeHead(200, { "content-type": "application/json" }).end("{}");
+    };
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+
+    const { DynamoDBClient } = await import("@aws-sdk/client-dynamodb");
+    const client = new DynamoDBClient({
+      endpoint: dynamo.db.endpoint,
+      region: "local",
+      credentials: { accessKeyId: "test", secretAccessKey: "test" },
+      maxAttempts: 1,
+    });
+    client.middlewareStack.add(
+      (next) => async (args) => {
+        if (state.dead) throw new Error("the process is gone");
+        return next(args);
+      },
+      { step: "finalizeRequest", name: "crash", priority: "low" },
+    );
+    const table = await dynamo.freshTable();
+    const stores = reliabilityStores(client, table);
+    const sub = subscription({
+      options: { "dead.letter.max.attempts": "9", "lambda.report.batch.item.failures": "true" },
+    });
+    const handler = createConsumerHandler({
+      catalog: memoryCatalog({
+        subscriptions: [sub],
+        services: [service({ endpoint: url })],
+        clusters: [demoCluster],
+      }),
+      config: {
+        MAX_CONCURRENCY: 32,
+        CATALOG_CACHE_TTL_MS: 60_000,
+        MAX_ATTEMPTS: 3,
+        REQUEST_TIMEOUT_MS: 2_500,
+        DEADLINE_MARGIN_MS: 1_000,
+        CHECKPOINT_INTERVAL_MS: 20,
+        RETRY_BASE_DELAY_MS: 2,
+        RETRY_MAX_DELAY_MS: 20,
+      },
+      reliability: stores,
+      log: () => {},
+    });
+
+    const generation = (gen: number, perPartition: number): RecordSpec[] => {
+      const pick = prng(gen * 11);
+      const next = new Array<number>(PARTITIONS).fill(0);
+      const out: RecordSpec[] = [];
+      for (let i = 0; i < PARTITIONS * perPartition; i++) {
+        const n = Math.floor(pick() * KEYS);
+        const key = `key-${String(n).padStart(2, "0")}`;
+        const partition = n % PARTITIONS;
+        const offset = next[partition] ?? 0;
+        if (offset >= perPartition) continue;
+        next[partition] = offset + 1;
+        out.push({
+          topic: "orders",
+          partition,
+          offset,
+          key,
+          value: JSON.stringify({ gen, key, offset }),
+          timestamp: 1_700_000_000_000 + gen * 1_000_000 + offset,
+        });
+      }
+      return out;
+    };
+
+    const position = Array.from({ length: PARTITIONS }, () => 0);
+    const committedRounds = new Set<number>();
+    const crashes = { count: 0 };
+    let smallerBatches = 0;
+    const lastSize = new Array<number>(PARTITIONS).fill(0);
+    /** One event-source round: a batch of random size from each partition's position; every
+     * fourth round the process dies once some records are through. */
+    const round = async (records: RecordSpec[]) => {
+      state.round++;
+      const size = 10 + Math.floor(random() * 50);
+      const batch = records.filter(
+        (r) =>
+          r.offset >= (position[r.partition] ?? 0) &&
+          r.offset < (position[r.partition] ?? 0) + size,
+      );
+      if (batch.length === 0) return false;
+      for (let p = 0; p < PARTITIONS; p++) {
+        const n = batch.filter((r) => r.partition === p).length;
+        if (n > 0 && n < (lastSize[p] ?? 0)) smallerBatches++;
+        lastSize[p] = n;
+      }
+      const crash = state.round % 4 === 0;
+      const answeredBefore = state.answered.size;
+      const crashAfter = 1 + Math.floor(random() * 30);
+      let watcher: NodeJS.Timeout | undefined;
+      if (crash) {
+        crashes.count++;
+        watcher = setInterval(() => {
+          if (state.answered.size - answeredBefore >= crashAfter) state.dead = true;
+        }, 2);
+      }
+      try {
+        const response = (await handler(selfManagedEvent("127.0.0.1:9092", batch), {
+          invokedFunctionArn: functionArn(sub.id),
+          getRemainingTimeInMillis: () => 60_000,
+        })) as { batchItemFailures: { itemIdentifier: { partition: string; offset: number } }[] };
+        if (!state.dead) committedRounds.add(state.round);
+        const failed = new Map(
+          response.batchItemFailures.map((f) => [
+            f.itemIdentifier.partition,
+            f.itemIdentifier.offset,
+          ]),
+        );
+        for (let p = 0; p < PARTITIONS; p++) {
+          const last = batch.filter((r) => r.partition === p).at(-1);
+          if (last !== undefined) position[p] = failed.get(`orders-${p}`) ?? last.offset + 1;
+        }
+      } catch {
+        // thrown (or the process died): the event source sends the same offsets again
+      } finally {
+        clearInterval(watcher);
+        state.dead = false;
+      }
+      return true;
+    };
+
+    try {
+      // The old topic: a few rounds, leaving progress (failures, settled offsets) behind.
+      const old = generation(1, 200);
+      for (let i = 0; i < 2; i++) await round(old);
+      const stale = await stores.progress.load(
+        sub.id,
+        Array.from({ length: PARTITIONS }, (_, p) => `orders-${p}`),
+      );
+      expect([...stale.values()].some((p) => p.settled.length > 0)).toBe(true);
+      // Deleted and recreated: the same offsets again, other records; the group starts over.
+      const fresh = generation(2, 300);
+      position.fill(0);
+      const ranBefore = new Set(state.ran.keys());
+      let rounds = 0;
+      while (rounds++ < MAX_ROUNDS && (await round(fresh))) {}
+
+      const letters = await allDeadLetters(stores.deadLetters, sub.id);
+      const letterOf = (l: DeadLetter) =>
+        JSON.parse(Buffer.from(l.value ?? "", "base64").toString("utf8")) as { gen: number };
+      const freshLetters = letters.filter((l) => letterOf(l).gen === 2);
+      const ranFresh = [...state.ran.entries()].filter(
+        ([id, r]) => r.gen === 2 && !ranBefore.has(id),
+      );
+
+      // Nothing lost: every record of the new topic ran or was dead-lettered, never both.
+      const ranAt = new Set(ranFresh.map(([, r]) => `${r.partition}/${r.offset}`));
+      const letteredAt = new Set(freshLetters.map((l) => `${l.partition}/${l.offset}`));
+      const lost = fresh.filter(
+        (r) =>
+          !ranAt.has(`${r.partition}/${r.offset}`) && !letteredAt.has(`${r.partition}/${r.offset}`),
+      );
+      expect(lost).toEqual([]);
+      expect([...letteredAt].filter((at) => ranAt.has(at))).toEqual([]);
+      expect(ranFresh).toHaveLength(ranAt.size); // ran once each
+      expect(
+        freshLetters.every((l) => (l.key ?? "") === Buffer.from(POISON_KEY).toString("base64")),
+      ).toBe(true);
+
+      // Per-key order among the new topic's records.
+      const last = new Map<string, number>();
+      for (const r of state.order.filter((o) => o.gen === 2)) {
+        const lane = `${r.partition}/${r.key}`;
+        expect(r.offset).toBeGreaterThan(last.get(lane) ?? -1);
+        last.set(lane, r.offset);
+      }
+
+      // Nothing settled is sent again: a request after a 200 answered in a round that committed.
+      const resentAfterCommit = state.requests.filter((q) => {
+        const answeredIn = state.answered.get(q.id);
+        return (
+          answeredIn !== undefined &&
+          q.round > answeredIn &&
+          committedRounds.has(answeredIn) &&
+          state.requests.some((p) => p.id === q.id && p.round === answeredIn)
+        );
+      });
+      expect(resentAfterCommit.length).toBe(0);
+      expect(crashes.count).toBeGreaterThanOrEqual(3);
+      expect(smallerBatches).toBeGreaterThan(0);
+
+      console.log(
+        JSON.stringify({
+          mode: "reused offsets, smaller batches, crashes",
+          records: fresh.length,
+          ran: ranFresh.length,
+          deadLettered: freshLetters.length,
+          lost: lost.length,
+          eventSourceRounds: state.round,
+          crashes: crashes.count,
+          smallerBatches,
+          requests: state.requests.length,
+        }),
+      );
+    } finally {
+      client.destroy();
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      });
+    }
+  }, 180_000);
+});
