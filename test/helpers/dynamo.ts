@@ -10,6 +10,11 @@ import { type EmbeddedDynamoDb, startEmbeddedDynamoDb } from "../../src/local/em
 export interface TestDynamo {
   readonly db: EmbeddedDynamoDb;
   readonly client: DynamoDBClient;
+  /**
+   * Another client of the same store whose calls fail with what `fault` returns (undefined: the
+   * call goes through), for throttling and crash tests. Destroy it after use.
+   */
+  faultyClient(fault: () => Error | undefined, maxAttempts?: number): DynamoDBClient;
   /** A store over a new, empty table. */
   freshStore(options?: DynamoAdminStoreOptions): Promise<DynamoAdminStore>;
   /** A new, empty table (for the dead-letter and progress stores too). */
@@ -21,12 +26,26 @@ let tableCounter = 0;
 
 export async function startTestDynamo(): Promise<TestDynamo> {
   const db = await startEmbeddedDynamoDb();
-  const client = new DynamoDBClient({
-    endpoint: db.endpoint,
-    region: "local",
-    credentials: { accessKeyId: "test", secretAccessKey: "test" },
-    maxAttempts: 1,
-  });
+  const newClient = (maxAttempts: number) =>
+    new DynamoDBClient({
+      endpoint: db.endpoint,
+      region: "local",
+      credentials: { accessKeyId: "test", secretAccessKey: "test" },
+      maxAttempts,
+    });
+  const client = newClient(1);
+  const faultyClient = (fault: () => Error | undefined, maxAttempts = 1): DynamoDBClient => {
+    const faulty = newClient(maxAttempts);
+    faulty.middlewareStack.add(
+      (next) => async (args) => {
+        const error = fault();
+        if (error) throw error;
+        return next(args);
+      },
+      { step: "finalizeRequest", name: "injectFault", priority: "low" },
+    );
+    return faulty;
+  };
   const freshTable = async (): Promise<string> => {
     tableCounter += 1;
     const table = `admin-test-${process.pid}-${tableCounter}`;
@@ -36,6 +55,7 @@ export async function startTestDynamo(): Promise<TestDynamo> {
   return {
     db,
     client,
+    faultyClient,
     async freshStore(options) {
       return new DynamoAdminStore(client, await freshTable(), options);
     },

@@ -4,7 +4,10 @@
 // it delivered so far, so the event source's whole-batch redelivery repeats only the rest.
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { DynamoDBClient, ProvisionedThroughputExceededException } from "@aws-sdk/client-dynamodb";
+import {
+  type DynamoDBClient,
+  ProvisionedThroughputExceededException,
+} from "@aws-sdk/client-dynamodb";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { BatchRetryError } from "../../src/core/outcome.ts";
 import { createConsumerHandler, reliabilityStores } from "../../src/handlers/consumer.ts";
@@ -70,27 +73,16 @@ async function startSink(delayMs: number) {
  * fails all (the process is gone). */
 function faultyClient() {
   const faults = { throttleNext: 0, dead: false, throttled: 0 };
-  const client = new DynamoDBClient({
-    endpoint: dynamo.db.endpoint,
-    region: "local",
-    credentials: { accessKeyId: "test", secretAccessKey: "test" },
-    maxAttempts: 1,
+  const client = dynamo.faultyClient(() => {
+    if (faults.dead) return new Error("the process is gone");
+    if (faults.throttleNext <= 0) return undefined;
+    faults.throttleNext--;
+    faults.throttled++;
+    return new ProvisionedThroughputExceededException({
+      message: "injected throttle",
+      $metadata: { httpStatusCode: 400 },
+    });
   });
-  client.middlewareStack.add(
-    (next) => async (args) => {
-      if (faults.dead) throw new Error("the process is gone");
-      if (faults.throttleNext > 0) {
-        faults.throttleNext--;
-        faults.throttled++;
-        throw new ProvisionedThroughputExceededException({
-          message: "injected throttle",
-          $metadata: { httpStatusCode: 400 },
-        });
-      }
-      return next(args);
-    },
-    { step: "finalizeRequest", name: "faults", priority: "low" },
-  );
   return { client, faults };
 }
 

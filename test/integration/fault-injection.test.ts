@@ -400,19 +400,8 @@ describe("fault injection: reused offsets, smaller redelivered batches, crashes 
     await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
     const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 
-    const { DynamoDBClient } = await import("@aws-sdk/client-dynamodb");
-    const client = new DynamoDBClient({
-      endpoint: dynamo.db.endpoint,
-      region: "local",
-      credentials: { accessKeyId: "test", secretAccessKey: "test" },
-      maxAttempts: 1,
-    });
-    client.middlewareStack.add(
-      (next) => async (args) => {
-        if (state.dead) throw new Error("the process is gone");
-        return next(args);
-      },
-      { step: "finalizeRequest", name: "crash", priority: "low" },
+    const client = dynamo.faultyClient(() =>
+      state.dead ? new Error("the process is gone") : undefined,
     );
     const table = await dynamo.freshTable();
     const stores = reliabilityStores(client, table);
