@@ -348,16 +348,17 @@ export function createConsumer(deps: ConsumerDeps): Consumer {
         partialBatchResponse,
         now: now(),
       });
-      if (!(await stillActive(subscription.id))) {
-        throw new SubscriptionResolutionError(
-          `Subscription ${subscription.id} is being deleted: nothing of this batch is saved`,
-        );
-      }
-      await withStoreRetries(() => commitReliability(stores, subscription.id, post, { log }), {
-        deadlineMs: commitDeadlineMs,
-        now,
-        sleep,
-      });
+      await withStoreRetries(
+        async () => {
+          if (!(await stillActive(subscription.id))) {
+            throw new SubscriptionResolutionError(
+              `Subscription ${subscription.id} is being deleted: nothing of this batch is saved`,
+            );
+          }
+          await commitReliability(stores, subscription.id, post, { log });
+        },
+        { deadlineMs: commitDeadlineMs, now, sleep },
+      );
       outcomes = [...post.outcomes];
       reliabilityCounts = { ...post.counts };
     }
