@@ -21,6 +21,8 @@ export interface LocalStackOptions {
   readonly dataDir?: string;
   readonly host?: string;
   readonly port?: number;
+  /** More names the admin API answers to in `Host` and `Origin` (besides loopback and `host`). */
+  readonly allowedHosts?: readonly string[];
   readonly configFile?: string;
   readonly tableName?: string;
   readonly maxBodyBytes?: number;
@@ -126,6 +128,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       host: options.host ?? "127.0.0.1",
       port: options.port ?? 9070,
       maxBodyBytes,
+      ...(options.allowedHosts ? { allowedHosts: options.allowedHosts } : {}),
     });
     // Feeds start once the API listens: a stack that cannot (port taken) consumes nothing.
     // Only active subscriptions consume: paused ones stay stopped until `POST .../resume`.
