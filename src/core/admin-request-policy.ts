@@ -1,7 +1,6 @@
-// Which admin requests may be read at all: JSON bodies only (a browser can send text/plain,
-// form-encoded and multipart bodies cross-site without asking), and for the local API only
-// requests that name it by its own address and come from no foreign web origin (cross-site
-// requests, DNS rebinding). Pure: the caller passes the headers and the addresses.
+// Which admin requests may be read at all, as pure checks on their headers: JSON bodies only
+// (browsers send text/plain, form and multipart bodies to any site without asking) and, for the
+// local API, only requests that name it by its own address from no foreign web origin.
 import { quote } from "./uris.ts";
 
 /**

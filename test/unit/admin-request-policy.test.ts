@@ -1,3 +1,5 @@
+// The admin request checks: which content types are JSON, and which Host, Origin and
+// Sec-Fetch-Site values the local API answers.
 import { describe, expect, it } from "vitest";
 import {
   isJsonContentType,
