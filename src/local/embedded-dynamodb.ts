@@ -1,6 +1,8 @@
-// A DynamoDB-compatible API on loopback (dynalite over LevelDB), for the local stack and tests.
+// A DynamoDB-compatible API on loopback (dynalite over LevelDB), for the local stack and tests;
+// with an access key, it serves only requests signed with that key.
 
-import type { Server } from "node:http";
+import { createHash, timingSafeEqual } from "node:crypto";
+import type { IncomingMessage, RequestListener, Server, ServerResponse } from "node:http";
 import { createRequire } from "node:module";
 import type { AddressInfo } from "node:net";
 
@@ -20,12 +22,47 @@ export interface EmbeddedDynamoDb {
   close(): Promise<void>;
 }
 
+const digest = (text: string): Buffer => createHash("sha256").update(text).digest();
+
+/** The access key id of a SigV4 `Authorization` header (`... Credential=<id>/<date>/...`). */
+function accessKeyIdOf(request: IncomingMessage): string | undefined {
+  const authorization = request.headers.authorization;
+  if (typeof authorization !== "string" || !authorization.startsWith("AWS4-HMAC-SHA256 ")) {
+    return undefined;
+  }
+  return /[\s,]Credential=([^/,\s]+)\//.exec(authorization)?.[1];
+}
+
+/**
+ * dynalite checks no signatures, so the key id stands in for a password: it travels only over
+ * loopback, which other users cannot observe, and every start picks a new one.
+ */
+function requireAccessKey(server: Server, accessKeyId: string): void {
+  const expected = digest(accessKeyId);
+  const serve = server.listeners("request") as RequestListener[];
+  server.removeAllListeners("request");
+  server.on("request", (request: IncomingMessage, response: ServerResponse) => {
+    const given = accessKeyIdOf(request);
+    if (given !== undefined && timingSafeEqual(digest(given), expected)) {
+      for (const listener of serve) listener(request, response);
+      return;
+    }
+    const body = JSON.stringify({
+      __type: "com.amazon.coral.service#UnrecognizedClientException",
+      message: "The security token included in the request is invalid.",
+    });
+    response.writeHead(403, { "content-type": "application/x-amz-json-1.0" });
+    response.end(body);
+  });
+}
+
 /**
  * Starts dynalite. With `dataDir` the data persists in LevelDB under it; without, it lives in
- * memory. Port 0 picks a free port.
+ * memory. Port 0 picks a free port. With `accessKeyId`, requests not signed with that access key
+ * id are refused (403, before dynalite reads them); without, any client is served (tests).
  */
 export async function startEmbeddedDynamoDb(
-  options: { dataDir?: string; port?: number; host?: string } = {},
+  options: { dataDir?: string; port?: number; host?: string; accessKeyId?: string } = {},
 ): Promise<EmbeddedDynamoDb> {
   const host = options.host ?? "127.0.0.1";
   const server = dynalite({
@@ -34,6 +71,7 @@ export async function startEmbeddedDynamoDb(
     deleteTableMs: 0,
     updateTableMs: 0,
   });
+  if (options.accessKeyId !== undefined) requireAccessKey(server, options.accessKeyId);
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(options.port ?? 0, host, () => resolve());

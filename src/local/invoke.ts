@@ -46,7 +46,7 @@ async function main(): Promise<number> {
   }
 
   const stack = await readStackInfo(values["data-dir"]);
-  const client = localDynamoDbClient(stack.dynamodbEndpoint);
+  const client = localDynamoDbClient(stack.dynamodbEndpoint, stack.dynamodbAccessKeyId);
   const handler = createConsumerHandler({
     catalog: new DynamoAdminStore(client, stack.tableName),
     config: consumerConfig(process.env),

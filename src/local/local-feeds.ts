@@ -2,8 +2,10 @@
 // has `bootstrap.servers`, a local event source consumes the topic and invokes the consumer
 // handler with batches in the ESM's shape. Without a reachable broker the source keeps retrying
 // and says so in its status; `npm run invoke` can still replay fixture events.
+
 import type { FeedRef, KafkaCluster, Subscription } from "../core/model.ts";
 import type { FeedControl } from "../core/ports.ts";
+import type { ClusterCredentials } from "./config-file.ts";
 import type { EsmKafkaEvent } from "./kafka/batching.ts";
 import {
   type LocalEventSource,
@@ -17,6 +19,11 @@ export interface LocalFeedOptions {
   readonly log: (line: string) => void;
   /** False: register mappings without consuming Kafka (events arrive only through invoke). */
   readonly consumeKafka?: boolean;
+  /**
+   * Clear credentials of config-file clusters, held in memory only: the store has the clusters
+   * without them, and they are added back here, for the Kafka client alone.
+   */
+  readonly clusterCredentials?: ClusterCredentials;
   /** Test seam. */
   readonly startSource?: (options: LocalEventSourceOptions) => LocalEventSource;
 }
@@ -45,11 +52,15 @@ export class LocalFeedControl implements FeedControl {
     });
     if (!consuming || this.#sources.has(subscription.id)) return;
     const start = this.#options.startSource ?? startLocalEventSource;
+    const credentials =
+      cluster.origin === "config" ? this.#options.clusterCredentials?.get(cluster.name) : undefined;
     this.#sources.set(
       subscription.id,
       start({
         subscription,
-        cluster,
+        cluster: credentials
+          ? { ...cluster, properties: { ...cluster.properties, ...credentials } }
+          : cluster,
         invoke: (event) => this.#options.invoke(subscription, event),
         log: this.#options.log,
       }),

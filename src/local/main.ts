@@ -2,14 +2,19 @@
 import { parseArgs } from "node:util";
 import { startLocalStack } from "./stack.ts";
 
-const usage = `Usage: npm start -- [--config-file restate.toml] [--data-dir .data] [--port 9070] [--host 127.0.0.1] [--in-memory] [--no-kafka]
+const usage = `Usage: npm start -- [--config-file restate.toml] [--data-dir .data] [--port 9070] [--host 127.0.0.1] [--allow-host name] [--in-memory] [--no-kafka]
 
 Serves the admin API (/subscriptions, /kafka-clusters, /services) with an embedded
 DynamoDB-compatible store. Kafka clusters may be declared in a config file of the
 [[ingress.kafka-clusters]] form. Each subscription consumes its topic from the cluster's
 bootstrap.servers (its own consumer group, like an event source mapping) and invokes the
 consumer handler with batches; --no-kafka turns that off. Replay fixture events with
-\`npm run invoke -- <event.json>\`.`;
+\`npm run invoke -- <event.json>\`.
+
+The admin API takes JSON bodies only (content-type application/json) and refuses requests whose
+Host is not one of its addresses (127.0.0.1, localhost, [::1], --host; with --host 0.0.0.0 the
+machine's addresses) or that come from another web origin. --allow-host adds a name it may be
+reached by (repeatable, or comma-separated).`;
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
@@ -18,6 +23,7 @@ async function main(): Promise<void> {
       "data-dir": { type: "string", default: ".data" },
       port: { type: "string", default: process.env.PORT ?? "9070" },
       host: { type: "string", default: "127.0.0.1" },
+      "allow-host": { type: "string", multiple: true, default: [] },
       "in-memory": { type: "boolean", default: false },
       "no-kafka": { type: "boolean", default: false },
       help: { type: "boolean", short: "h", default: false },
@@ -36,6 +42,12 @@ async function main(): Promise<void> {
     ...(values["config-file"] ? { configFile: values["config-file"] } : {}),
     host: values.host,
     port,
+    allowedHosts: values["allow-host"].flatMap((names) =>
+      names
+        .split(",")
+        .map((name) => name.trim())
+        .filter((name) => name !== ""),
+    ),
     consumeKafka: !values["no-kafka"],
   });
   console.log(

@@ -1,18 +1,29 @@
-// The running local stack announces where its store is, so that `npm run invoke` can use it.
-import { readFile, rm, writeFile } from "node:fs/promises";
+// The local stack's data dir, private to the user, and `stack.json` in it, where the running
+// stack announces its store and the store's access key so that `npm run invoke` can use them.
+import { chmod, mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 
 export interface StackInfo {
   readonly adminUrl: string;
   readonly dynamodbEndpoint: string;
+  /** The embedded store serves only requests signed with this access key id (new every start). */
+  readonly dynamodbAccessKeyId: string;
   readonly tableName: string;
   readonly pid: number;
 }
 
 const fileName = "stack.json";
 
+/** Creates `dir` (and missing parents) readable by the user only, and makes an existing one so. */
+export async function makePrivateDir(dir: string): Promise<void> {
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  await chmod(dir, 0o700);
+}
+
 export async function writeStackInfo(dataDir: string, info: StackInfo): Promise<void> {
-  await writeFile(join(dataDir, fileName), `${JSON.stringify(info, null, 2)}\n`);
+  const path = join(dataDir, fileName);
+  await writeFile(path, `${JSON.stringify(info, null, 2)}\n`, { mode: 0o600 });
+  await chmod(path, 0o600); // a file left behind keeps its old mode through writeFile
 }
 
 export async function removeStackInfo(dataDir: string): Promise<void> {
@@ -55,6 +66,9 @@ export async function readStackInfo(dataDir: string): Promise<StackInfo> {
     throw new Error(
       `The local stack that wrote ${path} (pid ${info.pid}) is not running. Start it with \`npm start\`.`,
     );
+  }
+  if (typeof info.dynamodbAccessKeyId !== "string") {
+    throw new Error(`${path} names no store access key: restart the local stack.`);
   }
   return info;
 }

@@ -1,5 +1,5 @@
 // The local stack: the admin API and an embedded DynamoDB-compatible store in one process.
-import { mkdir } from "node:fs/promises";
+import { randomBytes } from "node:crypto";
 import { join } from "node:path";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { DynamoAdminStore, ensureTable } from "../adapters/dynamo-store.ts";
@@ -9,18 +9,20 @@ import { consumerConfig } from "../config.ts";
 import { parseEndpointAllowList } from "../core/endpoint-policy.ts";
 import { createConsumerHandler, reliabilityStores } from "../handlers/consumer.ts";
 import { startAdminServer } from "./admin-server.ts";
-import { readConfigFileClusters } from "./config-file.ts";
+import { readConfigFileClusters, splitCredentials } from "./config-file.ts";
 import { startEmbeddedDynamoDb } from "./embedded-dynamodb.ts";
 import { localInvocationContext } from "./lambda-context.ts";
 import { LocalFeedControl } from "./local-feeds.ts";
 import { localSecretResolver } from "./local-secrets.ts";
-import { claimDataDir, removeStackInfo, writeStackInfo } from "./stack-file.ts";
+import { claimDataDir, makePrivateDir, removeStackInfo, writeStackInfo } from "./stack-file.ts";
 
 export interface LocalStackOptions {
   /** Where state persists; without it everything lives in memory. */
   readonly dataDir?: string;
   readonly host?: string;
   readonly port?: number;
+  /** More names the admin API answers to in `Host` and `Origin` (besides loopback and `host`). */
+  readonly allowedHosts?: readonly string[];
   readonly configFile?: string;
   readonly tableName?: string;
   readonly maxBodyBytes?: number;
@@ -37,16 +39,18 @@ export interface LocalStackOptions {
 export interface LocalStack {
   readonly adminUrl: string;
   readonly dynamodbEndpoint: string;
+  /** The access key id the embedded store requires (see localDynamoDbClient). */
+  readonly dynamodbAccessKeyId: string;
   readonly tableName: string;
   close(): Promise<void>;
 }
 
-/** Credentials are required by the SDK's signer but meaningless to the embedded store. */
-export function localDynamoDbClient(endpoint: string): DynamoDBClient {
+/** A client of the embedded store, which checks the access key id only (not the signature). */
+export function localDynamoDbClient(endpoint: string, accessKeyId: string): DynamoDBClient {
   return new DynamoDBClient({
     endpoint,
     region: "local",
-    credentials: { accessKeyId: "local", secretAccessKey: "local" },
+    credentials: { accessKeyId, secretAccessKey: "local" },
     maxAttempts: 3,
   });
 }
@@ -54,23 +58,38 @@ export function localDynamoDbClient(endpoint: string): DynamoDBClient {
 export async function startLocalStack(options: LocalStackOptions = {}): Promise<LocalStack> {
   const log = options.log ?? ((line: string) => console.log(line));
   const tableName = options.tableName ?? "kafka-ingress";
-  const configClusters = options.configFile ? await readConfigFileClusters(options.configFile) : [];
+  const configClusters = (
+    options.configFile ? await readConfigFileClusters(options.configFile) : []
+  ).map(splitCredentials);
+  // Clear credentials from the config file stay in this process: never in the store's files.
+  const clusterCredentials = new Map(
+    configClusters.map(({ stored, credentials }) => [stored.name, credentials] as const),
+  );
   // No Secrets Manager locally: service `auth` references resolve from LOCAL_SECRETS.
   const secrets = localSecretResolver(process.env);
   const config = consumerConfig();
 
   if (options.dataDir) {
-    await mkdir(options.dataDir, { recursive: true });
+    await makePrivateDir(options.dataDir);
     await claimDataDir(options.dataDir);
+    await makePrivateDir(join(options.dataDir, "dynamodb"));
   }
-  const db = await startEmbeddedDynamoDb(
-    options.dataDir ? { dataDir: join(options.dataDir, "dynamodb") } : {},
-  );
-  const client = localDynamoDbClient(db.endpoint);
+  const accessKeyId = randomBytes(24).toString("hex");
+  const db = await startEmbeddedDynamoDb({
+    ...(options.dataDir ? { dataDir: join(options.dataDir, "dynamodb") } : {}),
+    accessKeyId,
+  });
+  const client = localDynamoDbClient(db.endpoint, accessKeyId);
   try {
     await ensureTable(client, tableName);
     const store = new DynamoAdminStore(client, tableName);
-    for (const cluster of configClusters) await store.upsertConfigCluster(cluster);
+    for (const { stored } of configClusters) await store.upsertConfigCluster(stored);
+    // Earlier versions stored config-file credentials: clusters no longer declared lose them too.
+    for (const cluster of await store.listClusters()) {
+      if (cluster.origin !== "config" || clusterCredentials.has(cluster.name)) continue;
+      const { stored, credentials } = splitCredentials(cluster);
+      if (Object.keys(credentials).length > 0) await store.upsertConfigCluster(stored);
+    }
 
     const reliability = reliabilityStores(client, tableName);
     const consumer = createConsumerHandler({
@@ -83,6 +102,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     const feeds = new LocalFeedControl({
       invoke: (subscription, event) => consumer(event, localInvocationContext(subscription.id)),
       log,
+      clusterCredentials,
       ...(options.consumeKafka === undefined ? {} : { consumeKafka: options.consumeKafka }),
     });
     const maxBodyBytes = options.maxBodyBytes ?? 64 * 1024;
@@ -108,6 +128,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       host: options.host ?? "127.0.0.1",
       port: options.port ?? 9070,
       maxBodyBytes,
+      ...(options.allowedHosts ? { allowedHosts: options.allowedHosts } : {}),
     });
     // Feeds start once the API listens: a stack that cannot (port taken) consumes nothing.
     // Only active subscriptions consume: paused ones stay stopped until `POST .../resume`.
@@ -120,6 +141,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       await writeStackInfo(options.dataDir, {
         adminUrl: server.url,
         dynamodbEndpoint: db.endpoint,
+        dynamodbAccessKeyId: accessKeyId,
         tableName,
         pid: process.pid,
       });
@@ -127,6 +149,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     return {
       adminUrl: server.url,
       dynamodbEndpoint: db.endpoint,
+      dynamodbAccessKeyId: accessKeyId,
       tableName,
       close: async () => {
         await server.close();

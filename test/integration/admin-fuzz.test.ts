@@ -56,7 +56,7 @@ async function makeFixture(): Promise<Fixture> {
       method,
       path,
       query: {},
-      headers: {},
+      headers: { "content-type": "application/json" },
       body: body === undefined ? undefined : JSON.stringify(body),
     });
   await send("POST", "/kafka-clusters", {
@@ -379,10 +379,27 @@ const query = fc
       });
     return q;
   });
+/** Mostly JSON, sometimes a type the API refuses (415), or none. */
+const contentType = fc.oneof(
+  { weight: 4, arbitrary: fc.constant("application/json") },
+  {
+    weight: 1,
+    arbitrary: fc.constantFrom(
+      undefined,
+      "text/plain",
+      "application/x-www-form-urlencoded",
+      "application/json; charset=latin1",
+      "application/merge-patch+json",
+    ),
+  },
+);
 const headers = fc
-  .array(fc.tuple(fc.string({ maxLength: 20 }), weirdString), { maxLength: 4 })
-  .map((entries) => {
-    const h: Record<string, string> = { "content-type": "application/json" };
+  .tuple(
+    contentType,
+    fc.array(fc.tuple(fc.string({ maxLength: 20 }), weirdString), { maxLength: 4 }),
+  )
+  .map(([type, entries]) => {
+    const h: Record<string, string> = type === undefined ? {} : { "content-type": type };
     for (const [k, v] of entries)
       Object.defineProperty(h, k, {
         value: v,
@@ -475,7 +492,7 @@ describe("admin API fuzz", () => {
         method: "POST",
         path: route ?? "",
         query: {},
-        headers: {},
+        headers: { "content-type": "application/json" },
         body: text,
       });
       expect(response.status).toBe(400);

@@ -18,6 +18,8 @@ function httpApiEvent(over: {
   base64?: boolean;
   query?: Record<string, string>;
   stage?: string;
+  /** Default application/json; null: no content-type header. */
+  contentType?: string | null;
 }): APIGatewayProxyEventV2 {
   const stage = over.stage ?? "$default";
   const rawPath = stage === "$default" ? over.path : `/${stage}${over.path}`;
@@ -30,7 +32,9 @@ function httpApiEvent(over: {
     headers: {
       accept: "*/*",
       "content-length": String(over.body?.length ?? 0),
-      "content-type": "application/json",
+      ...(over.contentType === null
+        ? {}
+        : { "content-type": over.contentType ?? "application/json" }),
       host: "abc123.execute-api.eu-west-1.amazonaws.com",
       "user-agent": "curl/8.5.0",
       "x-amzn-trace-id": "Root=1-65f0c0de-0123456789abcdef01234567",
@@ -182,6 +186,28 @@ describe("admin handler", () => {
     const notJson = await handle(httpApiEvent({ method: "POST", path: "/services", body: "nope" }));
     expect(notJson.statusCode).toBe(400);
     expect(JSON.parse(notJson.body ?? "{}")).toEqual({ message: "request body is not valid JSON" });
+  });
+
+  it("takes bodies only as JSON (415 otherwise), as on the local stack", async () => {
+    const handle = createAdminHandler({ store, feeds, maxBodyBytes: 4096 });
+    const body = JSON.stringify({ name: "c", properties: { "bootstrap.servers": "b:9092" } });
+    for (const contentType of ["text/plain", "application/x-www-form-urlencoded", null]) {
+      const refused = await handle(
+        httpApiEvent({ method: "POST", path: "/kafka-clusters", body, contentType }),
+      );
+      expect(refused.statusCode, String(contentType)).toBe(415);
+      expect(JSON.parse(refused.body ?? "{}").message).toMatch(/content-type application\/json/);
+    }
+    expect(await store.listClusters()).toEqual([]);
+    const taken = await handle(
+      httpApiEvent({
+        method: "POST",
+        path: "/kafka-clusters",
+        body,
+        contentType: "application/json; charset=UTF-8",
+      }),
+    );
+    expect(taken.statusCode).toBe(201);
   });
 
   it("requires CONSUMER_FUNCTION_NAME for the AWS wiring", () => {

@@ -64,3 +64,45 @@ describe("LocalFeedControl pause / resume", () => {
     expect(stops).toBe(2);
   });
 });
+
+describe("LocalFeedControl credentials", () => {
+  it("adds a config cluster's in-memory credentials for the Kafka client, and only for it", async () => {
+    const given: Array<LocalEventSourceOptions["cluster"]> = [];
+    const feeds = new LocalFeedControl({
+      invoke: async () => null,
+      log: () => {},
+      clusterCredentials: new Map([["c", { "sasl.username": "u", "sasl.password": "p" }]]),
+      startSource: (options) => {
+        given.push(options.cluster);
+        return {
+          status: () => ({
+            state: "running",
+            groupId: "g",
+            topic: "t",
+            batchesInvoked: 0,
+            recordsCompleted: 0,
+            partitions: [],
+          }),
+          stop: async () => {},
+        };
+      },
+    });
+    const stored: KafkaCluster = {
+      name: "c",
+      properties: { "bootstrap.servers": "127.0.0.1:9092", "security.protocol": "SASL_PLAINTEXT" },
+      origin: "config",
+    };
+    await feeds.create(subscription, stored);
+    // An API cluster of the same name (the config file no longer declares it) gets none.
+    await feeds.create({ ...subscription, id: "sub_2" }, { ...stored, origin: "api" });
+    expect(given).toEqual([
+      {
+        ...stored,
+        properties: { ...stored.properties, "sasl.username": "u", "sasl.password": "p" },
+      },
+      { ...stored, origin: "api" },
+    ]);
+    expect(stored.properties["sasl.password"]).toBeUndefined();
+    await feeds.close();
+  });
+});

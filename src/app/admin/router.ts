@@ -1,6 +1,8 @@
 // The admin API's HTTP plumbing, independent of any transport: routing by path and method
-// (404, 405), the body size limit (413), JSON bodies in and out, and the one place where errors
-// map to status codes (`toResponse`); 5xx bodies never carry details, which go to the log instead.
+// (404, 405), the body size limit (413), JSON bodies in (415 for any other type) and out, and the
+// one place where errors map to status codes (`toResponse`); 5xx bodies never carry details,
+// which go to the log instead.
+import { isJsonContentType } from "../../core/admin-request-policy.ts";
 import {
   AlreadyExistsError,
   ConflictError,
@@ -50,6 +52,14 @@ const shorten = (text: string): string => (text.length > 200 ? `${text.slice(0, 
 
 export type Handler = (request: AdminRequest, params: readonly string[]) => Promise<AdminResponse>;
 export type Routes = Record<string, Partial<Record<string, Handler>>>;
+
+/** A request header by name, whatever the case of the name the transport gave it. */
+function header(request: AdminRequest, name: string): string | undefined {
+  for (const [key, value] of Object.entries(request.headers)) {
+    if (key.toLowerCase() === name) return value;
+  }
+  return undefined;
+}
 
 export function readJson(request: AdminRequest): unknown {
   const body = request.body;
@@ -153,6 +163,14 @@ export function createRouter(
         Buffer.byteLength(request.body, "utf8") > deps.maxBodyBytes
       ) {
         throw new HttpError(413, `request body is larger than ${deps.maxBodyBytes} bytes`);
+      }
+      // Browsers send text/plain, form and multipart bodies to any site without asking it first.
+      const type = header(request, "content-type");
+      if (request.body !== undefined && request.body !== "" && !isJsonContentType(type)) {
+        throw new HttpError(
+          415,
+          `request bodies must be JSON with content-type application/json, got ${type === undefined ? "none" : quote(type)}`,
+        );
       }
       return await handler(request, params);
     } catch (error) {
