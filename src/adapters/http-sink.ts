@@ -248,7 +248,12 @@ export function createHttpSink(options: HttpSinkOptions): HttpSink {
           );
         }
         origin = url.origin;
-        path = url.search ? `${url.pathname}${url.search}` : url.pathname;
+        // The path as built (SinkRequest.url): URL parsing would turn `%2E` segments back into
+        // dot-segments and drop them. Other URLs (not from the builder) go as URL parses them.
+        path =
+          req.url.startsWith(origin) && req.url.charCodeAt(origin.length) === 0x2f
+            ? req.url.slice(origin.length)
+            : `${url.pathname}${url.search}`;
       } catch (err) {
         handler.onResponseError(null, err as Error);
         return;

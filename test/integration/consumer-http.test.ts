@@ -272,6 +272,29 @@ describe("consumer over real HTTP", () => {
   });
 });
 
+describe("object keys in the request path over real HTTP", () => {
+  it("keys '.', '..' and one with '/' and '%' stay one path segment, under the endpoint's prefix", async () => {
+    const sink = await sinkServer(() => ({ status: 200 }));
+    const { consumer, logs } = consumerFor(`${sink.url}/restate/`, PARTIAL);
+    const response = await consumer.processEvent(
+      mskEvent([
+        { partition: 0, offset: 1, key: ".", value: 1 },
+        { partition: 0, offset: 2, key: "..", value: 2 },
+        { partition: 0, offset: 3, key: "a/../b%2E%c", value: 3 },
+      ]),
+      context(),
+    );
+    expect(response).toEqual({ batchItemFailures: [] });
+    expect(logs().filter((l) => l.reason !== undefined)).toEqual([]);
+    const byOffset = new Map(sink.requests.map((r) => [r.headers["kafka.offset"], r.path]));
+    expect(Object.fromEntries(byOffset)).toEqual({
+      "1": "/restate/Orders/%2E/process",
+      "2": "/restate/Orders/%2E%2E/process",
+      "3": "/restate/Orders/a%2F..%2Fb%252E%25c/process",
+    });
+  });
+});
+
 describe("record headers over real HTTP", () => {
   it("arrive as valid HTTP headers, repeated names joined by the server, binary ones in base64", async () => {
     const sink = await sinkServer(() => ({ status: 500, body: "x".repeat(200_000) }));
