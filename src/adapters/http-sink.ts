@@ -30,8 +30,8 @@ export interface HttpSink {
   readonly close: () => Promise<void>;
 }
 
-/** How much of an error response is kept for the log line. */
-const ERROR_DETAIL_BYTES = 4096;
+/** How much of an error response is read for its detail (classifyStatus keeps an excerpt). */
+const ERROR_DETAIL_BYTES = 1024;
 /** How much of a response body is drained to keep the connection reusable; beyond it, close it. */
 const DRAIN_LIMIT_BYTES = 64 * 1024;
 
@@ -176,10 +176,7 @@ class Attempt implements Dispatcher.DispatchHandler {
       this.#settle({ kind: "success", status });
       return;
     }
-    const detail = Buffer.concat(this.#kept ?? [])
-      .toString("utf8")
-      .replace(/[\r\n\t]+/g, " ")
-      .trim();
+    const detail = Buffer.concat(this.#kept ?? []).toString("utf8");
     this.#settle(classifyStatus(status, detail, parseRetryAfter(this.#retryAfter, this.#now())));
   }
 

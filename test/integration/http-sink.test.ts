@@ -82,20 +82,21 @@ describe("http sink deliver", () => {
     });
   });
 
-  it("error answers carry up to 4 KiB of their body, whitespace folded", async () => {
+  it("error answers carry at most 200 characters of their body, control characters replaced", async () => {
     const s = await server((req, res) => {
       res.writeHead(req.url === "/big" ? 500 : 400);
-      res.end(req.url === "/big" ? "x".repeat(100_000) : '  {"message":\n"bad\tinput"}\r\n');
+      if (req.url === "/big") res.end("é".repeat(100_000));
+      else res.end('  {"message":\n"bad\tinput\u001b[2J\u0000\u202e"}\r\n{"level":"x"}');
     });
     const { deliver } = sink();
     expect(await deliver(post(`${s.url}/small`), { timeoutMs: 1_000 })).toEqual({
       kind: "terminal",
       status: 400,
-      reason: 'HTTP 400: {"message": "bad input"}',
+      reason: 'HTTP 400: {"message": "bad input [2J "} {"level":"x"}',
     });
     const big = await deliver(post(`${s.url}/big`), { timeoutMs: 1_000 });
     expect(big).toMatchObject({ kind: "retryable", status: 500 });
-    expect("reason" in big && big.reason).toBe(`HTTP 500: ${"x".repeat(4096)}`);
+    expect("reason" in big && big.reason).toBe(`HTTP 500: ${"é".repeat(200)}…`);
   });
 
   it("429 and 503 are retryable and carry Retry-After (seconds or HTTP date)", async () => {
