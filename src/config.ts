@@ -39,6 +39,12 @@ const consumerSchema = z.extend(commonSchema, {
   RETRY_MAX_DELAY_MS: positiveInt(2_000),
   /** Largest record value (request body) delivered; larger ones are terminal (dead-lettered). */
   MAX_REQUEST_BYTES: positiveInt(6 * 1024 * 1024),
+  /**
+   * Longest object key, in bytes once URL-encoded for the request path (2,048); records with a
+   * longer key are terminal (dead-lettered) before anything is sent, instead of a 431 or 414 from
+   * the sink. Raise it only for sinks that accept longer request heads (core/plan.ts).
+   */
+  MAX_KEY_URL_BYTES: positiveInt(2 * 1024),
   /** How long a warm consumer reuses a sink bearer token read from Secrets Manager. */
   SECRET_CACHE_TTL_MS: wholeNumber(300_000, z.nonnegative()),
 });

@@ -9,7 +9,7 @@ import { letterToRecord } from "../core/dead-letters.ts";
 import { ConflictError, NotFoundError } from "../core/errors.ts";
 import { createRequestBuilder, sinkTarget } from "../core/invocation.ts";
 import type { Subscription } from "../core/model.ts";
-import { checkRecord, DEFAULT_MAX_REQUEST_BYTES, deliveryMode } from "../core/plan.ts";
+import { checkRecord, deliveryMode, type RecordLimits } from "../core/plan.ts";
 import type { CatalogReader } from "../core/ports.ts";
 import type { DeadLetterStore } from "../core/reliability-ports.ts";
 import { authorizationFor, type SecretResolver, SecretUnavailableError } from "../core/secrets.ts";
@@ -30,8 +30,8 @@ export interface ReplayDeliveryOptions {
    * role may not read sink secrets), replaying to such a service answers 409 saying why.
    */
   readonly secrets?: SecretResolver;
-  /** Largest value replayed, as the consumer's MAX_REQUEST_BYTES (default 6 MiB). */
-  readonly maxRequestBytes?: number;
+  /** The consumer's MAX_REQUEST_BYTES and MAX_KEY_URL_BYTES (defaults 6 MiB and 2 KiB). */
+  readonly limits?: RecordLimits;
   /** Test seam: the HTTP sink (default: a small undici pool). */
   readonly sink?: HttpSink;
 }
@@ -71,7 +71,6 @@ export function createReplayDeliveries(options: ReplayDeliveryOptions): ReplayDe
     }
     let build = createRequestBuilder(sinkTarget(subscription, service, mode, authorization));
     const secretRef = service.auth?.bearer_token_secret;
-    const maxRequestBytes = options.maxRequestBytes ?? DEFAULT_MAX_REQUEST_BYTES;
 
     return async (letter) => {
       const record = letterToRecord(await options.deadLetters.whole(letter));
@@ -83,7 +82,7 @@ export function createReplayDeliveries(options: ReplayDeliveryOptions): ReplayDe
         };
       }
       // What the consumer refuses up front is refused here too, with the same reasons.
-      const checked = checkRecord(record, mode, maxRequestBytes);
+      const checked = checkRecord(record, mode, options.limits);
       if ("reason" in checked) return { ok: false, reason: checked.reason };
       const { objectKey } = checked;
       let request = build(record, objectKey);

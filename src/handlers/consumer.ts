@@ -6,7 +6,12 @@ import { DynamoProgressStore } from "../adapters/dynamo-progress.ts";
 import { DynamoAdminStore } from "../adapters/dynamo-store.ts";
 import { createHttpSink } from "../adapters/http-sink.ts";
 import { secretsManagerResolver } from "../adapters/secrets-manager.ts";
-import { type ConsumerSettings, createConsumer, type InvocationContext } from "../app/consumer.ts";
+import {
+  type ConsumerSettings,
+  createConsumer,
+  type InvocationContext,
+  recordLimits,
+} from "../app/consumer.ts";
 import type { ReliabilityStores } from "../app/reliability-flow.ts";
 import { createReplayCommandRunner } from "../app/replay-command-runner.ts";
 import { createReplayDeliveries } from "../app/replay-delivery.ts";
@@ -72,9 +77,7 @@ export function createConsumerFunction(deps: ConsumerHandlerDeps): {
         requestTimeoutMs: requestTimeoutMs ?? deps.config.REQUEST_TIMEOUT_MS,
         sink: { deliver, close: async () => {} },
         ...(deps.secrets ? { secrets: deps.secrets } : {}),
-        ...(deps.config.MAX_REQUEST_BYTES
-          ? { maxRequestBytes: deps.config.MAX_REQUEST_BYTES }
-          : {}),
+        limits: recordLimits(deps.config),
       }),
     log,
   });

@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { DynamoAdminStore, ensureTable } from "../adapters/dynamo-store.ts";
 import { createAdminApi } from "../app/admin-api.ts";
+import { recordLimits } from "../app/consumer.ts";
 import { createReplayDeliveries } from "../app/replay-delivery.ts";
 import { consumerConfig } from "../config.ts";
 import { parseEndpointAllowList } from "../core/endpoint-policy.ts";
@@ -90,7 +91,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       catalog: store,
       deadLetters: reliability.deadLetters,
       requestTimeoutMs: config.REQUEST_TIMEOUT_MS,
-      maxRequestBytes: config.MAX_REQUEST_BYTES,
+      limits: recordLimits(config),
       secrets,
     });
     const allow = options.serviceEndpointAllow ?? process.env.SERVICE_ENDPOINT_ALLOW;

@@ -295,6 +295,31 @@ describe("object keys in the request path over real HTTP", () => {
   });
 });
 
+describe("keys too long for the request path", () => {
+  it("are terminal up front with their size and the limit, blocking nothing; at the limit they go", async () => {
+    // Before the limit existed, Node's HTTP server answered 431 to this record (path + kafka.key).
+    const sink = await sinkServer(() => ({ status: 200 }));
+    const { consumer, logs } = consumerFor(sink.url, PARTIAL);
+    const long = "k".repeat(12 * 1024);
+    const response = await consumer.processEvent(
+      mskEvent([
+        { partition: 0, offset: 1, key: long, value: 1 },
+        { partition: 0, offset: 2, key: long, value: 2 },
+        { partition: 0, offset: 3, key: "k".repeat(2_048), value: 3 },
+      ]),
+      context(),
+    );
+    expect(response).toEqual({ batchItemFailures: [] });
+    expect(sink.requests.map((r) => r.headers["kafka.offset"])).toEqual(["3"]);
+    const terminal = logs().filter((l) => l.msg.includes("terminal"));
+    const reason = "object key is 12,288 bytes URL-encoded; the limit is 2,048 (MAX_KEY_URL_BYTES)";
+    expect(terminal.map((l) => [l.offset, l.reason])).toEqual([
+      [1, reason],
+      [2, reason],
+    ]);
+  });
+});
+
 describe("record headers over real HTTP", () => {
   it("arrive as valid HTTP headers, repeated names joined by the server, binary ones in base64", async () => {
     const sink = await sinkServer(() => ({ status: 500, body: "x".repeat(200_000) }));

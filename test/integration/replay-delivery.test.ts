@@ -1,7 +1,10 @@
-// Replay delivery of dead letters with sink auth and the request size limit, over real HTTP.
+// Replay delivery of dead letters with sink auth and the record limits, over real HTTP.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ReplayDelivery } from "../../src/app/dead-letter-replay.ts";
-import { createReplayDeliveries } from "../../src/app/replay-delivery.ts";
+import {
+  createReplayDeliveries,
+  type ReplayDeliveryOptions,
+} from "../../src/app/replay-delivery.ts";
 import { buildDeadLetter, type DeadLetter } from "../../src/core/dead-letters.ts";
 import { ConflictError } from "../../src/core/errors.ts";
 import { SecretUnavailableError } from "../../src/core/secrets.ts";
@@ -11,7 +14,7 @@ import { type RecordingSink, startRecordingSink } from "../helpers/recording-sin
 const TOKEN_ARN = "arn:aws:secretsmanager:us-east-1:123456789012:secret:restate-token-Ab12Cd";
 const TOKEN = "rst_live_0123456789abcdef";
 
-const letter = (value: string): DeadLetter =>
+const letter = (value: string, key = "k1"): DeadLetter =>
   buildDeadLetter({
     subscriptionId: "sub_1",
     partitionId: "orders-0",
@@ -21,7 +24,7 @@ const letter = (value: string): DeadLetter =>
       offset: 7,
       timestamp: 1_700_000_000_000,
       timestampType: "CREATE_TIME",
-      key: new Uint8Array(Buffer.from("k1")),
+      key: new Uint8Array(Buffer.from(key)),
       value: new Uint8Array(Buffer.from(value)),
       headers: [],
     },
@@ -40,16 +43,20 @@ afterAll(async () => {
   await sink.close();
 });
 
-function deliveries(secrets?: { resolve(ref: string): Promise<string> }, maxRequestBytes?: number) {
+function deliveries(
+  secrets?: { resolve(ref: string): Promise<string> },
+  options: Partial<ReplayDeliveryOptions> = {},
+  endpoint = sink.url,
+) {
   return createReplayDeliveries({
     catalog: memoryCatalog({
-      services: [service({ endpoint: sink.url, auth: { bearer_token_secret: TOKEN_ARN } })],
+      services: [service({ endpoint, auth: { bearer_token_secret: TOKEN_ARN } })],
     }),
     deadLetters: { whole: async (l: DeadLetter) => l },
     requestTimeoutMs: 2_000,
     retryDelayMs: 1,
     ...(secrets ? { secrets } : {}),
-    ...(maxRequestBytes ? { maxRequestBytes } : {}),
+    ...options,
   });
 }
 
@@ -120,7 +127,7 @@ describe("replay delivery", () => {
   });
 
   it("refuses a value over MAX_REQUEST_BYTES with the consumer's reason, sending nothing", async () => {
-    const replay = deliveries({ resolve: async () => TOKEN }, 4);
+    const replay = deliveries({ resolve: async () => TOKEN }, { limits: { maxRequestBytes: 4 } });
     const deliver = await replay.forSubscription(subscription());
     const before = sink.requests.length;
     expect(await deliver(letter('{"n":7}'))).toEqual({
@@ -128,6 +135,19 @@ describe("replay delivery", () => {
       reason: "value of 7 bytes exceeds MAX_REQUEST_BYTES (4)",
     });
     expect(sink.requests.length).toBe(before);
+    await replay.close();
+  });
+
+  it("refuses a key too long for the request path with the consumer's reason, sending nothing", async () => {
+    const replay = deliveries({ resolve: async () => TOKEN });
+    const deliver = await replay.forSubscription(subscription());
+    const before = sink.requests.length;
+    expect(await deliver(letter('{"n":7}', "é".repeat(400)))).toEqual({
+      ok: false,
+      reason: "object key is 2,400 bytes URL-encoded; the limit is 2,048 (MAX_KEY_URL_BYTES)",
+    });
+    expect(await deliver(letter('{"n":7}', "é".repeat(341)))).toEqual({ ok: true });
+    expect(sink.requests.length).toBe(before + 1);
     await replay.close();
   });
 });

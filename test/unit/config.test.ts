@@ -7,6 +7,7 @@ describe("configuration from the environment", () => {
     expect(config.TABLE_NAME).toBe("kafka-ingress");
     expect(config.MAX_CONCURRENCY).toBe(128);
     expect(config.DYNAMODB_ENDPOINT).toBeUndefined();
+    expect(config.MAX_KEY_URL_BYTES).toBe(2_048);
   });
 
   it("treats empty variables as unset, as sam local passes them", () => {
@@ -20,6 +21,7 @@ describe("configuration from the environment", () => {
       DYNAMODB_ENDPOINT: "http://127.0.0.1:8000",
     });
     expect(config.MAX_CONCURRENCY).toBe(16);
+    expect(consumerConfig({ MAX_KEY_URL_BYTES: "4096" }).MAX_KEY_URL_BYTES).toBe(4_096);
     expect(config.DYNAMODB_ENDPOINT).toBe("http://127.0.0.1:8000");
   });
 
