@@ -50,7 +50,11 @@ export type ConsumerSettings = Pick<
   Partial<
     Pick<
       ConsumerConfig,
-      "RETRY_BASE_DELAY_MS" | "RETRY_MAX_DELAY_MS" | "MAX_REQUEST_BYTES" | "MAX_KEY_URL_BYTES"
+      | "RETRY_BASE_DELAY_MS"
+      | "RETRY_MAX_DELAY_MS"
+      | "MAX_REQUEST_BYTES"
+      | "MAX_KEY_URL_BYTES"
+      | "SERVICE_ENDPOINT_ALLOW"
     >
   >;
 

@@ -6,6 +6,7 @@
 // or handler declaration applies.
 import { createHttpSink, type HttpSink } from "../adapters/http-sink.ts";
 import { letterToRecord } from "../core/dead-letters.ts";
+import type { EndpointAllowList } from "../core/endpoint-policy.ts";
 import { ConflictError, NotFoundError } from "../core/errors.ts";
 import { createRequestBuilder, sinkTarget } from "../core/invocation.ts";
 import type { Subscription } from "../core/model.ts";
@@ -32,6 +33,8 @@ export interface ReplayDeliveryOptions {
   readonly secrets?: SecretResolver;
   /** The consumer's MAX_REQUEST_BYTES and MAX_KEY_URL_BYTES (defaults 6 MiB and 2 KiB). */
   readonly limits?: RecordLimits;
+  /** SERVICE_ENDPOINT_ALLOW for the default sink, checked when it connects. */
+  readonly endpointAllow?: EndpointAllowList;
   /** Test seam: the HTTP sink (default: a small undici pool). */
   readonly sink?: HttpSink;
 }
@@ -46,7 +49,12 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 export function createReplayDeliveries(options: ReplayDeliveryOptions): ReplayDeliveries {
   const sink =
-    options.sink ?? createHttpSink({ connections: 4, requestTimeoutMs: options.requestTimeoutMs });
+    options.sink ??
+    createHttpSink({
+      connections: 4,
+      requestTimeoutMs: options.requestTimeoutMs,
+      ...(options.endpointAllow ? { endpointAllow: options.endpointAllow } : {}),
+    });
   const maxAttempts = Math.max(1, options.maxAttempts ?? 3);
   const retryDelayMs = options.retryDelayMs ?? 200;
 

@@ -31,7 +31,7 @@ export type ConsumerHandler = (
 export interface ConsumerHandlerDeps {
   readonly catalog: CatalogReader;
   readonly config: ConsumerSettings;
-  /** Defaults to an HTTP sink (undici) sized from the config. */
+  /** Defaults to an HTTP sink (undici) sized from the config, checking SERVICE_ENDPOINT_ALLOW. */
   readonly deliver?: Deliver<SinkRequest>;
   /** Settled offsets and dead letters (see createConsumer). */
   readonly reliability?: ReliabilityStores;
@@ -65,6 +65,9 @@ export function createConsumerFunction(deps: ConsumerHandlerDeps): {
     createHttpSink({
       connections: deps.config.MAX_CONCURRENCY,
       requestTimeoutMs: deps.config.REQUEST_TIMEOUT_MS,
+      ...(deps.config.SERVICE_ENDPOINT_ALLOW
+        ? { endpointAllow: deps.config.SERVICE_ENDPOINT_ALLOW }
+        : {}),
     }).deliver;
   const deadLetters = deps.reliability?.deadLetters;
   const replay = createReplayCommandRunner({

@@ -58,7 +58,12 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   const configClusters = options.configFile ? await readConfigFileClusters(options.configFile) : [];
   // No Secrets Manager locally: service `auth` references resolve from LOCAL_SECRETS.
   const secrets = localSecretResolver(process.env);
-  const config = consumerConfig();
+  const env = consumerConfig();
+  const allow = options.serviceEndpointAllow ?? process.env.SERVICE_ENDPOINT_ALLOW;
+  // The admin API checks endpoints with this list when they are registered, the consumer and
+  // replays when they connect.
+  const endpointAllow = allow ? parseEndpointAllowList(allow) : undefined;
+  const config = { ...env, SERVICE_ENDPOINT_ALLOW: endpointAllow };
 
   if (options.dataDir) {
     await mkdir(options.dataDir, { recursive: true });
@@ -93,8 +98,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       requestTimeoutMs: config.REQUEST_TIMEOUT_MS,
       limits: recordLimits(config),
       secrets,
+      ...(endpointAllow ? { endpointAllow } : {}),
     });
-    const allow = options.serviceEndpointAllow ?? process.env.SERVICE_ENDPOINT_ALLOW;
     const api = createAdminApi({
       store,
       feeds,
@@ -102,7 +107,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       deadLetters: reliability.deadLetters,
       progress: reliability.progress,
       replayDelivery: (subscription) => replay.forSubscription(subscription),
-      ...(allow ? { endpointAllow: parseEndpointAllowList(allow) } : {}),
+      ...(endpointAllow ? { endpointAllow } : {}),
     });
     const server = await startAdminServer({
       handle: (request) => api.handle(request),

@@ -4,6 +4,7 @@ import { createServer } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import { createHttpSink, type HttpSink } from "../../src/adapters/http-sink.ts";
 import { type ConsumerSettings, createConsumer } from "../../src/app/consumer.ts";
+import { parseEndpointAllowList } from "../../src/core/endpoint-policy.ts";
 import { BatchRetryError } from "../../src/core/outcome.ts";
 import { type SecretResolver, SecretUnavailableError } from "../../src/core/secrets.ts";
 import { createConsumerHandler } from "../../src/handlers/consumer.ts";
@@ -317,6 +318,74 @@ describe("keys too long for the request path", () => {
       [1, reason],
       [2, reason],
     ]);
+  });
+});
+
+describe("the endpoint policy, applied when the consumer connects", () => {
+  /** The consumer function as the Lambda builds it: its HTTP sink comes from the settings. */
+  function consumerWith(endpoint: string, settings: ConsumerSettings) {
+    const lines: string[] = [];
+    const handler = createConsumerHandler({
+      catalog: memoryCatalog({
+        subscriptions: [subscription({ options: PARTIAL })],
+        services: [service({ endpoint })],
+        clusters: [demoCluster],
+      }),
+      config: settings,
+      log: (line) => lines.push(line),
+    });
+    const run = (records: SyntheticRecord[]) => handler(mskEvent(records), context());
+    return { run, logs: () => lines.map((l) => JSON.parse(l)) };
+  }
+  const records: SyntheticRecord[] = [
+    { partition: 0, offset: 1, key: "a", value: 1 },
+    { partition: 0, offset: 2, key: "b", value: 2 },
+  ];
+
+  it("an endpoint stored before the policy refused it (0.0.0.0 reaches this host) is terminal, sending nothing", async () => {
+    const sink = await sinkServer(() => ({ status: 200 }));
+    const { run, logs } = consumerWith(`http://0.0.0.0:${new URL(sink.url).port}`, config);
+    expect(await run(records)).toEqual({ batchItemFailures: [] });
+    expect(sink.requests).toEqual([]);
+    const terminal = logs().filter((l) => l.msg.includes("terminal"));
+    expect(terminal.map((l) => [l.offset, l.attempts, l.reason])).toEqual([
+      [
+        1,
+        1,
+        "ERR_ENDPOINT_REFUSED: endpoint address 0.0.0.0 is refused: it is an unspecified address (0.0.0.0/8, which reaches this host)",
+      ],
+      [
+        2,
+        1,
+        "ERR_ENDPOINT_REFUSED: endpoint address 0.0.0.0 is refused: it is an unspecified address (0.0.0.0/8, which reaches this host)",
+      ],
+    ]);
+  });
+
+  it("SERVICE_ENDPOINT_ALLOW as configured now wins over what was allowed at registration", async () => {
+    const sink = await sinkServer(() => ({ status: 200 }));
+    const { port } = new URL(sink.url);
+    const narrowed = consumerWith(sink.url, {
+      ...config,
+      SERVICE_ENDPOINT_ALLOW: parseEndpointAllowList("*.restate.internal:8080"),
+    });
+    expect(await narrowed.run(records)).toEqual({ batchItemFailures: [] });
+    expect(sink.requests).toEqual([]);
+    expect(
+      narrowed
+        .logs()
+        .filter((l) => l.msg.includes("terminal"))
+        .map((l) => l.reason),
+    ).toEqual([
+      `ERR_ENDPOINT_REFUSED: endpoint host 127.0.0.1 (port ${port}) is refused: it is not in the allowed endpoints (SERVICE_ENDPOINT_ALLOW)`,
+      `ERR_ENDPOINT_REFUSED: endpoint host 127.0.0.1 (port ${port}) is refused: it is not in the allowed endpoints (SERVICE_ENDPOINT_ALLOW)`,
+    ]);
+    const listed = consumerWith(sink.url, {
+      ...config,
+      SERVICE_ENDPOINT_ALLOW: parseEndpointAllowList(`*.restate.internal,127.0.0.1:${port}`),
+    });
+    expect(await listed.run(records)).toEqual({ batchItemFailures: [] });
+    expect(sink.requests).toHaveLength(2);
   });
 });
 

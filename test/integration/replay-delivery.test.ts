@@ -1,4 +1,5 @@
-// Replay delivery of dead letters with sink auth and the record limits, over real HTTP.
+// Replay delivery of dead letters with sink auth, the record limits and the endpoint policy, over
+// real HTTP.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ReplayDelivery } from "../../src/app/dead-letter-replay.ts";
 import {
@@ -6,6 +7,7 @@ import {
   type ReplayDeliveryOptions,
 } from "../../src/app/replay-delivery.ts";
 import { buildDeadLetter, type DeadLetter } from "../../src/core/dead-letters.ts";
+import { parseEndpointAllowList } from "../../src/core/endpoint-policy.ts";
 import { ConflictError } from "../../src/core/errors.ts";
 import { SecretUnavailableError } from "../../src/core/secrets.ts";
 import { memoryCatalog, service, subscription } from "../helpers/memory-catalog.ts";
@@ -149,5 +151,31 @@ describe("replay delivery", () => {
     expect(await deliver(letter('{"n":7}', "é".repeat(341)))).toEqual({ ok: true });
     expect(sink.requests.length).toBe(before + 1);
     await replay.close();
+  });
+
+  it("checks the endpoint when connecting: unspecified addresses and the allow-list as set now", async () => {
+    const port = new URL(sink.url).port;
+    const before = sink.requests.length;
+    for (const host of ["0.0.0.0", "[::ffff:0:0]"]) {
+      const replay = deliveries({ resolve: async () => TOKEN }, {}, `http://${host}:${port}`);
+      const deliver = await replay.forSubscription(subscription());
+      const address = host === "0.0.0.0" ? host : "::ffff:0:0";
+      expect(await deliver(letter('{"n":7}'))).toEqual({
+        ok: false,
+        reason: expect.stringContaining(`endpoint address ${address} is refused: it is `),
+      });
+      await replay.close();
+    }
+    const listed = deliveries(
+      { resolve: async () => TOKEN },
+      { endpointAllow: parseEndpointAllowList("restate.internal:8080") },
+    );
+    const deliver = await listed.forSubscription(subscription());
+    expect(await deliver(letter('{"n":7}'))).toEqual({
+      ok: false,
+      reason: `ERR_ENDPOINT_REFUSED: endpoint host 127.0.0.1 (port ${port}) is refused: it is not in the allowed endpoints (SERVICE_ENDPOINT_ALLOW)`,
+    });
+    await listed.close();
+    expect(sink.requests.length).toBe(before);
   });
 });
