@@ -20,6 +20,28 @@ const commonSchema = z.object({
   TABLE_NAME: z._default(z.string().check(z.minLength(1)), "kafka-ingress"),
   /** Overrides the DynamoDB endpoint (the local stack's embedded store). */
   DYNAMODB_ENDPOINT: optional(z.url()),
+  /**
+   * Hosts that service endpoints (and Restate admin URLs of `POST /services/import`) may name:
+   * comma-separated patterns `host`, `host:port`, `*.domain[:port]`, `[ipv6][:port]` or `*`.
+   * Unset: any host. Link-local (169.254.0.0/16, fe80::/10, where cloud metadata services live),
+   * unspecified (0.0.0.0, ::) and fd00:ec2::/32 addresses and metadata names are refused either
+   * way. The admin checks endpoints as written when they are registered; the consumer (and
+   * replays) check the host against this list again when connecting, and every address the name
+   * resolves to against the refused ranges (core/endpoint-policy.ts).
+   */
+  SERVICE_ENDPOINT_ALLOW: optional(
+    z.pipe(
+      z.string(),
+      z.transform((text: string, ctx) => {
+        try {
+          return parseEndpointAllowList(text);
+        } catch (error) {
+          ctx.issues.push({ code: "custom", message: (error as Error).message, input: text });
+          return z.NEVER;
+        }
+      }),
+    ),
+  ),
 });
 
 const consumerSchema = z.extend(commonSchema, {
@@ -43,6 +65,12 @@ const consumerSchema = z.extend(commonSchema, {
   RETRY_MAX_DELAY_MS: positiveInt(2_000),
   /** Largest record value (request body) delivered; larger ones are terminal (dead-lettered). */
   MAX_REQUEST_BYTES: positiveInt(6 * 1024 * 1024),
+  /**
+   * Longest object key, in bytes once URL-encoded for the request path (2,048); records with a
+   * longer key are terminal (dead-lettered) before anything is sent, instead of a 431 or 414 from
+   * the sink. Raise it only for sinks that accept longer request heads (core/plan.ts).
+   */
+  MAX_KEY_URL_BYTES: positiveInt(2 * 1024),
   /** How long a warm consumer reuses a sink bearer token read from Secrets Manager. */
   SECRET_CACHE_TTL_MS: wholeNumber(300_000, z.nonnegative()),
 });
@@ -54,26 +82,6 @@ const adminSchema = z.extend(commonSchema, {
   CONSUMER_FUNCTION_NAME: optional(z.string().check(z.minLength(1))),
   /** Largest request body the admin API accepts. */
   MAX_BODY_BYTES: positiveInt(64 * 1024),
-  /**
-   * Hosts that service endpoints (and Restate admin URLs of `POST /services/import`) may name:
-   * comma-separated patterns `host`, `host:port`, `*.domain[:port]`, `[ipv6][:port]` or `*`.
-   * Unset: any host. Link-local addresses (169.254.0.0/16, fe80::/10, where cloud metadata
-   * services live), fd00:ec2::/32 and metadata.google.internal are refused either way. Names are
-   * checked as written, not resolved (DNS rebinding is out of scope).
-   */
-  SERVICE_ENDPOINT_ALLOW: optional(
-    z.pipe(
-      z.string(),
-      z.transform((text: string, ctx) => {
-        try {
-          return parseEndpointAllowList(text);
-        } catch (error) {
-          ctx.issues.push({ code: "custom", message: (error as Error).message, input: text });
-          return z.NEVER;
-        }
-      }),
-    ),
-  ),
   /** Time one delivery of a replayed dead letter may take (at most 60 s, what the consumer
    * accepts from a replay command). */
   REPLAY_REQUEST_TIMEOUT_MS: z._default(

@@ -1,12 +1,15 @@
 // The HTTP client that delivers records to the sink: one reused undici Agent (keep-alive pool per
-// origin, sized for the consumer's concurrency, redirects never followed) and a `deliver` that
-// turns every response and every undici / socket error into the core's DeliveryResult.
+// origin, sized for the consumer's concurrency, redirects never followed, every connection checked
+// against the endpoint policy by endpoint-guard.ts) and a `deliver` that turns every response and
+// every undici / socket error into the core's DeliveryResult.
 import type { IncomingHttpHeaders } from "node:http";
+import type { LookupFunction } from "node:net";
 import type { Dispatcher } from "undici";
 import errors from "undici/lib/core/errors.js";
 // The Agent and the error classes straight from their modules: the package index would bundle
 // all of undici (fetch, WebSocket, caches...) into the consumer (see undici-modules.d.ts).
 import Agent from "undici/lib/dispatcher/agent.js";
+import type { EndpointAllowList } from "../core/endpoint-policy.ts";
 import type { SinkRequest } from "../core/invocation.ts";
 import {
   type AttemptOptions,
@@ -14,6 +17,7 @@ import {
   type DeliveryResult,
   parseRetryAfter,
 } from "../core/retry.ts";
+import { guardedConnector } from "./endpoint-guard.ts";
 
 export interface HttpSinkOptions {
   /** Connections per origin: the number of lanes in flight (MAX_CONCURRENCY). */
@@ -22,6 +26,10 @@ export interface HttpSinkOptions {
   readonly requestTimeoutMs: number;
   /** How long an idle connection is kept (default 10 s). */
   readonly keepAliveTimeoutMs?: number;
+  /** SERVICE_ENDPOINT_ALLOW, checked against the host of every connection the sink opens. */
+  readonly endpointAllow?: EndpointAllowList;
+  /** Name resolution for connections (default `dns.lookup`); a test seam. */
+  readonly lookup?: LookupFunction;
   readonly now?: () => number;
 }
 
@@ -30,8 +38,8 @@ export interface HttpSink {
   readonly close: () => Promise<void>;
 }
 
-/** How much of an error response is kept for the log line. */
-const ERROR_DETAIL_BYTES = 4096;
+/** How much of an error response is read for its detail (classifyStatus keeps an excerpt). */
+const ERROR_DETAIL_BYTES = 1024;
 /** How much of a response body is drained to keep the connection reusable; beyond it, close it. */
 const DRAIN_LIMIT_BYTES = 64 * 1024;
 
@@ -61,8 +69,19 @@ const RETRYABLE_CODES = new Set([
   "EAI_AGAIN",
 ]);
 
-/** Errors in the request we built: retrying cannot help. */
-const TERMINAL_CODES = new Set(["UND_ERR_INVALID_ARG", "UND_ERR_NOT_SUPPORTED", "ERR_INVALID_URL"]);
+/**
+ * Errors in the request we built, and endpoints the policy refuses: retrying cannot help. A name
+ * that resolves to a refused address, or a host the allow-list no longer names, stays refused
+ * until an operator changes the service or the list; retrying would only hold the record's lane
+ * (and every later record of its key) for the whole retry budget. Terminal, it is dead-lettered
+ * with the reason at once and can be replayed once the endpoint is fixed.
+ */
+const TERMINAL_CODES = new Set([
+  "UND_ERR_INVALID_ARG",
+  "UND_ERR_NOT_SUPPORTED",
+  "ERR_INVALID_URL",
+  "ERR_ENDPOINT_REFUSED",
+]);
 
 function errorCode(err: unknown): string | undefined {
   if (typeof err !== "object" || err === null) return undefined;
@@ -176,10 +195,7 @@ class Attempt implements Dispatcher.DispatchHandler {
       this.#settle({ kind: "success", status });
       return;
     }
-    const detail = Buffer.concat(this.#kept ?? [])
-      .toString("utf8")
-      .replace(/[\r\n\t]+/g, " ")
-      .trim();
+    const detail = Buffer.concat(this.#kept ?? []).toString("utf8");
     this.#settle(classifyStatus(status, detail, parseRetryAfter(this.#retryAfter, this.#now())));
   }
 
@@ -231,7 +247,11 @@ export function createHttpSink(options: HttpSinkOptions): HttpSink {
     keepAliveTimeout: options.keepAliveTimeoutMs ?? 10_000,
     headersTimeout: options.requestTimeoutMs,
     bodyTimeout: options.requestTimeoutMs,
-    connectTimeout: Math.min(options.requestTimeoutMs, 10_000),
+    connect: guardedConnector({
+      timeoutMs: Math.min(options.requestTimeoutMs, 10_000),
+      ...(options.endpointAllow ? { allow: options.endpointAllow } : {}),
+      ...(options.lookup ? { lookup: options.lookup } : {}),
+    }),
   });
 
   const deliver = (req: SinkRequest, attempt: AttemptOptions): Promise<DeliveryResult> =>
@@ -248,7 +268,12 @@ export function createHttpSink(options: HttpSinkOptions): HttpSink {
           );
         }
         origin = url.origin;
-        path = url.search ? `${url.pathname}${url.search}` : url.pathname;
+        // The path as built (SinkRequest.url): URL parsing would turn `%2E` segments back into
+        // dot-segments and drop them. Other URLs (not from the builder) go as URL parses them.
+        path =
+          req.url.startsWith(origin) && req.url.charCodeAt(origin.length) === 0x2f
+            ? req.url.slice(origin.length)
+            : `${url.pathname}${url.search}`;
       } catch (err) {
         handler.onResponseError(null, err as Error);
         return;

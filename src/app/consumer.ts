@@ -19,7 +19,7 @@ import {
   logJson,
   logTerminalOutcomes,
 } from "../core/outcome.ts";
-import { deliveryMode, planBatch } from "../core/plan.ts";
+import { deliveryMode, planBatch, type RecordLimits } from "../core/plan.ts";
 import type { CatalogReader } from "../core/ports.ts";
 import { postDispatch, preDispatch } from "../core/reliability.ts";
 import { DEFAULT_BACKOFF, type Deliver, type RetryPolicy } from "../core/retry.ts";
@@ -56,6 +56,8 @@ export type ConsumerSettings = Pick<
       | "MAX_REQUEST_BYTES"
       | "COMMIT_MARGIN_MS"
       | "CHECKPOINT_INTERVAL_MS"
+      | "MAX_KEY_URL_BYTES"
+      | "SERVICE_ENDPOINT_ALLOW"
     >
   >;
 
@@ -94,6 +96,16 @@ export class SubscriptionResolutionError extends Error {
 }
 
 const SUBSCRIPTION_ID = /^sub_[0-9A-Za-z]+$/;
+
+/** The record checks' limits from the settings (the core's defaults for those not set). */
+export function recordLimits(config: ConsumerSettings): RecordLimits {
+  return {
+    ...(config.MAX_REQUEST_BYTES === undefined
+      ? {}
+      : { maxRequestBytes: config.MAX_REQUEST_BYTES }),
+    ...(config.MAX_KEY_URL_BYTES === undefined ? {} : { maxKeyUrlBytes: config.MAX_KEY_URL_BYTES }),
+  };
+}
 
 /** `arn:aws:lambda:<region>:<account>:function:<name>:<sub_id>` → `sub_id`, else undefined. */
 export function subscriptionIdFromArn(arn: string): string | undefined {
@@ -287,11 +299,7 @@ export function createConsumer(deps: ConsumerDeps): Consumer {
       parkedKeys: state.parkedKeys,
       ordered: mode.ordered,
     });
-    const plan = planBatch(
-      pre.toDispatch,
-      mode,
-      config.MAX_REQUEST_BYTES === undefined ? {} : { maxRequestBytes: config.MAX_REQUEST_BYTES },
-    );
+    const plan = planBatch(pre.toDispatch, mode, recordLimits(config));
     const build = createRequestBuilder(sinkTarget(subscription, service, mode, authorization));
     // A 401 with a token usually means it was rotated: retryable, so the record keeps its place
     // in its lane, and the cached token is dropped so that the next invocation reads it again.

@@ -6,10 +6,11 @@
 // replay starts, so a fixed endpoint or handler declaration applies.
 import { createHttpSink, type HttpSink } from "../adapters/http-sink.ts";
 import { type DeadLetter, letterToRecord } from "../core/dead-letters.ts";
+import type { EndpointAllowList } from "../core/endpoint-policy.ts";
 import { ConflictError, NotFoundError } from "../core/errors.ts";
 import { createRequestBuilder, sinkTarget } from "../core/invocation.ts";
 import type { Subscription } from "../core/model.ts";
-import { checkRecord, DEFAULT_MAX_REQUEST_BYTES, deliveryMode } from "../core/plan.ts";
+import { checkRecord, deliveryMode, type RecordLimits } from "../core/plan.ts";
 import type { CatalogReader } from "../core/ports.ts";
 import type { DeadLetterStore } from "../core/reliability-ports.ts";
 import { deliverInOrder, type LetterOutcome, MIN_REPLAY_START_MS } from "../core/replay-batch.ts";
@@ -32,8 +33,10 @@ export interface ReplayDeliveryOptions {
    * role may not read sink secrets), replaying to such a service answers 409 saying why.
    */
   readonly secrets?: SecretResolver;
-  /** Largest value replayed, as the consumer's MAX_REQUEST_BYTES (default 6 MiB). */
-  readonly maxRequestBytes?: number;
+  /** The consumer's MAX_REQUEST_BYTES and MAX_KEY_URL_BYTES (defaults 6 MiB and 2 KiB). */
+  readonly limits?: RecordLimits;
+  /** SERVICE_ENDPOINT_ALLOW for the default sink, checked when it connects. */
+  readonly endpointAllow?: EndpointAllowList;
   /** Test seam: the HTTP sink (default: a small undici pool). */
   readonly sink?: HttpSink;
   readonly now?: () => number;
@@ -58,7 +61,12 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 export function createReplayDeliveries(options: ReplayDeliveryOptions): ReplayDeliveries {
   const sink =
-    options.sink ?? createHttpSink({ connections: 4, requestTimeoutMs: options.requestTimeoutMs });
+    options.sink ??
+    createHttpSink({
+      connections: 4,
+      requestTimeoutMs: options.requestTimeoutMs,
+      ...(options.endpointAllow ? { endpointAllow: options.endpointAllow } : {}),
+    });
   const maxAttempts = Math.max(1, options.maxAttempts ?? 3);
   const retryDelayMs = options.retryDelayMs ?? 200;
   const now = options.now ?? Date.now;
@@ -90,7 +98,6 @@ export function createReplayDeliveries(options: ReplayDeliveryOptions): ReplayDe
     }
     let build = createRequestBuilder(sinkTarget(subscription, service, mode, authorization));
     const secretRef = service.auth?.bearer_token_secret;
-    const maxRequestBytes = options.maxRequestBytes ?? DEFAULT_MAX_REQUEST_BYTES;
 
     return async (letter, deadline) => {
       const record = letterToRecord(await options.deadLetters.whole(letter));
@@ -102,7 +109,7 @@ export function createReplayDeliveries(options: ReplayDeliveryOptions): ReplayDe
         };
       }
       // What the consumer refuses up front is refused here too, with the same reasons.
-      const checked = checkRecord(record, mode, maxRequestBytes);
+      const checked = checkRecord(record, mode, options.limits);
       if ("reason" in checked) return { outcome: "failed", reason: checked.reason };
       const { objectKey } = checked;
       let request = build(record, objectKey);

@@ -1,14 +1,17 @@
-// Which service endpoints the admin API accepts (the consumer and the admin Lambda send requests
-// to them, so an endpoint is a server-side request target). Pure: URL text in, a reason out.
+// Which service endpoints requests may go to (the consumer and replays send requests to them, so
+// an endpoint is a server-side request target). Pure: URL text or an address in, a reason out.
 //
-// Always refused: link-local addresses (169.254.0.0/16, fe80::/10, also when embedded in an
-// IPv4-mapped or NAT64 IPv6 address) — which hold the cloud metadata services at 169.254.169.254
-// — AWS's IPv6 metadata range fd00:ec2::/32 (fd00:ec2::254) and metadata.google.internal.
-// With an allow-list (`SERVICE_ENDPOINT_ALLOW`), only hosts matching one of its patterns pass.
+// Always refused: link-local addresses (169.254.0.0/16, fe80::/10) — which hold the cloud
+// metadata services at 169.254.169.254 — AWS's IPv6 metadata range fd00:ec2::/32, the unspecified
+// addresses (0.0.0.0/8, ::), which reach this host, and those addresses embedded in IPv6 forms
+// (IPv4-mapped, -compatible and -translated, NAT64 64:ff9b::/96 and 64:ff9b:1::/48), plus
+// metadata host names. With an allow-list (`SERVICE_ENDPOINT_ALLOW`), only hosts matching one of
+// its patterns pass.
 //
-// Out of scope: DNS. A name is checked as written, not as resolved, so a name that resolves to a
-// refused address (or DNS rebinding) is not caught here; use the allow-list and network egress
-// rules for that.
+// Two moments use it: the admin API checks an endpoint as written when it is registered
+// (refusedEndpoint), and the HTTP sink checks the host against the allow-list as configured now
+// and every address it actually connects to (refusedHost, refusedAddress), which is what catches
+// names that resolve to a refused address (`169.254.169.254.nip.io`, DNS rebinding).
 import { ValidationError } from "./errors.ts";
 
 export interface HostPattern {
@@ -22,7 +25,13 @@ export interface HostPattern {
 
 export type EndpointAllowList = readonly HostPattern[];
 
-const REFUSED_NAMES = new Set(["metadata.google.internal"]);
+/** Names of cloud metadata services (GCP, and AWS's `instance-data` in EC2's DNS). */
+const REFUSED_NAMES = new Set([
+  "metadata.google.internal",
+  "metadata.goog",
+  "metadata",
+  "instance-data",
+]);
 
 const normaliseHost = (host: string): string => host.toLowerCase().replace(/\.+$/, "");
 
@@ -75,13 +84,13 @@ function ipv4Octets(host: string): number[] | undefined {
   return octets.every((o) => o <= 255) ? octets : undefined;
 }
 
-/** The 8 groups of an IPv6 address as URL.hostname writes it (`[...]`, compressed, lower-case). */
-function ipv6Groups(hostname: string): number[] | undefined {
-  if (!hostname.startsWith("[") || !hostname.endsWith("]")) return undefined;
-  let text = hostname.slice(1, -1);
+/** The 8 groups of an IPv6 address, with or without brackets, compressed or not. */
+function ipv6Groups(address: string): number[] | undefined {
+  let text = address.startsWith("[") && address.endsWith("]") ? address.slice(1, -1) : address;
+  if (!text.includes(":")) return undefined;
   const zone = text.indexOf("%");
   if (zone >= 0) text = text.slice(0, zone);
-  // An embedded dotted IPv4 tail (URL normally rewrites it to hex, but be lenient).
+  // An embedded dotted IPv4 tail (URL rewrites it to hex, node:net does not).
   const dotted = /^(.*:)(\d{1,3}(?:\.\d{1,3}){3})$/.exec(text);
   if (dotted?.[1] !== undefined && dotted[2] !== undefined) {
     const o = ipv4Octets(dotted[2]);
@@ -106,31 +115,90 @@ function ipv6Groups(hostname: string): number[] | undefined {
 
 const isLinkLocalV4 = (o: readonly number[]): boolean => o[0] === 169 && o[1] === 254;
 
-/** Why an address host is refused, or undefined. */
-function refusedAddress(hostname: string): string | undefined {
-  const v4 = ipv4Octets(hostname);
-  if (v4) {
-    return isLinkLocalV4(v4)
-      ? "is a link-local address (169.254.0.0/16, where cloud metadata services live)"
-      : undefined;
+// Reasons are phrases that follow "is".
+function refusedV4(o: readonly number[]): string | undefined {
+  if (isLinkLocalV4(o)) {
+    return "a link-local address (169.254.0.0/16, where cloud metadata services live)";
   }
-  const g = ipv6Groups(hostname);
-  if (!g) return undefined;
-  if (((g[0] ?? 0) & 0xffc0) === 0xfe80) return "is a link-local IPv6 address (fe80::/10)";
-  if (g[0] === 0xfd00 && g[1] === 0x0ec2) {
-    return "is in AWS's instance metadata range (fd00:ec2::/32)";
-  }
-  // IPv4-mapped (::ffff:a.b.c.d), IPv4-compatible (::a.b.c.d) and NAT64 (64:ff9b::a.b.c.d).
-  const mapped = g.slice(0, 5).every((x) => x === 0) && (g[5] === 0xffff || g[5] === 0);
-  const nat64 = g[0] === 0x64 && g[1] === 0xff9b && g.slice(2, 6).every((x) => x === 0);
-  if (mapped || nat64) {
-    const embedded = [(g[6] ?? 0) >> 8, (g[6] ?? 0) & 0xff, (g[7] ?? 0) >> 8, (g[7] ?? 0) & 0xff];
-    if (isLinkLocalV4(embedded)) {
-      return "embeds a link-local IPv4 address (169.254.0.0/16, where cloud metadata services live)";
-    }
+  if (o[0] === 0) return "an unspecified address (0.0.0.0/8, which reaches this host)";
+  return undefined;
+}
+
+/** Bytes 0..15 of an address given as 8 groups. */
+const bytesOf = (g: readonly number[]): number[] => g.flatMap((x) => [x >> 8, x & 0xff]);
+
+/**
+ * IPv4 addresses an IPv6 address may stand for. `local`: forms this host's kernel dials as IPv4
+ * itself — IPv4-mapped (::ffff:a.b.c.d), -compatible (::a.b.c.d) and -translated
+ * (::ffff:0:a.b.c.d). Otherwise NAT64, which a translator on the way turns into IPv4: the
+ * well-known prefix 64:ff9b::/96 and the local-use 64:ff9b:1::/48, whose operators may use any
+ * RFC 6052 prefix length from /48 on, so each possible position is a candidate.
+ */
+function embeddedV4(g: readonly number[]): { v4: number[]; local: boolean }[] {
+  const b = bytesOf(g);
+  const zero = (from: number, to: number) => g.slice(from, to).every((x) => x === 0);
+  const tail = b.slice(12, 16);
+  if (zero(0, 5) && g[5] === 0xffff) return [{ v4: tail, local: true }];
+  if (zero(0, 4) && g[4] === 0xffff && g[5] === 0) return [{ v4: tail, local: true }];
+  // IPv4-compatible, but not ::1 (loopback) and the rest of ::/104, which embed no address.
+  if (zero(0, 6) && tail[0] !== 0) return [{ v4: tail, local: true }];
+  if (g[0] !== 0x64 || g[1] !== 0xff9b) return [];
+  if (zero(2, 6)) return [{ v4: tail, local: false }];
+  if (g[2] !== 1) return [];
+  // RFC 6052 §2.2: the IPv4 bits skip byte 8 (the "u" octet).
+  return [
+    [b[6], b[7], b[9], b[10]], // /48
+    [b[7], b[9], b[10], b[11]], // /56
+    [b[9], b[10], b[11], b[12]], // /64
+    tail, // /96
+  ].map((o) => ({ v4: o.map((x) => x ?? 0), local: false }));
+}
+
+/** Why an IPv6 address (as 8 groups) is refused, or undefined. */
+function refusedV6(g: readonly number[]): string | undefined {
+  if (g.every((x) => x === 0)) return "the unspecified address (::, which reaches this host)";
+  if (((g[0] ?? 0) & 0xffc0) === 0xfe80) return "a link-local IPv6 address (fe80::/10)";
+  if (g[0] === 0xfd00 && g[1] === 0x0ec2) return "in AWS's instance metadata range (fd00:ec2::/32)";
+  for (const { v4, local } of embeddedV4(g)) {
+    // Through NAT64 an unspecified address reaches no host (translators drop 0.0.0.0/8).
+    const why = local || isLinkLocalV4(v4) ? refusedV4(v4) : undefined;
+    if (why !== undefined) return `an IPv6 form of ${v4.join(".")}, ${why}`;
   }
   return undefined;
 }
+
+/**
+ * Why a connection to this IP address is refused (a phrase to follow "is", such as "a link-local
+ * address (...)"), or undefined when it is not, or when `address` is not an IP address. IPv4
+ * dotted, IPv6 with or without brackets, as node:net and URL.hostname write them.
+ */
+export function refusedAddress(address: string): string | undefined {
+  const v4 = ipv4Octets(address);
+  if (v4) return refusedV4(v4);
+  const g = ipv6Groups(address);
+  return g ? refusedV6(g) : undefined;
+}
+
+/**
+ * A link-local address or 0.0.0.0 spelled into a name, as wildcard DNS services resolve them
+ * (`169.254.169.254.nip.io`, `app-169-254-169-254.sslip.io`); the rest of 0.0.0.0/8 would also
+ * match version-like names. Not every such name can be spotted (hex forms, private zones): the
+ * sink's connect-time check is what stops them.
+ */
+function namedAddress(host: string): string | undefined {
+  const spelled = /(?:^|[.-])(\d{1,3})[.-](\d{1,3})[.-](\d{1,3})[.-](\d{1,3})(?=$|[.-])/g;
+  for (let m = spelled.exec(host); m !== null; m = spelled.exec(host)) {
+    spelled.lastIndex = m.index + 1; // overlapping: "1.169.254.169.254" holds two candidates
+    const address = m.slice(1, 5).join(".");
+    const o = ipv4Octets(address);
+    const why = o && (isLinkLocalV4(o) || address === "0.0.0.0") ? refusedV4(o) : undefined;
+    if (why !== undefined) return `a name for ${address}, ${why}`;
+  }
+  return undefined;
+}
+
+const isMetadataName = (host: string): boolean =>
+  REFUSED_NAMES.has(host) || /^instance-data\.[a-z0-9.-]*internal$/.test(host);
 
 const defaultPort = (protocol: string): number => (protocol === "https:" ? 443 : 80);
 
@@ -143,8 +211,28 @@ function matches(pattern: HostPattern, host: string, port: number): boolean {
 }
 
 /**
+ * Why a connection to `host` (a name or an address, IPv6 with or without brackets) on `port` is
+ * refused by the refused names or the allow-list, as a phrase to follow "is"; undefined when it may
+ * go ahead (the addresses it connects to still need refusedAddress).
+ */
+export function refusedHost(
+  host: string,
+  port: number,
+  allow: EndpointAllowList | undefined,
+): string | undefined {
+  let name = normaliseHost(host);
+  if (name.includes(":") && !name.startsWith("[")) name = `[${name}]`;
+  if (isMetadataName(name)) return "a cloud metadata service";
+  if (allow === undefined || allow.some((pattern) => matches(pattern, name, port))) {
+    return undefined;
+  }
+  return "not in the allowed endpoints (SERVICE_ENDPOINT_ALLOW)";
+}
+
+/**
  * Why the endpoint URL is refused (a phrase to follow the field name), or undefined when it is
- * acceptable. A URL that does not parse is left to the schema (undefined here).
+ * acceptable. A URL that does not parse is left to the schema (undefined here). Checks the name
+ * as written; where it resolves to is checked when the sink connects.
  */
 export function refusedEndpoint(
   endpoint: string,
@@ -157,11 +245,7 @@ export function refusedEndpoint(
     return undefined;
   }
   const host = normaliseHost(url.hostname);
-  if (REFUSED_NAMES.has(host)) return "is a cloud metadata service";
-  const address = refusedAddress(host);
-  if (address !== undefined) return address;
-  if (allow === undefined) return undefined;
   const port = url.port === "" ? defaultPort(url.protocol) : Number(url.port);
-  if (allow.some((pattern) => matches(pattern, host, port))) return undefined;
-  return "is not in the allowed endpoints (SERVICE_ENDPOINT_ALLOW)";
+  const why = refusedAddress(host) ?? namedAddress(host) ?? refusedHost(host, port, allow);
+  return why === undefined ? undefined : `is ${why}`;
 }

@@ -23,6 +23,10 @@ export interface SinkTarget {
 
 export interface SinkRequest {
   readonly method: "POST";
+  /**
+   * Origin (as URL parsing writes it) followed by the path exactly as it is to be sent: segments
+   * are encoded, and `%2E` segments must not be normalised away (see pathSegment).
+   */
   readonly url: string;
   /** Lower-case names. A name forwarded from repeated Kafka headers maps to several values. */
   readonly headers: Readonly<Record<string, string | string[]>>;
@@ -137,6 +141,36 @@ function trimTrailingSlashes(s: string): string {
   return s.slice(0, end);
 }
 
+/**
+ * One path segment: percent-encoded as `encodeURIComponent` does, and `.` / `..` (which it leaves
+ * alone) as `%2E` / `%2E%2E`. Otherwise URL parsers and proxies remove them as dot-segments
+ * (RFC 3986 §5.2.4): key `..` of object `Obj` would reach `/add` instead of `/Obj/../add`, and
+ * leave the endpoint's path prefix. Restate decodes `%2E` back to `.`, so the object key is the
+ * record key. Only these two segments are dot-segments; other dots stay as they are.
+ */
+export function pathSegment(text: string): string {
+  if (text === ".") return "%2E";
+  if (text === "..") return "%2E%2E";
+  return encodeURIComponent(text);
+}
+
+/** Bytes the object key takes in the request path (what MAX_KEY_URL_BYTES limits). */
+export const objectKeyPathBytes = (key: string): number => pathSegment(key).length;
+
+/**
+ * The endpoint as origin + path prefix (no trailing `/`), written the way URL parsing writes it.
+ * The request URL is this text followed by encoded segments, so the HTTP sink can send the path
+ * as written: parsing the whole URL again would turn `%2E` segments back into dot-segments.
+ */
+function canonicalBase(endpoint: string): string {
+  try {
+    const url = new URL(endpoint);
+    return `${url.origin}${trimTrailingSlashes(url.pathname)}`;
+  } catch {
+    return trimTrailingSlashes(endpoint); // stored endpoints parse; the sink refuses the rest
+  }
+}
+
 /** Where a subscription's records go: its service's endpoint and handler, as `mode` delivers. */
 export function sinkTarget(
   subscription: Pick<Subscription, "id" | "handler">,
@@ -162,17 +196,15 @@ export function createRequestBuilder(
   options: { readonly maxForwardedHeaderBytes?: number } = {},
 ): (record: DecodedRecord, objectKey?: string) => SinkRequest {
   const maxForwardedHeaderBytes = options.maxForwardedHeaderBytes ?? MAX_FORWARDED_HEADER_BYTES;
-  const base = `${trimTrailingSlashes(target.endpoint)}/${encodeURIComponent(target.service)}/`;
-  const suffix = `${encodeURIComponent(target.handler)}${target.invocation === "send" ? "/send" : ""}`;
+  const base = `${canonicalBase(target.endpoint)}/${pathSegment(target.service)}/`;
+  const suffix = `${pathSegment(target.handler)}${target.invocation === "send" ? "/send" : ""}`;
   const contentType = target.input === "json" ? "application/json" : "application/octet-stream";
 
   return (record, objectKey) => {
     if (target.keyed && objectKey === undefined) {
       throw new Error("a keyed sink needs an object key"); // planBatch never lets this happen
     }
-    const url = target.keyed
-      ? `${base}${encodeURIComponent(objectKey ?? "")}/${suffix}`
-      : base + suffix;
+    const url = target.keyed ? `${base}${pathSegment(objectKey ?? "")}/${suffix}` : base + suffix;
     const headers: Record<string, string | string[]> = {
       "restate.subscription.id": target.subscriptionId,
       "kafka.topic": record.topic,

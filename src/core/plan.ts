@@ -1,9 +1,11 @@
 // Plans a decoded batch into lanes (SPEC §3). A lane is delivered one record after another:
 // exclusive handlers of virtual objects / workflows get one lane per (partition, key) in offset
 // order; services and shared handlers get one lane per record (no order). Records that can never
-// be delivered (no usable key, invalid JSON, bad base64, a value over MAX_REQUEST_BYTES) are
-// terminal up front: they enter no lane and so never hold back other records.
+// be delivered (no usable key, a key too long for the request path, invalid JSON, bad base64, a
+// value over MAX_REQUEST_BYTES) are terminal up front: they enter no lane and so never hold back
+// other records.
 import type { DecodedEvent, DecodedRecord } from "./event.ts";
+import { objectKeyPathBytes } from "./invocation.ts";
 import type { HandlerSpec, PayloadFormat, ServiceType } from "./model.ts";
 import type { RecordOutcome } from "./outcome.ts";
 
@@ -55,10 +57,26 @@ function decodeUtf8(bytes: Uint8Array): string | undefined {
  */
 export const DEFAULT_MAX_REQUEST_BYTES = 6 * 1024 * 1024;
 
-export interface PlanOptions {
+/**
+ * Default most bytes the URL-encoded object key may take in the request path: 2 KiB. The key is
+ * sent twice, in the path and base64 in `kafka.key` (4/3 of its bytes, which are at most its
+ * encoded length): with the forwarded Kafka headers' 8 KiB (MAX_FORWARDED_HEADER_BYTES) and our
+ * own headers, the request head stays under the 16 KiB that Node's HTTP server and many proxies
+ * accept (431 beyond), and the request line well under the 8 KiB of typical servers.
+ */
+export const DEFAULT_MAX_KEY_URL_BYTES = 2 * 1024;
+
+/** Limits every record is checked against before it is sent (the consumer's and replays'). */
+export interface RecordLimits {
   /** Largest record value delivered (MAX_REQUEST_BYTES); larger ones are terminal up front. */
   readonly maxRequestBytes?: number;
+  /** Largest URL-encoded object key (MAX_KEY_URL_BYTES); longer ones are terminal up front. */
+  readonly maxKeyUrlBytes?: number;
 }
+
+export type PlanOptions = RecordLimits;
+
+const count = (n: number): string => n.toLocaleString("en-US");
 
 /** The terminal reason for a value larger than `maxRequestBytes`, else undefined. */
 function oversizedValue(
@@ -92,12 +110,21 @@ function undeliverable(
   return undefined;
 }
 
-function objectKeyOf(record: DecodedRecord): { key: string } | { reason: string } {
+function objectKeyOf(
+  record: DecodedRecord,
+  maxKeyUrlBytes: number,
+): { key: string } | { reason: string } {
   if (record.key === null) return { reason: "record has no key (keyed handler needs one)" };
   if (record.key.length === 0) return { reason: "record key is empty (keyed handler needs one)" };
   const key = decodeUtf8(record.key);
   if (key === undefined) return { reason: "record key is not valid UTF-8" };
+  const pathBytes = objectKeyPathBytes(key);
+  if (pathBytes > maxKeyUrlBytes) return { reason: keyTooLong(pathBytes, maxKeyUrlBytes) };
   return { key };
+}
+
+function keyTooLong(bytes: number, limit: number): string {
+  return `object key is ${count(bytes)} bytes URL-encoded; the limit is ${count(limit)} (MAX_KEY_URL_BYTES)`;
 }
 
 /**
@@ -108,12 +135,12 @@ function objectKeyOf(record: DecodedRecord): { key: string } | { reason: string 
 export function checkRecord(
   record: DecodedRecord,
   mode: DeliveryMode,
-  maxRequestBytes: number = DEFAULT_MAX_REQUEST_BYTES,
+  limits: RecordLimits = {},
 ): { readonly objectKey?: string } | { readonly reason: string } {
-  const problem = undeliverable(record, mode, maxRequestBytes);
+  const problem = undeliverable(record, mode, limits.maxRequestBytes ?? DEFAULT_MAX_REQUEST_BYTES);
   if (problem !== undefined) return { reason: problem };
   if (!mode.keyed) return {};
-  const key = objectKeyOf(record);
+  const key = objectKeyOf(record, limits.maxKeyUrlBytes ?? DEFAULT_MAX_KEY_URL_BYTES);
   return "reason" in key ? key : { objectKey: key.key };
 }
 
@@ -126,7 +153,6 @@ export function planBatch(
   mode: DeliveryMode,
   options: PlanOptions = {},
 ): Plan {
-  const maxRequestBytes = options.maxRequestBytes ?? DEFAULT_MAX_REQUEST_BYTES;
   const rejected: RecordOutcome[] = [];
   const single: PlannedRecord[][] = [];
   const byKey = new Map<string, PlannedRecord[]>();
@@ -135,7 +161,7 @@ export function planBatch(
   for (const partition of event.partitions) {
     for (const record of partition.records) {
       recordCount++;
-      const checked = checkRecord(record, mode, maxRequestBytes);
+      const checked = checkRecord(record, mode, options);
       if ("reason" in checked) {
         rejected.push(reject(partition.id, record, checked.reason));
         continue;

@@ -23,13 +23,33 @@ export type Deliver<Request> = (
   options: AttemptOptions,
 ) => Promise<DeliveryResult>;
 
+/** Most characters of a response body kept in a failure's reason (logs, dead letters). */
+export const MAX_DETAIL_CHARS = 200;
+
+/**
+ * What the sink answered, fit for a log line or a dead letter's `reason`: control, format and
+ * line-separator characters (CR, LF, ESC, bidi overrides, ...) become spaces, whitespace runs one
+ * space, and at most MAX_DETAIL_CHARS characters are kept, `…` marking a cut. The text comes from
+ * the sink, so nothing in it may forge log lines or hide itself from whoever reads the letter.
+ */
+export function detailExcerpt(text: string, maxChars: number = MAX_DETAIL_CHARS): string {
+  const clean = text
+    .replace(/[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/gu, " ")
+    .replace(/\s+/g, " ")
+    .trim();
+  const chars = Array.from(clean);
+  return chars.length <= maxChars ? clean : `${chars.slice(0, maxChars).join("").trimEnd()}…`;
+}
+
 /**
  * 2xx → success (a Restate `/send` answers 202). 408, 429 and 5xx → retryable. Everything else —
- * other 4xx, and 1xx/3xx (redirects are not followed) — is terminal for the record.
+ * other 4xx, and 1xx/3xx (redirects are not followed) — is terminal for the record. `detail` (the
+ * answer's body) goes into the reason as detailExcerpt keeps it.
  */
 export function classifyStatus(status: number, detail = "", retryAfterMs?: number): DeliveryResult {
   if (status >= 200 && status < 300) return { kind: "success", status };
-  const reason = `HTTP ${status}${detail ? `: ${detail}` : ""}`;
+  const excerpt = detailExcerpt(detail);
+  const reason = `HTTP ${status}${excerpt ? `: ${excerpt}` : ""}`;
   if (status === 408 || status === 429 || (status >= 500 && status < 600)) {
     return retryAfterMs === undefined
       ? { kind: "retryable", reason, status }

@@ -6,7 +6,12 @@ import { DynamoProgressStore } from "../adapters/dynamo-progress.ts";
 import { DynamoAdminStore } from "../adapters/dynamo-store.ts";
 import { createHttpSink } from "../adapters/http-sink.ts";
 import { secretsManagerResolver } from "../adapters/secrets-manager.ts";
-import { type ConsumerSettings, createConsumer, type InvocationContext } from "../app/consumer.ts";
+import {
+  type ConsumerSettings,
+  createConsumer,
+  type InvocationContext,
+  recordLimits,
+} from "../app/consumer.ts";
 import type { ReliabilityStores } from "../app/reliability-flow.ts";
 import { createReplayCommandRunner } from "../app/replay-command-runner.ts";
 import { createReplayDeliveries } from "../app/replay-delivery.ts";
@@ -26,7 +31,7 @@ export type ConsumerHandler = (
 export interface ConsumerHandlerDeps {
   readonly catalog: CatalogReader;
   readonly config: ConsumerSettings;
-  /** Defaults to an HTTP sink (undici) sized from the config. */
+  /** Defaults to an HTTP sink (undici) sized from the config, checking SERVICE_ENDPOINT_ALLOW. */
   readonly deliver?: Deliver<SinkRequest>;
   /** Settled offsets and dead letters (see createConsumer). */
   readonly reliability?: ReliabilityStores;
@@ -66,6 +71,9 @@ export function createConsumerFunction(deps: ConsumerHandlerDeps): {
     createHttpSink({
       connections: deps.config.MAX_CONCURRENCY,
       requestTimeoutMs: deps.config.REQUEST_TIMEOUT_MS,
+      ...(deps.config.SERVICE_ENDPOINT_ALLOW
+        ? { endpointAllow: deps.config.SERVICE_ENDPOINT_ALLOW }
+        : {}),
     }).deliver;
   const deadLetters = deps.reliability?.deadLetters;
   const runReplay = createReplayCommandRunner({
@@ -78,9 +86,7 @@ export function createConsumerFunction(deps: ConsumerHandlerDeps): {
         requestTimeoutMs: requestTimeoutMs ?? deps.config.REQUEST_TIMEOUT_MS,
         sink: { deliver, close: async () => {} },
         ...(deps.secrets ? { secrets: deps.secrets } : {}),
-        ...(deps.config.MAX_REQUEST_BYTES
-          ? { maxRequestBytes: deps.config.MAX_REQUEST_BYTES }
-          : {}),
+        limits: recordLimits(deps.config),
       }),
     log,
   });

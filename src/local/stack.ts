@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { DynamoAdminStore, ensureTable } from "../adapters/dynamo-store.ts";
 import { createAdminApi } from "../app/admin-api.ts";
+import { recordLimits } from "../app/consumer.ts";
 import { createReplayDeliveries } from "../app/replay-delivery.ts";
 import { consumerConfig } from "../config.ts";
 import { parseEndpointAllowList } from "../core/endpoint-policy.ts";
@@ -67,7 +68,12 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   );
   // No Secrets Manager locally: service `auth` references resolve from LOCAL_SECRETS.
   const secrets = localSecretResolver(process.env);
-  const config = consumerConfig();
+  const env = consumerConfig();
+  const allow = options.serviceEndpointAllow ?? process.env.SERVICE_ENDPOINT_ALLOW;
+  // The admin API checks endpoints with this list when they are registered, the consumer and
+  // replays when they connect.
+  const endpointAllow = allow ? parseEndpointAllowList(allow) : undefined;
+  const config = { ...env, SERVICE_ENDPOINT_ALLOW: endpointAllow };
 
   if (options.dataDir) {
     await makePrivateDir(options.dataDir);
@@ -110,10 +116,10 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       catalog: store,
       deadLetters: reliability.deadLetters,
       requestTimeoutMs: config.REQUEST_TIMEOUT_MS,
-      maxRequestBytes: config.MAX_REQUEST_BYTES,
+      limits: recordLimits(config),
       secrets,
+      ...(endpointAllow ? { endpointAllow } : {}),
     });
-    const allow = options.serviceEndpointAllow ?? process.env.SERVICE_ENDPOINT_ALLOW;
     const api = createAdminApi({
       store,
       feeds,
@@ -121,7 +127,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       deadLetters: reliability.deadLetters,
       progress: reliability.progress,
       replayDelivery: (subscription) => replay.forSubscription(subscription),
-      ...(allow ? { endpointAllow: parseEndpointAllowList(allow) } : {}),
+      ...(endpointAllow ? { endpointAllow } : {}),
     });
     const server = await startAdminServer({
       handle: (request) => api.handle(request),

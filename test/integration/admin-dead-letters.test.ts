@@ -758,7 +758,7 @@ describe("service endpoint policy", () => {
     handlers: { h: {} },
   });
 
-  it("refuses link-local and metadata endpoints", async () => {
+  it("refuses link-local, unspecified and metadata endpoints, in every spelling", async () => {
     for (const endpoint of [
       "http://169.254.169.254/latest",
       "http://[fd00:ec2::254]/",
@@ -766,6 +766,14 @@ describe("service endpoint policy", () => {
       "http://[fe80::1]:8080",
       "http://[::ffff:169.254.169.254]/",
       "http://0xA9FEA9FE/",
+      // passed before names and unspecified / translated forms were checked
+      "http://169.254.169.254.nip.io/",
+      "http://instance-data/latest/meta-data",
+      "http://metadata/computeMetadata/v1",
+      "http://0.0.0.0:9070/",
+      "http://[::]:9070/",
+      "http://[64:ff9b:1::a9fe:a9fe]/",
+      "http://[::ffff:0:a9fe:a9fe]/",
     ]) {
       const response = await call(api, "POST", "/services", service(endpoint));
       expect(response.status, endpoint).toBe(400);

@@ -4,6 +4,7 @@ import { createServer } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import { createHttpSink, type HttpSink } from "../../src/adapters/http-sink.ts";
 import { type ConsumerSettings, createConsumer } from "../../src/app/consumer.ts";
+import { parseEndpointAllowList } from "../../src/core/endpoint-policy.ts";
 import { BatchRetryError } from "../../src/core/outcome.ts";
 import { type SecretResolver, SecretUnavailableError } from "../../src/core/secrets.ts";
 import { createConsumerHandler } from "../../src/handlers/consumer.ts";
@@ -270,6 +271,122 @@ describe("consumer over real HTTP", () => {
       [1, "HTTP 307: {}"],
       [2, 'HTTP 400: {"message":"bad input"}'],
     ]);
+  });
+});
+
+describe("object keys in the request path over real HTTP", () => {
+  it("keys '.', '..' and one with '/' and '%' stay one path segment, under the endpoint's prefix", async () => {
+    const sink = await sinkServer(() => ({ status: 200 }));
+    const { consumer, logs } = consumerFor(`${sink.url}/restate/`, PARTIAL);
+    const response = await consumer.processEvent(
+      mskEvent([
+        { partition: 0, offset: 1, key: ".", value: 1 },
+        { partition: 0, offset: 2, key: "..", value: 2 },
+        { partition: 0, offset: 3, key: "a/../b%2E%c", value: 3 },
+      ]),
+      context(),
+    );
+    expect(response).toEqual({ batchItemFailures: [] });
+    expect(logs().filter((l) => l.reason !== undefined)).toEqual([]);
+    const byOffset = new Map(sink.requests.map((r) => [r.headers["kafka.offset"], r.path]));
+    expect(Object.fromEntries(byOffset)).toEqual({
+      "1": "/restate/Orders/%2E/process",
+      "2": "/restate/Orders/%2E%2E/process",
+      "3": "/restate/Orders/a%2F..%2Fb%252E%25c/process",
+    });
+  });
+});
+
+describe("keys too long for the request path", () => {
+  it("are terminal up front with their size and the limit, blocking nothing; at the limit they go", async () => {
+    // Before the limit existed, Node's HTTP server answered 431 to this record (path + kafka.key).
+    const sink = await sinkServer(() => ({ status: 200 }));
+    const { consumer, logs } = consumerFor(sink.url, PARTIAL);
+    const long = "k".repeat(12 * 1024);
+    const response = await consumer.processEvent(
+      mskEvent([
+        { partition: 0, offset: 1, key: long, value: 1 },
+        { partition: 0, offset: 2, key: long, value: 2 },
+        { partition: 0, offset: 3, key: "k".repeat(2_048), value: 3 },
+      ]),
+      context(),
+    );
+    expect(response).toEqual({ batchItemFailures: [] });
+    expect(sink.requests.map((r) => r.headers["kafka.offset"])).toEqual(["3"]);
+    const terminal = logs().filter((l) => l.msg.includes("terminal"));
+    const reason = "object key is 12,288 bytes URL-encoded; the limit is 2,048 (MAX_KEY_URL_BYTES)";
+    expect(terminal.map((l) => [l.offset, l.reason])).toEqual([
+      [1, reason],
+      [2, reason],
+    ]);
+  });
+});
+
+describe("the endpoint policy, applied when the consumer connects", () => {
+  /** The consumer function as the Lambda builds it: its HTTP sink comes from the settings. */
+  function consumerWith(endpoint: string, settings: ConsumerSettings) {
+    const lines: string[] = [];
+    const handler = createConsumerHandler({
+      catalog: memoryCatalog({
+        subscriptions: [subscription({ options: PARTIAL })],
+        services: [service({ endpoint })],
+        clusters: [demoCluster],
+      }),
+      config: settings,
+      log: (line) => lines.push(line),
+    });
+    const run = (records: SyntheticRecord[]) => handler(mskEvent(records), context());
+    return { run, logs: () => lines.map((l) => JSON.parse(l)) };
+  }
+  const records: SyntheticRecord[] = [
+    { partition: 0, offset: 1, key: "a", value: 1 },
+    { partition: 0, offset: 2, key: "b", value: 2 },
+  ];
+
+  it("an endpoint stored before the policy refused it (0.0.0.0 reaches this host) is terminal, sending nothing", async () => {
+    const sink = await sinkServer(() => ({ status: 200 }));
+    const { run, logs } = consumerWith(`http://0.0.0.0:${new URL(sink.url).port}`, config);
+    expect(await run(records)).toEqual({ batchItemFailures: [] });
+    expect(sink.requests).toEqual([]);
+    const terminal = logs().filter((l) => l.msg.includes("terminal"));
+    expect(terminal.map((l) => [l.offset, l.attempts, l.reason])).toEqual([
+      [
+        1,
+        1,
+        "ERR_ENDPOINT_REFUSED: endpoint address 0.0.0.0 is refused: it is an unspecified address (0.0.0.0/8, which reaches this host)",
+      ],
+      [
+        2,
+        1,
+        "ERR_ENDPOINT_REFUSED: endpoint address 0.0.0.0 is refused: it is an unspecified address (0.0.0.0/8, which reaches this host)",
+      ],
+    ]);
+  });
+
+  it("SERVICE_ENDPOINT_ALLOW as configured now wins over what was allowed at registration", async () => {
+    const sink = await sinkServer(() => ({ status: 200 }));
+    const { port } = new URL(sink.url);
+    const narrowed = consumerWith(sink.url, {
+      ...config,
+      SERVICE_ENDPOINT_ALLOW: parseEndpointAllowList("*.restate.internal:8080"),
+    });
+    expect(await narrowed.run(records)).toEqual({ batchItemFailures: [] });
+    expect(sink.requests).toEqual([]);
+    expect(
+      narrowed
+        .logs()
+        .filter((l) => l.msg.includes("terminal"))
+        .map((l) => l.reason),
+    ).toEqual([
+      `ERR_ENDPOINT_REFUSED: endpoint host 127.0.0.1 (port ${port}) is refused: it is not in the allowed endpoints (SERVICE_ENDPOINT_ALLOW)`,
+      `ERR_ENDPOINT_REFUSED: endpoint host 127.0.0.1 (port ${port}) is refused: it is not in the allowed endpoints (SERVICE_ENDPOINT_ALLOW)`,
+    ]);
+    const listed = consumerWith(sink.url, {
+      ...config,
+      SERVICE_ENDPOINT_ALLOW: parseEndpointAllowList(`*.restate.internal,127.0.0.1:${port}`),
+    });
+    expect(await listed.run(records)).toEqual({ batchItemFailures: [] });
+    expect(sink.requests).toHaveLength(2);
   });
 });
 

@@ -1,9 +1,11 @@
 // The HTTP sink's deliver against real servers on loopback: how every kind of answer becomes a
-// DeliveryResult (bodies drained or cut off, error details, Retry-After, timeouts, bad URLs).
+// DeliveryResult (bodies drained or cut off, error details, Retry-After, timeouts, bad URLs), and
+// the endpoint policy applied when it connects.
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
+import type { AddressInfo, LookupFunction } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import { createHttpSink, type HttpSink } from "../../src/adapters/http-sink.ts";
+import { parseEndpointAllowList } from "../../src/core/endpoint-policy.ts";
 import type { SinkRequest } from "../../src/core/invocation.ts";
 
 const cleanup: Array<() => Promise<void>> = [];
@@ -29,8 +31,11 @@ async function server(handle: (req: IncomingMessage, res: ServerResponse) => voi
   return { url: `http://127.0.0.1:${(srv.address() as AddressInfo).port}`, connections };
 }
 
-function sink(requestTimeoutMs = 2_000): HttpSink {
-  const s = createHttpSink({ connections: 4, requestTimeoutMs, now: () => 1_000_000 });
+function sink(
+  requestTimeoutMs = 2_000,
+  options: Pick<Parameters<typeof createHttpSink>[0], "endpointAllow" | "lookup"> = {},
+): HttpSink {
+  const s = createHttpSink({ connections: 4, requestTimeoutMs, now: () => 1_000_000, ...options });
   cleanup.push(() => s.close());
   return s;
 }
@@ -82,20 +87,21 @@ describe("http sink deliver", () => {
     });
   });
 
-  it("error answers carry up to 4 KiB of their body, whitespace folded", async () => {
+  it("error answers carry at most 200 characters of their body, control characters replaced", async () => {
     const s = await server((req, res) => {
       res.writeHead(req.url === "/big" ? 500 : 400);
-      res.end(req.url === "/big" ? "x".repeat(100_000) : '  {"message":\n"bad\tinput"}\r\n');
+      if (req.url === "/big") res.end("é".repeat(100_000));
+      else res.end('  {"message":\n"bad\tinput\u001b[2J\u0000\u202e"}\r\n{"level":"x"}');
     });
     const { deliver } = sink();
     expect(await deliver(post(`${s.url}/small`), { timeoutMs: 1_000 })).toEqual({
       kind: "terminal",
       status: 400,
-      reason: 'HTTP 400: {"message": "bad input"}',
+      reason: 'HTTP 400: {"message": "bad input [2J "} {"level":"x"}',
     });
     const big = await deliver(post(`${s.url}/big`), { timeoutMs: 1_000 });
     expect(big).toMatchObject({ kind: "retryable", status: 500 });
-    expect("reason" in big && big.reason).toBe(`HTTP 500: ${"x".repeat(4096)}`);
+    expect("reason" in big && big.reason).toBe(`HTTP 500: ${"é".repeat(200)}…`);
   });
 
   it("429 and 503 are retryable and carry Retry-After (seconds or HTTP date)", async () => {
@@ -166,5 +172,97 @@ describe("http sink deliver", () => {
     });
     const badHeader = { ...post(`${s.url}/A/b`), headers: { "x-bad": "a\r\nb" } };
     expect(await deliver(badHeader, { timeoutMs: 1_000 })).toMatchObject({ kind: "terminal" });
+  });
+});
+
+/** Resolves the given names only, as `dns.lookup` answers (`all` or the first address). */
+const fakeDns =
+  (names: Record<string, string[]>): LookupFunction =>
+  (hostname, options, callback) => {
+    const addresses = (names[hostname] ?? []).map((address) => ({
+      address,
+      family: address.includes(":") ? 6 : 4,
+    }));
+    const first = addresses[0];
+    if (first === undefined) {
+      callback(
+        Object.assign(new Error(`getaddrinfo ENOTFOUND ${hostname}`), { code: "ENOTFOUND" }),
+        "",
+      );
+    } else if (options.all) callback(null, addresses);
+    else callback(null, first.address, first.family);
+  };
+
+describe("endpoint policy at connect time", () => {
+  it("unspecified addresses, which reach this host, are refused in every spelling; nothing connects", async () => {
+    const s = await server((_req, res) => res.end());
+    const { port } = new URL(s.url);
+    const { deliver } = sink();
+    // Only spellings that stay on this machine when dialled (the kernel sends them to loopback).
+    for (const [host, address] of [
+      ["0.0.0.0", "0.0.0.0"],
+      ["0", "0.0.0.0"],
+      ["[::]", "::"],
+      ["[::ffff:0.0.0.0]", "::ffff:0:0"],
+    ] as const) {
+      const result = await deliver(post(`http://${host}:${port}/A/b`), { timeoutMs: 1_000 });
+      expect(result, host).toEqual({
+        kind: "terminal",
+        reason: expect.stringContaining(
+          `ERR_ENDPOINT_REFUSED: endpoint address ${address} is refused: it is `,
+        ),
+      });
+      expect("reason" in result && result.reason, host).toContain("unspecified address");
+    }
+    expect(s.connections.count).toBe(0);
+  });
+
+  it("a name is checked where it resolves to: loopback is delivered, a refused address anywhere in the answer is not", async () => {
+    const s = await server((_req, res) => res.end());
+    const { port } = new URL(s.url);
+    const { deliver } = sink(2_000, {
+      lookup: fakeDns({
+        "sink.test": ["127.0.0.1"],
+        "rebound.test": ["127.0.0.1", "0.0.0.0"],
+        "zero.test": ["::ffff:0:0"],
+      }),
+    });
+    expect(await deliver(post(`http://sink.test:${port}/A/b`), { timeoutMs: 1_000 })).toEqual({
+      kind: "success",
+      status: 200,
+    });
+    expect(s.connections.count).toBe(1);
+    expect(await deliver(post(`http://rebound.test:${port}/A/b`), { timeoutMs: 1_000 })).toEqual({
+      kind: "terminal",
+      reason:
+        "ERR_ENDPOINT_REFUSED: endpoint address 0.0.0.0 (rebound.test resolves to it) is refused: it is an unspecified address (0.0.0.0/8, which reaches this host)",
+    });
+    expect(await deliver(post(`http://zero.test:${port}/A/b`), { timeoutMs: 1_000 })).toMatchObject(
+      {
+        kind: "terminal",
+        reason: expect.stringContaining(
+          "endpoint address ::ffff:0:0 (zero.test resolves to it) is refused",
+        ),
+      },
+    );
+    expect(s.connections.count).toBe(1);
+  });
+
+  it("the host is checked against SERVICE_ENDPOINT_ALLOW as configured when connecting", async () => {
+    const s = await server((_req, res) => res.end());
+    const { port } = new URL(s.url);
+    const strict = sink(2_000, {
+      endpointAllow: parseEndpointAllowList("restate.internal,127.0.0.1:1"),
+    });
+    expect(await strict.deliver(post(`${s.url}/A/b`), { timeoutMs: 1_000 })).toEqual({
+      kind: "terminal",
+      reason: `ERR_ENDPOINT_REFUSED: endpoint host 127.0.0.1 (port ${port}) is refused: it is not in the allowed endpoints (SERVICE_ENDPOINT_ALLOW)`,
+    });
+    expect(s.connections.count).toBe(0);
+    const open = sink(2_000, { endpointAllow: parseEndpointAllowList(`127.0.0.1:${port}`) });
+    expect(await open.deliver(post(`${s.url}/A/b`), { timeoutMs: 1_000 })).toEqual({
+      kind: "success",
+      status: 200,
+    });
   });
 });

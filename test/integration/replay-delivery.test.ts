@@ -1,7 +1,13 @@
-// Replay delivery of dead letters with sink auth and the request size limit, over real HTTP.
+// Replay delivery of dead letters with sink auth, the record limits and the endpoint policy, over
+// real HTTP.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createReplayDeliveries, type LetterDelivery } from "../../src/app/replay-delivery.ts";
+import {
+  createReplayDeliveries,
+  type LetterDelivery,
+  type ReplayDeliveryOptions,
+} from "../../src/app/replay-delivery.ts";
 import { buildDeadLetter, type DeadLetter } from "../../src/core/dead-letters.ts";
+import { parseEndpointAllowList } from "../../src/core/endpoint-policy.ts";
 import { ConflictError } from "../../src/core/errors.ts";
 import { SecretUnavailableError } from "../../src/core/secrets.ts";
 import { memoryCatalog, service, subscription } from "../helpers/memory-catalog.ts";
@@ -10,7 +16,7 @@ import { type RecordingSink, startRecordingSink } from "../helpers/recording-sin
 const TOKEN_ARN = "arn:aws:secretsmanager:us-east-1:123456789012:secret:restate-token-Ab12Cd";
 const TOKEN = "rst_live_0123456789abcdef";
 
-const letter = (value: string): DeadLetter =>
+const letter = (value: string, key = "k1"): DeadLetter =>
   buildDeadLetter({
     subscriptionId: "sub_1",
     partitionId: "orders-0",
@@ -20,7 +26,7 @@ const letter = (value: string): DeadLetter =>
       offset: 7,
       timestamp: 1_700_000_000_000,
       timestampType: "CREATE_TIME",
-      key: new Uint8Array(Buffer.from("k1")),
+      key: new Uint8Array(Buffer.from(key)),
       value: new Uint8Array(Buffer.from(value)),
       headers: [],
     },
@@ -42,16 +48,20 @@ afterAll(async () => {
   await sink.close();
 });
 
-function deliveries(secrets?: { resolve(ref: string): Promise<string> }, maxRequestBytes?: number) {
+function deliveries(
+  secrets?: { resolve(ref: string): Promise<string> },
+  options: Partial<ReplayDeliveryOptions> = {},
+  endpoint = sink.url,
+) {
   return createReplayDeliveries({
     catalog: memoryCatalog({
-      services: [service({ endpoint: sink.url, auth: { bearer_token_secret: TOKEN_ARN } })],
+      services: [service({ endpoint, auth: { bearer_token_secret: TOKEN_ARN } })],
     }),
     deadLetters: { whole: async (l: DeadLetter) => l },
     requestTimeoutMs: 2_000,
     retryDelayMs: 1,
     ...(secrets ? { secrets } : {}),
-    ...(maxRequestBytes ? { maxRequestBytes } : {}),
+    ...options,
   });
 }
 
@@ -122,7 +132,7 @@ describe("replay delivery", () => {
   });
 
   it("refuses a value over MAX_REQUEST_BYTES with the consumer's reason, sending nothing", async () => {
-    const replay = deliveries({ resolve: async () => TOKEN }, 4);
+    const replay = deliveries({ resolve: async () => TOKEN }, { limits: { maxRequestBytes: 4 } });
     const deliver = await replay.letterDelivery(subscription());
     const before = sink.requests.length;
     expect(await deliver(letter('{"n":7}'), soon())).toEqual({
@@ -174,5 +184,46 @@ describe("replay delivery", () => {
     expect(hanging.requests.length).toBeLessThan(10);
     await replay.close();
     await hanging.close();
+  });
+
+  it("refuses a key too long for the request path with the consumer's reason, sending nothing", async () => {
+    const replay = deliveries({ resolve: async () => TOKEN });
+    const deliver = await replay.letterDelivery(subscription());
+    const before = sink.requests.length;
+    expect(await deliver(letter('{"n":7}', "é".repeat(400)), soon())).toEqual({
+      outcome: "failed",
+      reason: "object key is 2,400 bytes URL-encoded; the limit is 2,048 (MAX_KEY_URL_BYTES)",
+    });
+    expect(await deliver(letter('{"n":7}', "é".repeat(341)), soon())).toEqual({
+      outcome: "delivered",
+    });
+    expect(sink.requests.length).toBe(before + 1);
+    await replay.close();
+  });
+
+  it("checks the endpoint when connecting: unspecified addresses and the allow-list as set now", async () => {
+    const port = new URL(sink.url).port;
+    const before = sink.requests.length;
+    for (const host of ["0.0.0.0", "[::ffff:0:0]"]) {
+      const replay = deliveries({ resolve: async () => TOKEN }, {}, `http://${host}:${port}`);
+      const deliver = await replay.letterDelivery(subscription());
+      const address = host === "0.0.0.0" ? host : "::ffff:0:0";
+      expect(await deliver(letter('{"n":7}'), soon())).toEqual({
+        outcome: "failed",
+        reason: expect.stringContaining(`endpoint address ${address} is refused: it is `),
+      });
+      await replay.close();
+    }
+    const listed = deliveries(
+      { resolve: async () => TOKEN },
+      { endpointAllow: parseEndpointAllowList("restate.internal:8080") },
+    );
+    const deliver = await listed.letterDelivery(subscription());
+    expect(await deliver(letter('{"n":7}'), soon())).toEqual({
+      outcome: "failed",
+      reason: `ERR_ENDPOINT_REFUSED: endpoint host 127.0.0.1 (port ${port}) is refused: it is not in the allowed endpoints (SERVICE_ENDPOINT_ALLOW)`,
+    });
+    await listed.close();
+    expect(sink.requests.length).toBe(before);
   });
 });

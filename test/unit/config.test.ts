@@ -7,6 +7,17 @@ describe("configuration from the environment", () => {
     expect(config.TABLE_NAME).toBe("kafka-ingress");
     expect(config.MAX_CONCURRENCY).toBe(128);
     expect(config.DYNAMODB_ENDPOINT).toBeUndefined();
+    expect(config.MAX_KEY_URL_BYTES).toBe(2_048);
+    expect(config.SERVICE_ENDPOINT_ALLOW).toBeUndefined();
+  });
+
+  it("gives the consumer SERVICE_ENDPOINT_ALLOW too: it checks hosts when it connects", () => {
+    expect(
+      consumerConfig({ SERVICE_ENDPOINT_ALLOW: "restate:8080" }).SERVICE_ENDPOINT_ALLOW,
+    ).toEqual([{ host: "restate", wildcard: false, port: 8080 }]);
+    expect(() => consumerConfig({ SERVICE_ENDPOINT_ALLOW: "http://x/y" })).toThrow(
+      /SERVICE_ENDPOINT_ALLOW: bad host pattern/,
+    );
   });
 
   it("treats empty variables as unset, as sam local passes them", () => {
@@ -20,6 +31,7 @@ describe("configuration from the environment", () => {
       DYNAMODB_ENDPOINT: "http://127.0.0.1:8000",
     });
     expect(config.MAX_CONCURRENCY).toBe(16);
+    expect(consumerConfig({ MAX_KEY_URL_BYTES: "4096" }).MAX_KEY_URL_BYTES).toBe(4_096);
     expect(config.DYNAMODB_ENDPOINT).toBe("http://127.0.0.1:8000");
   });
 

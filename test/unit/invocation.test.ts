@@ -71,6 +71,26 @@ describe("createRequestBuilder", () => {
     );
   });
 
+  it("encodes the object keys '.' and '..' so that no URL parser or proxy collapses them", () => {
+    const record = firstRecord("msk-basic");
+    const build = createRequestBuilder(target({ endpoint: "https://gw.example.com/restate" }));
+    expect(build(record, ".").url).toBe("https://gw.example.com/restate/Orders/%2E/process");
+    expect(build(record, "..").url).toBe("https://gw.example.com/restate/Orders/%2E%2E/process");
+    // other keys with dots are no dot-segments: left as they are
+    expect(build(record, "...").url).toBe("https://gw.example.com/restate/Orders/.../process");
+    expect(build(record, "a.b").url).toBe("https://gw.example.com/restate/Orders/a.b/process");
+    // a key spelling an encoded dot is its own text, encoded again
+    expect(build(record, "%2E").url).toBe("https://gw.example.com/restate/Orders/%252E/process");
+  });
+
+  it("writes the endpoint in canonical form, so that the path is sent as built", () => {
+    const record = firstRecord("msk-basic");
+    const build = createRequestBuilder(
+      target({ endpoint: "HTTP://GW.Example.com:80/a/./b/../restate//" }),
+    );
+    expect(build(record, "..").url).toBe("http://gw.example.com/a/restate/Orders/%2E%2E/process");
+  });
+
   it("tombstone: no body and no content-type; a record without key: no kafka.key", () => {
     const records = decodeKafkaEvent(loadEvent("tombstones-and-null-keys")).partitions[0]?.records;
     const tombstone = records?.[1];

@@ -1,6 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { decodeKafkaEvent } from "../../src/core/event.ts";
 import {
+  checkRecord,
+  DEFAULT_MAX_KEY_URL_BYTES,
   DEFAULT_MAX_REQUEST_BYTES,
   type DeliveryMode,
   deliveryMode,
@@ -151,6 +153,68 @@ describe("planBatch", () => {
     const plan = planBatch(decodeKafkaEvent(raw), ordered);
     expect(plan.rejected.map((o) => [o.record.offset, o.reason])).toEqual([
       [100, `value of ${DEFAULT_MAX_REQUEST_BYTES + 1} bytes exceeds MAX_REQUEST_BYTES (6291456)`],
+    ]);
+  });
+
+  it("a key longer than MAX_KEY_URL_BYTES once URL-encoded is terminal up front with its size and the limit", () => {
+    expect(DEFAULT_MAX_KEY_URL_BYTES).toBe(2_048);
+    const event = decodeKafkaEvent(
+      mskEvent([
+        { partition: 0, offset: 1, key: "k".repeat(2_048), value: 1 }, // at the limit
+        { partition: 0, offset: 2, key: "k".repeat(12_288), value: 2 },
+        { partition: 0, offset: 3, key: "é".repeat(400), value: 3 }, // 800 bytes, 2,400 encoded
+        { partition: 0, offset: 4, key: "/".repeat(683), value: 4 }, // 2,049 encoded
+        { partition: 0, offset: 5, key: "ok", value: 5 },
+      ]),
+    );
+    for (const mode of [ordered, shared]) {
+      const plan = planBatch(event, mode);
+      expect(plan.rejected.map((o) => [o.record.offset, o.status, o.reason])).toEqual([
+        [
+          2,
+          "terminal",
+          "object key is 12,288 bytes URL-encoded; the limit is 2,048 (MAX_KEY_URL_BYTES)",
+        ],
+        [
+          3,
+          "terminal",
+          "object key is 2,400 bytes URL-encoded; the limit is 2,048 (MAX_KEY_URL_BYTES)",
+        ],
+        [
+          4,
+          "terminal",
+          "object key is 2,049 bytes URL-encoded; the limit is 2,048 (MAX_KEY_URL_BYTES)",
+        ],
+      ]);
+      expect(
+        plan.lanes
+          .flat()
+          .map((p) => p.record.offset)
+          .sort(),
+      ).toEqual([1, 5]);
+    }
+    // services ignore keys; the limit is configurable
+    expect(planBatch(event, unkeyed).rejected).toEqual([]);
+    const record = event.partitions[0]?.records[1];
+    if (!record) throw new Error("no record");
+    expect(checkRecord(record, ordered, { maxKeyUrlBytes: 12_288 })).toEqual({
+      objectKey: "k".repeat(12_288),
+    });
+    expect(checkRecord(record, ordered, { maxKeyUrlBytes: 4_096 })).toEqual({
+      reason: "object key is 12,288 bytes URL-encoded; the limit is 4,096 (MAX_KEY_URL_BYTES)",
+    });
+  });
+
+  it("counts '.' and '..' keys as they are sent (%2E)", () => {
+    const event = decodeKafkaEvent(
+      mskEvent([
+        { partition: 0, offset: 1, key: "..", value: 1 },
+        { partition: 0, offset: 2, key: ".", value: 2 },
+      ]),
+    );
+    const plan = planBatch(event, ordered, { maxKeyUrlBytes: 5 });
+    expect(plan.rejected.map((o) => [o.record.offset, o.reason])).toEqual([
+      [1, "object key is 6 bytes URL-encoded; the limit is 5 (MAX_KEY_URL_BYTES)"],
     ]);
   });
 

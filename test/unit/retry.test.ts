@@ -4,9 +4,14 @@ import {
   backoffDelay,
   classifyStatus,
   DEFAULT_BACKOFF,
+  detailExcerpt,
+  MAX_DETAIL_CHARS,
   parseRetryAfter,
   type RetryPolicy,
 } from "../../src/core/retry.ts";
+
+const reasonOf = (result: ReturnType<typeof classifyStatus>) =>
+  "reason" in result ? result.reason : undefined;
 
 const policy: RetryPolicy = { ...DEFAULT_BACKOFF, maxAttempts: 4, requestTimeoutMs: 10_000 };
 
@@ -37,6 +42,25 @@ describe("classifyStatus", () => {
       reason: "HTTP 429",
       retryAfterMs: 1500,
     });
+  });
+});
+
+describe("detailExcerpt (the sink's answer in a reason)", () => {
+  it("replaces control, format and line-separator characters and folds whitespace", () => {
+    expect(
+      detailExcerpt(' {"a":\r\n\t1}\u0000\u001b[31mred\u007f\u0085\u200b\u202eevil\u2028x '),
+    ).toBe('{"a": 1} [31mred evil x');
+    expect(reasonOf(classifyStatus(400, 'forged\n{"level":"info","msg":"ok"}'))).toBe(
+      'HTTP 400: forged {"level":"info","msg":"ok"}',
+    );
+  });
+
+  it("keeps at most 200 characters (code points, never half a surrogate pair), marking the cut", () => {
+    expect(MAX_DETAIL_CHARS).toBe(200);
+    expect(detailExcerpt("x".repeat(200))).toBe("x".repeat(200));
+    expect(detailExcerpt("😀".repeat(300))).toBe(`${"😀".repeat(200)}…`);
+    expect(reasonOf(classifyStatus(500, "y".repeat(10_000)))).toBe(`HTTP 500: ${"y".repeat(200)}…`);
+    expect(reasonOf(classifyStatus(500, " \r\n "))).toBe("HTTP 500");
   });
 });
 
