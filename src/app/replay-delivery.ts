@@ -12,7 +12,13 @@ import type { Subscription } from "../core/model.ts";
 import { checkRecord, DEFAULT_MAX_REQUEST_BYTES, deliveryMode } from "../core/plan.ts";
 import type { CatalogReader } from "../core/ports.ts";
 import type { DeadLetterStore } from "../core/reliability-ports.ts";
-import { authorizationFor, type SecretResolver, SecretUnavailableError } from "../core/secrets.ts";
+import {
+  authorizationFor,
+  authorizationRefusal,
+  type SecretResolver,
+  SecretUnavailableError,
+  type SinkAuthorization,
+} from "../core/secrets.ts";
 import type { ReplayDelivery } from "./dead-letter-replay.ts";
 
 export interface ReplayDeliveryOptions {
@@ -59,7 +65,7 @@ export function createReplayDeliveries(options: ReplayDeliveryOptions): ReplayDe
       );
     }
     const mode = deliveryMode(service.type, handler);
-    let authorization: string | undefined;
+    let authorization: SinkAuthorization | undefined;
     try {
       authorization = await authorizationFor(service.auth, options.secrets);
     } catch (error) {
@@ -69,7 +75,9 @@ export function createReplayDeliveries(options: ReplayDeliveryOptions): ReplayDe
           (options.secrets ? "" : " (this deployment does not read sink secrets for replays)"),
       );
     }
-    let build = createRequestBuilder(sinkTarget(subscription, service, mode, authorization));
+    let build = createRequestBuilder(
+      sinkTarget(subscription, service, mode, authorization?.header),
+    );
     const secretRef = service.auth?.bearer_token_secret;
     const maxRequestBytes = options.maxRequestBytes ?? DEFAULT_MAX_REQUEST_BYTES;
 
@@ -90,6 +98,9 @@ export function createReplayDeliveries(options: ReplayDeliveryOptions): ReplayDe
       let reason = "not attempted";
       let tokenReread = false;
       for (let attempt = 1; attempt <= maxAttempts; attempt++) {
+        // As in the consumer: the token goes only where its secret binds it, else nothing is sent.
+        const refused = authorization && authorizationRefusal(authorization, request.url);
+        if (refused) return { ok: false, reason: refused };
         const result = await sink.deliver(request, { timeoutMs: options.requestTimeoutMs });
         if (result.kind === "success") return { ok: true };
         reason = result.reason;
@@ -102,7 +113,9 @@ export function createReplayDeliveries(options: ReplayDeliveryOptions): ReplayDe
           } catch (error) {
             return { ok: false, reason: `${reason}; the token could not be read again: ${error}` };
           }
-          build = createRequestBuilder(sinkTarget(subscription, service, mode, authorization));
+          build = createRequestBuilder(
+            sinkTarget(subscription, service, mode, authorization?.header),
+          );
           request = build(record, objectKey);
           attempt--; // the re-read token gets its own attempt
           continue;

@@ -7,13 +7,14 @@ import { createAdminApi } from "../app/admin-api.ts";
 import { createReplayDeliveries } from "../app/replay-delivery.ts";
 import { consumerConfig } from "../config.ts";
 import { parseEndpointAllowList } from "../core/endpoint-policy.ts";
+import { sinkTokenCheck } from "../core/secrets.ts";
 import { createConsumerHandler, reliabilityStores } from "../handlers/consumer.ts";
 import { startAdminServer } from "./admin-server.ts";
 import { readConfigFileClusters } from "./config-file.ts";
 import { startEmbeddedDynamoDb } from "./embedded-dynamodb.ts";
 import { localInvocationContext } from "./lambda-context.ts";
 import { LocalFeedControl } from "./local-feeds.ts";
-import { localSecretResolver } from "./local-secrets.ts";
+import { localKafkaSecretBindings, localSecretResolver } from "./local-secrets.ts";
 import { claimDataDir, removeStackInfo, writeStackInfo } from "./stack-file.ts";
 
 export interface LocalStackOptions {
@@ -102,6 +103,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       progress: reliability.progress,
       replayDelivery: (subscription) => replay.forSubscription(subscription),
       ...(allow ? { endpointAllow: parseEndpointAllowList(allow) } : {}),
+      sinkTokenCheck: sinkTokenCheck(secrets),
+      kafkaSecretBindings: localKafkaSecretBindings,
     });
     const server = await startAdminServer({
       handle: (request) => api.handle(request),

@@ -4,7 +4,8 @@ import type { ReplayDelivery } from "../../src/app/dead-letter-replay.ts";
 import { createReplayDeliveries } from "../../src/app/replay-delivery.ts";
 import { buildDeadLetter, type DeadLetter } from "../../src/core/dead-letters.ts";
 import { ConflictError } from "../../src/core/errors.ts";
-import { SecretUnavailableError } from "../../src/core/secrets.ts";
+import { type SecretResolver, SecretUnavailableError } from "../../src/core/secrets.ts";
+import { localSecretResolver } from "../../src/local/local-secrets.ts";
 import { memoryCatalog, service, subscription } from "../helpers/memory-catalog.ts";
 import { type RecordingSink, startRecordingSink } from "../helpers/recording-sink.ts";
 
@@ -40,7 +41,13 @@ afterAll(async () => {
   await sink.close();
 });
 
-function deliveries(secrets?: { resolve(ref: string): Promise<string> }, maxRequestBytes?: number) {
+/** What a secret `{"token", "endpoints": [url]}` resolves to. */
+const boundTo = (url: string, token: string) => ({
+  token,
+  endpoints: [{ origin: new URL(url).origin, path: "" }],
+});
+
+function deliveries(secrets?: SecretResolver, maxRequestBytes?: number) {
   return createReplayDeliveries({
     catalog: memoryCatalog({
       services: [service({ endpoint: sink.url, auth: { bearer_token_secret: TOKEN_ARN } })],
@@ -55,10 +62,29 @@ function deliveries(secrets?: { resolve(ref: string): Promise<string> }, maxRequ
 
 describe("replay delivery", () => {
   it("sends authorization: Bearer <token> to a service with auth", async () => {
-    const replay = deliveries({ resolve: async () => TOKEN });
+    const replay = deliveries({ resolve: async () => boundTo(sink.url, TOKEN) });
     const deliver: ReplayDelivery = await replay.forSubscription(subscription());
     expect(await deliver(letter('{"n":7}'))).toEqual({ ok: true });
     expect(sink.requests.at(-1)?.headers.authorization).toBe(`Bearer ${TOKEN}`);
+    await replay.close();
+  });
+
+  it("sends nothing to an origin the secret does not name, and says which rule stopped it", async () => {
+    const sent = sink.requests.length;
+    const replay = deliveries(
+      localSecretResolver({
+        LOCAL_SECRETS: JSON.stringify({
+          [TOKEN_ARN]: { token: TOKEN, endpoints: ["https://ingress.example.com/restate"] },
+        }),
+      }),
+    );
+    const deliver = await replay.forSubscription(subscription());
+    const outcome = await deliver(letter('{"n":7}'));
+    expect(outcome).toEqual({
+      ok: false,
+      reason: `the token in ${TOKEN_ARN} is not bound to ${new URL(sink.url).origin}; add the origin to the secret's "endpoints"`,
+    });
+    expect(sink.requests).toHaveLength(sent);
     await replay.close();
   });
 
@@ -77,7 +103,7 @@ describe("replay delivery", () => {
       retryDelayMs: 1,
       maxAttempts: 1, // the re-read token still gets its own attempt
       secrets: {
-        resolve: async () => current,
+        resolve: async () => boundTo(rotated.url, current),
         forget: (ref) => {
           forgotten.push(ref);
         },
@@ -120,7 +146,7 @@ describe("replay delivery", () => {
   });
 
   it("refuses a value over MAX_REQUEST_BYTES with the consumer's reason, sending nothing", async () => {
-    const replay = deliveries({ resolve: async () => TOKEN }, 4);
+    const replay = deliveries({ resolve: async () => boundTo(sink.url, TOKEN) }, 4);
     const deliver = await replay.forSubscription(subscription());
     const before = sink.requests.length;
     expect(await deliver(letter('{"n":7}'))).toEqual({
