@@ -22,7 +22,10 @@ import {
   type SecretResolver,
   SecretUnavailableError,
 } from "../../src/core/secrets.ts";
-import { TOKEN_CHECK_COMMAND } from "../../src/core/token-check-command.ts";
+import {
+  encodeTokenCheckCommand,
+  TOKEN_CHECK_COMMAND,
+} from "../../src/core/token-check-command.ts";
 import { createConsumerFunction } from "../../src/handlers/consumer.ts";
 import { call, FakeFeedControl } from "../helpers/admin.ts";
 import { startTestDynamo, type TestDynamo } from "../helpers/dynamo.ts";
@@ -267,6 +270,21 @@ describe("replay through the consumer function", () => {
     const unreadable = await call(api, "PATCH", "/services/Orders", { endpoint: sink.url });
     expect(unreadable.status).toBe(400);
     expect(unreadable.json.message).toContain(`cannot read secret ${TOKEN_ARN}`);
+  });
+
+  it("the consumer refuses token checks it cannot read (a bad ARN, a non-http endpoint)", async () => {
+    for (const payload of [
+      { command: TOKEN_CHECK_COMMAND, secretRef: TOKEN, endpoint: sink.url },
+      { command: TOKEN_CHECK_COMMAND, secretRef: TOKEN_ARN, endpoint: "file:///etc/passwd" },
+      { command: TOKEN_CHECK_COMMAND, secretRef: TOKEN_ARN },
+    ]) {
+      await expect(consumer.checkToken(payload)).rejects.toThrow(/^invalid token check: /);
+    }
+    expect(
+      await consumer.checkToken(
+        encodeTokenCheckCommand({ secretRef: TOKEN_ARN, endpoint: `${sink.url}/x` }),
+      ),
+    ).toEqual({ bound: true });
   });
 
   it("a replay to an endpoint the token is not bound to sends nothing and says why; the letters stay", async () => {
