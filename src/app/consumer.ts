@@ -279,12 +279,11 @@ export function createConsumer(deps: ConsumerDeps): Consumer {
     const build = createRequestBuilder(
       sinkTarget(subscription, service, mode, authorization?.header),
     );
-    // A 401 with a token usually means it was rotated: retryable, so the record keeps its place
-    // in its lane, and the cached token is dropped so that the next invocation reads it again.
-    // A token that stays wrong exhausts the retry budget like any other failure.
-    // Before every request: the token goes only to what its secret binds it to; anything else
-    // (an endpoint moved through the admin API, a key that walks out of the path prefix) is
-    // terminal for the record and nothing is sent.
+    // Before every request: the token goes only where its secret binds it; anything else (an
+    // endpoint moved elsewhere, a path outside the bound prefix) is terminal for the record and
+    // nothing is sent. A 401 with a token usually means it was rotated: retryable, so the record
+    // keeps its place in its lane, and the cached token is dropped so that the next invocation
+    // reads it again. A token that stays wrong exhausts the retry budget like any other failure.
     let tokenRejected = false;
     const deliverWithToken: Deliver<SinkRequest> =
       authorization === undefined
