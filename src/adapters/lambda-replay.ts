@@ -28,7 +28,7 @@ const errorText = (error: unknown): string =>
   error instanceof Error ? `${error.name}: ${error.message}` : String(error);
 
 /** The error message a failed function returns (`{"errorType", "errorMessage", ...}`). */
-function functionErrorMessage(payload: string): string {
+export function functionErrorMessage(payload: string): string {
   try {
     const parsed = JSON.parse(payload) as { errorType?: unknown; errorMessage?: unknown };
     if (typeof parsed.errorMessage === "string") {

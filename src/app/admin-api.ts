@@ -6,10 +6,12 @@
 import { randomBytes } from "node:crypto";
 import { createRestateAdminClient } from "../adapters/restate-admin.ts";
 import type { EndpointAllowList } from "../core/endpoint-policy.ts";
+import type { KafkaSecretBindingReader } from "../core/kafka-secret-binding.ts";
 import type { Subscription } from "../core/model.ts";
 import type { AdminStore, FeedControl } from "../core/ports.ts";
 import type { DeadLetterStore, ProgressStore } from "../core/reliability-ports.ts";
 import type { RestateAdminReader } from "../core/restate-import.ts";
+import type { SinkTokenCheck } from "../core/secrets.ts";
 import { clusterRoutes } from "./admin/clusters.ts";
 import type { AdminContext } from "./admin/context.ts";
 import { deadLetterRoutes } from "./admin/dead-letters.ts";
@@ -74,6 +76,18 @@ export interface AdminApiDeps {
    * link-local and metadata addresses (core/endpoint-policy.ts); undefined: any other host.
    */
   readonly endpointAllow?: EndpointAllowList;
+  /**
+   * Whether a service's bearer token may go to its endpoint (the secret's `endpoints`), asked
+   * when a service with `auth` is registered or changed: on AWS through the consumer function,
+   * locally from LOCAL_SECRETS. Without it, such services are refused.
+   */
+  readonly sinkTokenCheck?: SinkTokenCheck;
+  /**
+   * Which brokers a cluster's `aws.secrets.manager.arn` is bound to (the secret's tags), read
+   * when a cluster naming one is registered and when a subscription on it is created. Without
+   * it, such clusters are refused.
+   */
+  readonly kafkaSecretBindings?: KafkaSecretBindingReader;
 }
 
 export interface AdminApi {

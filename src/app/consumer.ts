@@ -23,7 +23,13 @@ import { deliveryMode, planBatch, type RecordLimits } from "../core/plan.ts";
 import type { CatalogReader } from "../core/ports.ts";
 import { postDispatch, preDispatch } from "../core/reliability.ts";
 import { DEFAULT_BACKOFF, type Deliver, type RetryPolicy } from "../core/retry.ts";
-import { authorizationFor, type SecretResolver, SecretUnavailableError } from "../core/secrets.ts";
+import {
+  authorizationFor,
+  authorizationRefusal,
+  type SecretResolver,
+  SecretUnavailableError,
+  type SinkAuthorization,
+} from "../core/secrets.ts";
 import { OPTION_REPORT_BATCH_ITEM_FAILURES } from "../core/subscription-options.ts";
 import { cachedCatalog } from "./catalog-cache.ts";
 import {
@@ -277,7 +283,7 @@ export function createConsumer(deps: ConsumerDeps): Consumer {
     // Before anything is delivered or saved: without its token no record of the batch can go
     // out, so the invocation fails and the event source retries the batch (no record is
     // terminal for it). The message names the secret's ARN, never its value.
-    let authorization: string | undefined;
+    let authorization: SinkAuthorization | undefined;
     try {
       authorization = await authorizationFor(service.auth, deps.secrets);
     } catch (error) {
@@ -300,15 +306,21 @@ export function createConsumer(deps: ConsumerDeps): Consumer {
       ordered: mode.ordered,
     });
     const plan = planBatch(pre.toDispatch, mode, recordLimits(config));
-    const build = createRequestBuilder(sinkTarget(subscription, service, mode, authorization));
-    // A 401 with a token usually means it was rotated: retryable, so the record keeps its place
-    // in its lane, and the cached token is dropped so that the next invocation reads it again.
-    // A token that stays wrong exhausts the retry budget like any other failure.
+    const build = createRequestBuilder(
+      sinkTarget(subscription, service, mode, authorization?.header),
+    );
+    // Before every request: the token goes only where its secret binds it; anything else (an
+    // endpoint moved elsewhere, a path outside the bound prefix) is terminal for the record and
+    // nothing is sent. A 401 with a token usually means it was rotated: retryable, so the record
+    // keeps its place in its lane, and the cached token is dropped so that the next invocation
+    // reads it again. A token that stays wrong exhausts the retry budget like any other failure.
     let tokenRejected = false;
     const deliverWithToken: Deliver<SinkRequest> =
       authorization === undefined
         ? deliver
         : async (request, options) => {
+            const refused = authorizationRefusal(authorization, request.url);
+            if (refused !== undefined) return { kind: "terminal", reason: refused };
             const result = await deliver(request, options);
             if (result.kind !== "terminal" || result.status !== 401) return result;
             tokenRejected = true;

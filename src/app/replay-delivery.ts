@@ -15,7 +15,13 @@ import type { CatalogReader } from "../core/ports.ts";
 import type { DeadLetterStore } from "../core/reliability-ports.ts";
 import { deliverInOrder, type LetterOutcome, MIN_REPLAY_START_MS } from "../core/replay-batch.ts";
 import { attemptTimeout, DEFAULT_BACKOFF, type RetryPolicy } from "../core/retry.ts";
-import { authorizationFor, type SecretResolver, SecretUnavailableError } from "../core/secrets.ts";
+import {
+  authorizationFor,
+  authorizationRefusal,
+  type SecretResolver,
+  SecretUnavailableError,
+  type SinkAuthorization,
+} from "../core/secrets.ts";
 import type { ReplayDelivery } from "./dead-letter-replay.ts";
 
 export interface ReplayDeliveryOptions {
@@ -86,7 +92,7 @@ export function createReplayDeliveries(options: ReplayDeliveryOptions): ReplayDe
       );
     }
     const mode = deliveryMode(service.type, handler);
-    let authorization: string | undefined;
+    let authorization: SinkAuthorization | undefined;
     try {
       authorization = await authorizationFor(service.auth, options.secrets);
     } catch (error) {
@@ -96,7 +102,9 @@ export function createReplayDeliveries(options: ReplayDeliveryOptions): ReplayDe
           (options.secrets ? "" : " (this deployment does not read sink secrets for replays)"),
       );
     }
-    let build = createRequestBuilder(sinkTarget(subscription, service, mode, authorization));
+    let build = createRequestBuilder(
+      sinkTarget(subscription, service, mode, authorization?.header),
+    );
     const secretRef = service.auth?.bearer_token_secret;
 
     return async (letter, deadline) => {
@@ -122,6 +130,9 @@ export function createReplayDeliveries(options: ReplayDeliveryOptions): ReplayDe
           ? { outcome: "deferred" }
           : { outcome: "failed", reason: `${reason} (then the replay ran out of time)` };
       for (let attempt = 1; attempt <= maxAttempts; attempt++) {
+        // As in the consumer: the token goes only where its secret binds it, else nothing is sent.
+        const refused = authorization && authorizationRefusal(authorization, request.url);
+        if (refused) return { outcome: "failed", reason: refused };
         const startedAt = now();
         const timeoutMs = attemptTimeout(startedAt, deadline, policy);
         if (timeoutMs === undefined) return outOfTime();
@@ -145,7 +156,9 @@ export function createReplayDeliveries(options: ReplayDeliveryOptions): ReplayDe
               reason: `${reason}; the token could not be read again: ${error}`,
             };
           }
-          build = createRequestBuilder(sinkTarget(subscription, service, mode, authorization));
+          build = createRequestBuilder(
+            sinkTarget(subscription, service, mode, authorization?.header),
+          );
           request = build(record, objectKey);
           attempt--; // the re-read token gets its own attempt
           continue;

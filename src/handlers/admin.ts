@@ -8,6 +8,8 @@ import { DynamoProgressStore } from "../adapters/dynamo-progress.ts";
 import { DynamoAdminStore } from "../adapters/dynamo-store.ts";
 import { LambdaFeedControl } from "../adapters/lambda-feeds.ts";
 import { ConsumerFunctionReplay } from "../adapters/lambda-replay.ts";
+import { consumerFunctionTokenCheck } from "../adapters/lambda-token-check.ts";
+import { secretsManagerKafkaBindings } from "../adapters/secrets-manager.ts";
 import { type AdminApiDeps, type AdminRequest, createAdminApi } from "../app/admin-api.ts";
 import { type AdminConfig, adminConfig } from "../config.ts";
 
@@ -86,6 +88,10 @@ export function adminHandlerFromConfig(config: AdminConfig): AdminHandler {
     replayBudgetMs: config.REPLAY_BUDGET_MS,
     deleteSettleMs: config.DELETE_SETTLE_MS,
     ...(config.SERVICE_ENDPOINT_ALLOW ? { endpointAllow: config.SERVICE_ENDPOINT_ALLOW } : {}),
+    // Where a sink token may go is in its secret, which only the consumer may read; a Kafka
+    // secret's brokers are in its tags, which this role may describe (never its value).
+    sinkTokenCheck: consumerFunctionTokenCheck(lambda, config.CONSUMER_FUNCTION_NAME),
+    kafkaSecretBindings: secretsManagerKafkaBindings(),
   });
 }
 

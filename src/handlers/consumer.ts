@@ -15,6 +15,7 @@ import {
 import type { ReliabilityStores } from "../app/reliability-flow.ts";
 import { createReplayCommandRunner } from "../app/replay-command-runner.ts";
 import { createReplayDeliveries } from "../app/replay-delivery.ts";
+import { createTokenCheckRunner } from "../app/token-check-runner.ts";
 import { consumerConfig } from "../config.ts";
 import type { SinkRequest } from "../core/invocation.ts";
 import { type BatchResponse, consoleLogger, type Logger, logJson } from "../core/outcome.ts";
@@ -22,6 +23,7 @@ import type { CatalogReader } from "../core/ports.ts";
 import { isReplayCommand, type ReplayReply } from "../core/replay-command.ts";
 import type { Deliver } from "../core/retry.ts";
 import type { SecretResolver } from "../core/secrets.ts";
+import { isTokenCheckCommand, type TokenCheckReply } from "../core/token-check-command.ts";
 
 export type ConsumerHandler = (
   event: unknown,
@@ -52,18 +54,23 @@ export type ReplayCommandHandler = (
   context?: InvocationContext,
 ) => Promise<ReplayReply>;
 
+/** Whether a sink token may go to an endpoint, asked by the admin (core/token-check-command.ts). */
+export type TokenCheckHandler = (payload: unknown) => Promise<TokenCheckReply>;
+
 /** The handler over explicit dependencies: for tests and the local stack. */
 export function createConsumerHandler(deps: ConsumerHandlerDeps): ConsumerHandler {
   return createConsumerFunction(deps).batch;
 }
 
 /**
- * Both things the consumer function is invoked for: batches from its event source mappings, and
- * replays of dead letters on behalf of the admin function (which may not read sink tokens).
+ * What the consumer function is invoked for: batches from its event source mappings, and, on
+ * behalf of the admin function (which may not read sink tokens), replays of dead letters and
+ * checks of where a token may go.
  */
 export function createConsumerFunction(deps: ConsumerHandlerDeps): {
   readonly batch: ConsumerHandler;
   readonly replay: ReplayCommandHandler;
+  readonly checkToken: TokenCheckHandler;
 } {
   const log = deps.log ?? consoleLogger;
   const deliver =
@@ -122,7 +129,7 @@ export function createConsumerFunction(deps: ConsumerHandlerDeps): {
       throw error;
     }
   };
-  return { batch, replay };
+  return { batch, replay, checkToken: createTokenCheckRunner(deps.secrets) };
 }
 
 /** The DynamoDB-backed stores for settled offsets and dead letters, in the catalog's table. */
@@ -150,11 +157,13 @@ function coldStart(): ReturnType<typeof createConsumerFunction> {
   });
 }
 
-/** The Lambda handler (`handlers/consumer.handler`): event source batches and replay commands. */
+/** The Lambda handler (`handlers/consumer.handler`): event source batches, replay commands and
+ * token checks. */
 export const handler = (
   event: unknown,
   context: InvocationContext,
-): Promise<BatchResponse | ReplayReply | undefined> => {
+): Promise<BatchResponse | ReplayReply | TokenCheckReply | undefined> => {
   cold ??= coldStart();
+  if (isTokenCheckCommand(event)) return cold.checkToken(event);
   return isReplayCommand(event) ? cold.replay(event, context) : cold.batch(event, context);
 };

@@ -8,13 +8,14 @@ import { recordLimits } from "../app/consumer.ts";
 import { createReplayDeliveries } from "../app/replay-delivery.ts";
 import { consumerConfig } from "../config.ts";
 import { parseEndpointAllowList } from "../core/endpoint-policy.ts";
+import { sinkTokenCheck } from "../core/secrets.ts";
 import { createConsumerHandler, reliabilityStores } from "../handlers/consumer.ts";
 import { startAdminServer } from "./admin-server.ts";
 import { readConfigFileClusters, splitCredentials } from "./config-file.ts";
 import { startEmbeddedDynamoDb } from "./embedded-dynamodb.ts";
 import { localInvocationContext } from "./lambda-context.ts";
 import { LocalFeedControl } from "./local-feeds.ts";
-import { localSecretResolver } from "./local-secrets.ts";
+import { localKafkaSecretBindings, localSecretResolver } from "./local-secrets.ts";
 import { claimDataDir, makePrivateDir, removeStackInfo, writeStackInfo } from "./stack-file.ts";
 
 export interface LocalStackOptions {
@@ -128,6 +129,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       progress: reliability.progress,
       replayDelivery: (subscription) => replay.forSubscription(subscription),
       ...(endpointAllow ? { endpointAllow } : {}),
+      sinkTokenCheck: sinkTokenCheck(secrets),
+      kafkaSecretBindings: localKafkaSecretBindings,
     });
     const server = await startAdminServer({
       handle: (request) => api.handle(request),

@@ -42,6 +42,7 @@ const TABLE = "kafka-ingress-deploy-test";
 const CONSUMER = "kafka-ingress-dev-ConsumerFunction-AbC123";
 const TOKEN_ARN = "arn:aws:secretsmanager:us-east-1:123456789012:secret:sink-token-AbCdEf";
 const TOKEN = "sink-bearer-token-0123456789";
+const KAFKA_SECRET_ARN = "arn:aws:secretsmanager:us-east-1:123456789012:secret:kafka-scram-AbCdEf";
 const dynamoClient = (endpoint: string) =>
   new DynamoDBClient({
     endpoint,
@@ -90,7 +91,14 @@ describe.skipIf(!built)("bundles built by sam build", () => {
   beforeAll(async () => {
     dynamo = await startEmbeddedDynamoDb();
     sink = await startRecordingSink(() => ({ status: 200, delayMs: 15 }));
-    secretsManager = await startFakeSecretsManager({ [TOKEN_ARN]: TOKEN });
+    // The token's secret binds it to the sink's origin.
+    secretsManager = await startFakeSecretsManager(
+      {
+        [TOKEN_ARN]: JSON.stringify({ token: TOKEN, endpoints: [sink.url] }),
+        [KAFKA_SECRET_ARN]: JSON.stringify({ username: "u", password: "p" }),
+      },
+      { [KAFKA_SECRET_ARN]: { "kafka-lambda-ingress:brokers": "b-1.kafka.internal:9096" } },
+    );
     // Invoke runs the consumer bundle, as Lambda would for the admin's replay calls.
     lambdaApi = await startFakeLambdaApi((functionName, payload) =>
       consumer(payload, {
@@ -291,6 +299,18 @@ describe.skipIf(!built)("bundles built by sam build", () => {
     expect(gone.statusCode).toBe(404);
   });
   it("admin: replays a dead letter to a service with auth by invoking the consumer, which adds the token", async () => {
+    // Registering it asks the consumer bundle whether the token may go to the endpoint.
+    const elsewhere = await call("POST", "/services", {
+      name: "Elsewhere",
+      type: "service",
+      endpoint: "https://ingress.elsewhere.example",
+      handlers: { add: {} },
+      auth: { bearer_token_secret: TOKEN_ARN },
+    });
+    expect(elsewhere.statusCode).toBe(400);
+    expect(elsewhere.json.message).toContain(
+      `the token in ${TOKEN_ARN} is not bound to https://ingress.elsewhere.example`,
+    );
     const service = await call("POST", "/services", {
       name: "Secured",
       type: "virtual_object",
@@ -367,14 +387,47 @@ describe.skipIf(!built)("bundles built by sam build", () => {
       requestTimeoutMs: 10_000,
     });
     expect(invokes[1]?.body?.budgetMs).toBeLessThanOrEqual(20_000);
-    expect(secretsManager.calls).toEqual([
-      {
-        target: "secretsmanager.GetSecretValue",
-        secretId: TOKEN_ARN,
-        authorization: expect.stringMatching(
-          /Credential=AKIDDEPLOYTEST\/\d{8}\/us-east-1\/secretsmanager\//,
-        ),
-      },
+    // Read afresh for each registration check; the replay used the consumer's cached value.
+    const read = {
+      target: "secretsmanager.GetSecretValue",
+      secretId: TOKEN_ARN,
+      authorization: expect.stringMatching(
+        /Credential=AKIDDEPLOYTEST\/\d{8}\/us-east-1\/secretsmanager\//,
+      ),
+    };
+    expect(
+      secretsManager.calls.filter((c) => c.target === "secretsmanager.GetSecretValue"),
+    ).toEqual([read, read]);
+  });
+  it("admin: takes a Kafka secret only with the brokers its tags bind it to (DescribeSecret, signed)", async () => {
+    const properties = {
+      "security.protocol": "SASL_SSL",
+      "sasl.mechanism": "SCRAM-SHA-512",
+      "aws.secrets.manager.arn": KAFKA_SECRET_ARN,
+    };
+    const aimed = await call("POST", "/kafka-clusters", {
+      name: "aimed",
+      properties: { ...properties, "bootstrap.servers": "kafka.attacker.example:9096" },
+    });
+    expect(aimed.statusCode).toBe(400);
+    expect(aimed.json.message).toContain(
+      `secret ${KAFKA_SECRET_ARN} is not bound to kafka.attacker.example:9096`,
+    );
+    const bound = await call("POST", "/kafka-clusters", {
+      name: "scram",
+      properties: { ...properties, "bootstrap.servers": "b-1.kafka.internal:9096" },
+    });
+    expect(bound.statusCode).toBe(201);
+    const described = secretsManager.calls.filter((c) => c.secretId === KAFKA_SECRET_ARN);
+    expect(described.map((c) => c.target)).toEqual([
+      "secretsmanager.DescribeSecret",
+      "secretsmanager.DescribeSecret",
     ]);
+    for (const c of described) {
+      expect(c.authorization).toMatch(
+        /Credential=AKIDDEPLOYTEST\/\d{8}\/us-east-1\/secretsmanager\//,
+      );
+    }
+    expect((await call("DELETE", "/kafka-clusters/scram")).statusCode).toBe(202);
   });
 });

@@ -1,5 +1,5 @@
-// A stand-in for Secrets Manager on loopback: GetSecretValue (JSON 1.1 protocol) for the secrets
-// it was given, ResourceNotFoundException otherwise. Reached through the SDK's standard
+// A stand-in for Secrets Manager on loopback: GetSecretValue and DescribeSecret (tags) (JSON 1.1
+// protocol) for the secrets it was given, ResourceNotFoundException otherwise. Reached through the SDK's standard
 // AWS_ENDPOINT_URL_SECRETS_MANAGER variable; records who asked (SigV4 credential scope).
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -18,6 +18,7 @@ export interface FakeSecretsManager {
 
 export async function startFakeSecretsManager(
   secrets: Readonly<Record<string, string>>,
+  tags: Readonly<Record<string, Readonly<Record<string, string>>>> = {},
 ): Promise<FakeSecretsManager> {
   const calls: SecretsManagerCall[] = [];
   const server = createServer((request, response) => {
@@ -35,6 +36,11 @@ export async function startFakeSecretsManager(
         response.end(JSON.stringify(payload));
       };
       const value = secrets[secretId];
+      if (target === "secretsmanager.DescribeSecret" && value !== undefined) {
+        const Tags = Object.entries(tags[secretId] ?? {}).map(([Key, Value]) => ({ Key, Value }));
+        send(200, { ARN: secretId, Name: secretId.split(":").at(-1), Tags });
+        return;
+      }
       if (target !== "secretsmanager.GetSecretValue" || value === undefined) {
         send(400, {
           __type: "ResourceNotFoundException",

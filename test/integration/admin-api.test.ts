@@ -1,16 +1,45 @@
+import {
+  DescribeSecretCommand,
+  type DescribeSecretCommandOutput,
+  SecretsManagerClient,
+} from "@aws-sdk/client-secrets-manager";
+import { mockClient } from "aws-sdk-client-mock";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import type { DynamoAdminStore } from "../../src/adapters/dynamo-store.ts";
-import { type AdminApi, createAdminApi } from "../../src/app/admin-api.ts";
+import { secretsManagerKafkaBindings } from "../../src/adapters/secrets-manager.ts";
+import { type AdminApi, type AdminApiDeps, createAdminApi } from "../../src/app/admin-api.ts";
 import { clustersFromConfigFile } from "../../src/core/cluster-properties.ts";
 import { DependencyError, ValidationError } from "../../src/core/errors.ts";
 import type { Subscription } from "../../src/core/model.ts";
 import type { AdminStore } from "../../src/core/ports.ts";
+import { sinkTokenCheck } from "../../src/core/secrets.ts";
+import { localSecretResolver } from "../../src/local/local-secrets.ts";
 import { call, FakeFeedControl, storeWith } from "../helpers/admin.ts";
 import { startTestDynamo, type TestDynamo } from "../helpers/dynamo.ts";
 
 const MSK_ARN =
   "arn:aws:kafka:eu-west-1:123456789012:cluster/orders/6357e0b2-0e6a-4b86-a0b4-70df934c2e31-5";
 const SECRET_ARN = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:kafka-AbCdEf";
+const TOKEN_ARN = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:restate/ingress-Ab12Cd";
+const TOKEN = "rst_live_0123456789abcdef";
+/** The sink token's secret, as LOCAL_SECRETS holds it locally: bound to two origins. */
+const sinkSecrets = localSecretResolver({
+  LOCAL_SECRETS: JSON.stringify({
+    [TOKEN_ARN]: {
+      token: TOKEN,
+      endpoints: ["http://localhost:8080", "http://restate.internal:8080"],
+    },
+  }),
+});
+
+// Secrets Manager is the only fake: the admin reads Kafka secret bindings with DescribeSecret.
+const secretsManager = new SecretsManagerClient({
+  region: "eu-west-1",
+  credentials: { accessKeyId: "test", secretAccessKey: "test" },
+});
+const smMock = mockClient(secretsManager);
+/** The tags of SECRET_ARN as Secrets Manager returns them: bound to the MSK cluster. */
+let kafkaSecretTags: DescribeSecretCommandOutput["Tags"];
 
 const REFERENCE_BODY = `{
         "source": "kafka://my-cluster/my-topic",
@@ -31,17 +60,31 @@ let feeds: FakeFeedControl;
 let logs: Array<Record<string, unknown>>;
 let api: AdminApi;
 
-function apiOver(target: AdminStore): AdminApi {
-  return createAdminApi({ store: target, feeds, maxBodyBytes: 2048, log: (e) => logs.push(e) });
+function apiOver(target: AdminStore, extra: Partial<AdminApiDeps> = {}): AdminApi {
+  return createAdminApi({
+    store: target,
+    feeds,
+    maxBodyBytes: 2048,
+    log: (e) => logs.push(e),
+    sinkTokenCheck: sinkTokenCheck(sinkSecrets),
+    kafkaSecretBindings: secretsManagerKafkaBindings({ client: secretsManager }),
+    ...extra,
+  });
 }
 
 beforeAll(async () => {
   dynamo = await startTestDynamo();
 });
 afterAll(async () => {
+  smMock.restore();
   await dynamo.close();
 });
 beforeEach(async () => {
+  smMock.reset();
+  kafkaSecretTags = [{ Key: "kafka-lambda-ingress:brokers", Value: MSK_ARN }];
+  smMock
+    .on(DescribeSecretCommand, { SecretId: SECRET_ARN })
+    .callsFake(async () => ({ ARN: SECRET_ARN, Tags: kafkaSecretTags }));
   store = await dynamo.freshStore();
   feeds = new FakeFeedControl();
   logs = [];
@@ -369,6 +412,106 @@ describe("kafka clusters", () => {
     expect((await call(api, "DELETE", "/kafka-clusters/orders")).status).toBe(404);
   });
 
+  it("takes a credentials secret only with what its tags bind it to, reading them with exactly DescribeSecret", async () => {
+    const rule = (cluster: string, why: string) =>
+      `Kafka cluster "${cluster}": credentials go only to the brokers their secret is bound to: ${why}`;
+    const how = `add them to the secret's tag kafka-lambda-ingress:brokers (space-separated)`;
+    // A broker of the caller's own, with the production SASL secret.
+    const aimed = await call(api, "POST", "/kafka-clusters", {
+      name: "aimed",
+      properties: {
+        "bootstrap.servers": "kafka.attacker.example:9096",
+        "security.protocol": "SASL_SSL",
+        "sasl.mechanism": "SCRAM-SHA-512",
+        "aws.secrets.manager.arn": SECRET_ARN,
+      },
+    });
+    expect(aimed.status).toBe(400);
+    expect(aimed.json.message).toBe(
+      rule("aimed", `secret ${SECRET_ARN} is not bound to kafka.attacker.example:9096; ${how}`),
+    );
+    // Another MSK cluster than the one the secret names.
+    const otherMsk = MSK_ARN.replace("cluster/orders/", "cluster/other/");
+    const other = await call(api, "POST", "/kafka-clusters", {
+      name: "other",
+      properties: { ...body.properties, "aws.msk.cluster.arn": otherMsk },
+    });
+    expect(other.status).toBe(400);
+    expect(other.json.message).toBe(
+      rule("other", `secret ${SECRET_ARN} is not bound to MSK cluster ${otherMsk}; ${how}`),
+    );
+    // Self-managed brokers all bound (host names compare case-insensitively); one more is not.
+    kafkaSecretTags = [
+      { Key: "kafka-lambda-ingress:brokers", Value: "kafka-1.internal:9096 Kafka-2.internal:9096" },
+    ];
+    const selfManaged = {
+      "security.protocol": "SASL_SSL",
+      "sasl.mechanism": "SCRAM-SHA-512",
+      "aws.secrets.manager.arn": SECRET_ARN,
+    };
+    const partly = await call(api, "POST", "/kafka-clusters", {
+      name: "partly",
+      properties: {
+        ...selfManaged,
+        "bootstrap.servers": "kafka-1.internal:9096,kafka-3.internal:9096",
+      },
+    });
+    expect(partly.status).toBe(400);
+    expect(partly.json.message).toContain(`is not bound to kafka-3.internal:9096;`);
+    const onprem = await call(api, "POST", "/kafka-clusters", {
+      name: "onprem",
+      properties: {
+        ...selfManaged,
+        "bootstrap.servers": "KAFKA-1.internal:9096,kafka-2.internal:9096",
+      },
+    });
+    expect(onprem.status).toBe(201);
+    expect(
+      (await call(api, "GET", "/kafka-clusters")).json.clusters.map(
+        (c: { name: string }) => c.name,
+      ),
+    ).toEqual(["my-cluster", "onprem"]);
+    const calls = smMock.commandCalls(DescribeSecretCommand).map((c) => c.args[0].input);
+    expect(calls).toEqual(Array(4).fill({ SecretId: SECRET_ARN }));
+  });
+
+  it("refuses a secret whose binding cannot be read, and any secret without a binding reader", async () => {
+    const unknownSecret = `${SECRET_ARN.slice(0, -6)}Zz9Zz9`;
+    smMock
+      .on(DescribeSecretCommand, { SecretId: unknownSecret })
+      .rejects(Object.assign(new Error("not authorized"), { name: "AccessDeniedException" }));
+    const denied = await call(api, "POST", "/kafka-clusters", {
+      ...body,
+      properties: { ...body.properties, "aws.secrets.manager.arn": unknownSecret },
+    });
+    expect(denied.status).toBe(400);
+    expect(denied.json.message).toBe(
+      `Kafka cluster "orders": credentials go only to the brokers their secret is bound to: cannot read the binding (tags) of secret ${unknownSecret} (AccessDeniedException: not authorized)`,
+    );
+    const blind = apiOver(store, { kafkaSecretBindings: undefined });
+    const refused = await call(blind, "POST", "/kafka-clusters", body);
+    expect(refused.status).toBe(400);
+    expect(refused.json.message).toContain(
+      `this deployment cannot read the binding of secret ${SECRET_ARN}`,
+    );
+    expect((await call(api, "GET", "/kafka-clusters/orders")).status).toBe(404);
+  });
+
+  it("checks the binding again when a subscription (its event source mapping) is created", async () => {
+    expect((await call(api, "POST", "/kafka-clusters", body)).status).toBe(201);
+    kafkaSecretTags = []; // the secret's owner unbinds it
+    const sub = await call(api, "POST", "/subscriptions", {
+      source: "kafka://orders/t",
+      sink: "service://MyService/handle",
+    });
+    expect(sub.status).toBe(400);
+    expect(sub.json.message).toContain(
+      `secret ${SECRET_ARN} is not bound to MSK cluster ${MSK_ARN}`,
+    );
+    expect(feeds.created).toHaveLength(0);
+    expect((await call(api, "GET", "/subscriptions")).json.subscriptions).toEqual([]);
+  });
+
   it("refuses clear credentials without echoing them", async () => {
     const response = await call(api, "POST", "/kafka-clusters", {
       name: "x",
@@ -491,8 +634,6 @@ describe("services", () => {
 });
 
 describe("PATCH /services/{name}", () => {
-  const TOKEN_ARN = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:restate/ingress-Ab12Cd";
-
   it("moves a service in use to a new endpoint; subscriptions stay", async () => {
     const sub = await call(api, "POST", "/subscriptions", REFERENCE_BODY);
     expect(sub.status).toBe(201);
@@ -547,7 +688,6 @@ describe("PATCH /services/{name}", () => {
 });
 
 describe("service auth: secret references only", () => {
-  const TOKEN_ARN = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:restate/ingress-Ab12Cd";
   const CLEAR = "rst_live_0123456789abcdef0123456789abcdef";
 
   it("stores a Secrets Manager reference and shows the reference, never a value", async () => {
@@ -596,6 +736,84 @@ describe("service auth: secret references only", () => {
       expect((await call(api, "GET", "/services/Bad")).status).toBe(404);
     },
   );
+
+  it("a token goes only to the endpoints its secret names: POST and PATCH refuse others with a 400 naming the rule", async () => {
+    const elsewhere = "http://evil.example:8080";
+    const rule = `invalid service: auth.bearer_token_secret: a token goes only to the endpoints its secret names: the token in ${TOKEN_ARN} is not bound to ${elsewhere}; add the origin to the secret's "endpoints"`;
+    const auth = { bearer_token_secret: TOKEN_ARN };
+    const created = await call(api, "POST", "/services", {
+      ...myService,
+      name: "Authed",
+      endpoint: elsewhere,
+      auth,
+    });
+    expect(created.status).toBe(400);
+    expect(created.json.message).toBe(rule);
+    expect((await call(api, "GET", "/services/Authed")).status).toBe(404);
+
+    // Moving a service with auth, or adding auth to a service elsewhere, is refused the same way.
+    const withAuth = await call(api, "PATCH", "/services/MyService", { auth });
+    expect(withAuth.status).toBe(200);
+    const moved = await call(api, "PATCH", "/services/MyService", { endpoint: elsewhere });
+    expect(moved.status).toBe(400);
+    expect(moved.json.message).toBe(rule.replace("invalid service:", "invalid service change:"));
+    await call(api, "PATCH", "/services/MyService", { auth: null });
+    await call(api, "PATCH", "/services/MyService", { endpoint: elsewhere });
+    const added = await call(api, "PATCH", "/services/MyService", { auth });
+    expect(added.status).toBe(400);
+    expect(added.json.message).toContain(`is not bound to ${elsewhere}`);
+    expect((await call(api, "GET", "/services/MyService")).json.auth).toBeUndefined();
+
+    // A path prefix binds the path too.
+    const prefixed = apiOver(store, {
+      sinkTokenCheck: sinkTokenCheck(
+        localSecretResolver({
+          LOCAL_SECRETS: JSON.stringify({
+            [TOKEN_ARN]: { token: TOKEN, endpoints: ["https://gw.example.com/restate"] },
+          }),
+        }),
+      ),
+    });
+    const outside = await call(prefixed, "POST", "/services", {
+      ...myService,
+      name: "Outside",
+      endpoint: "https://gw.example.com/admin",
+      auth,
+    });
+    expect(outside.status).toBe(400);
+    expect(outside.json.message).toContain(
+      `the token in ${TOKEN_ARN} is bound to https://gw.example.com/restate, not to https://gw.example.com/admin`,
+    );
+    const inside = await call(prefixed, "POST", "/services", {
+      ...myService,
+      name: "Inside",
+      endpoint: "https://gw.example.com/restate/",
+      auth,
+    });
+    expect(inside.status).toBe(201);
+    expect(JSON.stringify([created.json, moved.json, outside.json])).not.toContain(TOKEN);
+  });
+
+  it("refuses auth whose secret cannot be read, or when there is no way to check it", async () => {
+    const other = `${TOKEN_ARN.slice(0, -6)}Zz9Zz9`;
+    const unknown = await call(api, "POST", "/services", {
+      ...myService,
+      name: "Unknown",
+      auth: { bearer_token_secret: other },
+    });
+    expect(unknown.status).toBe(400);
+    expect(unknown.json.message).toContain(`secret ${other} is not in LOCAL_SECRETS`);
+    const blind = apiOver(store, { sinkTokenCheck: undefined });
+    const refused = await call(blind, "POST", "/services", {
+      ...myService,
+      name: "Blind",
+      auth: { bearer_token_secret: TOKEN_ARN },
+    });
+    expect(refused.status).toBe(400);
+    expect(refused.json.message).toContain(
+      `this deployment cannot check where the token in ${TOKEN_ARN} may go`,
+    );
+  });
 
   it("a clear credential at the top level is refused with the same hint", async () => {
     for (const field of ["token", "authorization", "headers"]) {

@@ -1,5 +1,6 @@
 // The admin API over the DynamoDB store with the real LambdaFeedControl, the Lambda control plane
-// mocked: the exact requests sent to AWS, and what happens when they fail.
+// and Secrets Manager (the Kafka secret's binding tags) mocked: the exact requests sent to AWS,
+// and what happens when they fail.
 import {
   CreateAliasCommand,
   CreateEventSourceMappingCommand,
@@ -13,10 +14,12 @@ import {
   ServiceException,
   UpdateEventSourceMappingCommand,
 } from "@aws-sdk/client-lambda";
+import { DescribeSecretCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import { mockClient } from "aws-sdk-client-mock";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import type { DynamoAdminStore } from "../../src/adapters/dynamo-store.ts";
 import { LambdaFeedControl } from "../../src/adapters/lambda-feeds.ts";
+import { secretsManagerKafkaBindings } from "../../src/adapters/secrets-manager.ts";
 import { type AdminApi, createAdminApi } from "../../src/app/admin-api.ts";
 import { DependencyError } from "../../src/core/errors.ts";
 import type { AdminStore } from "../../src/core/ports.ts";
@@ -32,6 +35,7 @@ const ESM_UUID = "a1b2c3d4-5678-90ab-cdef-11111EXAMPLE";
 const meta = { $metadata: {} };
 
 const lambdaMock = mockClient(LambdaClient);
+const smMock = mockClient(SecretsManagerClient);
 let dynamo: TestDynamo;
 let store: DynamoAdminStore;
 let logs: Array<Record<string, unknown>>;
@@ -47,6 +51,7 @@ function apiOver(target: AdminStore, retryDelaysMs: number[] = [0, 0, 0]): Admin
     feeds,
     maxBodyBytes: 64 * 1024,
     log: (e) => logs.push(e),
+    kafkaSecretBindings: secretsManagerKafkaBindings(),
   });
 }
 
@@ -55,10 +60,16 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   lambdaMock.restore();
+  smMock.restore();
   await dynamo.close();
 });
 beforeEach(async () => {
   lambdaMock.reset();
+  smMock.reset();
+  // The secret's owner bound it to the MSK cluster.
+  smMock
+    .on(DescribeSecretCommand, { SecretId: SECRET_ARN })
+    .resolves({ ARN: SECRET_ARN, Tags: [{ Key: "kafka-lambda-ingress:brokers", Value: MSK_ARN }] });
   logs = [];
   store = await dynamo.freshStore();
   lambdaMock.on(CreateAliasCommand).callsFake((input: { Name: string }) => ({
@@ -137,6 +148,11 @@ describe("create", () => {
       SourceAccessConfigurations: [{ Type: "SASL_SCRAM_512_AUTH", URI: SECRET_ARN }],
       BatchSize: 500,
     });
+    // The binding was read when the cluster was registered and again for this mapping.
+    expect(smMock.commandCalls(DescribeSecretCommand).map((c) => c.args[0].input)).toEqual([
+      { SecretId: SECRET_ARN },
+      { SecretId: SECRET_ARN },
+    ]);
     expect(response.json.feed).toEqual({
       kind: "aws",
       eventSourceMappingUuid: ESM_UUID,

@@ -8,6 +8,7 @@ import { parseEndpointAllowList } from "../../src/core/endpoint-policy.ts";
 import { BatchRetryError } from "../../src/core/outcome.ts";
 import { type SecretResolver, SecretUnavailableError } from "../../src/core/secrets.ts";
 import { createConsumerHandler } from "../../src/handlers/consumer.ts";
+import { localSecretResolver } from "../../src/local/local-secrets.ts";
 import { loadEvent, manyRecords, mskEvent, type SyntheticRecord } from "../helpers/kafka-events.ts";
 import {
   demoCluster,
@@ -418,6 +419,12 @@ describe("sink auth over real HTTP", () => {
   const TOKEN_ARN = "arn:aws:secretsmanager:us-east-1:123456789012:secret:restate-token-Ab12Cd";
   const TOKEN = "rst_live_0123456789abcdef";
 
+  /** What a secret `{"token", "endpoints": [url]}` resolves to. */
+  const boundTo = (url: string, token: string) => ({
+    token,
+    endpoints: [{ origin: new URL(url).origin, path: "" }],
+  });
+
   function authedHandler(endpoint: string, secrets: SecretResolver, lines: string[]) {
     return createConsumerHandler({
       catalog: memoryCatalog({
@@ -441,7 +448,7 @@ describe("sink auth over real HTTP", () => {
       {
         resolve: async (ref) => {
           asked.push(ref);
-          return TOKEN;
+          return boundTo(sink.url, TOKEN);
         },
       },
       lines,
@@ -457,6 +464,58 @@ describe("sink auth over real HTTP", () => {
     expect(lines.join("\n")).not.toContain(TOKEN);
   });
 
+  it("a token goes only to the origins its secret names: a service moved elsewhere gets nothing sent, its records are terminal", async () => {
+    const bound = await sinkServer(() => ({ status: 200 }));
+    const elsewhere = await sinkServer(() => ({ status: 200 }));
+    const secrets = localSecretResolver({
+      LOCAL_SECRETS: JSON.stringify({
+        [TOKEN_ARN]: JSON.stringify({ token: TOKEN, endpoints: [bound.url] }),
+      }),
+    });
+    const lines: string[] = [];
+    // As after `PATCH /services/Orders {"endpoint": ...}` by a caller of the admin API.
+    const moved = authedHandler(elsewhere.url, secrets, lines);
+    expect(await moved(mskEvent(manyRecords(6, 2, 3)), context())).toEqual({
+      batchItemFailures: [],
+    });
+    expect(elsewhere.requests).toHaveLength(0);
+    const origin = new URL(elsewhere.url).origin;
+    const terminal = lines.map((l) => JSON.parse(l)).filter((l) => l.offset !== undefined);
+    expect(terminal).toHaveLength(6);
+    for (const line of terminal) {
+      expect(line.reason).toBe(
+        `the token in ${TOKEN_ARN} is not bound to ${origin}; add the origin to the secret's "endpoints"`,
+      );
+    }
+    expect(lines.join("\n")).not.toContain(TOKEN);
+
+    // The bound origin still gets every record, with the token.
+    const handler = authedHandler(bound.url, secrets, []);
+    expect(await handler(mskEvent(manyRecords(6, 2, 3)), context())).toEqual({
+      batchItemFailures: [],
+    });
+    expect(bound.requests).toHaveLength(6);
+    expect(bound.requests.every((r) => r.headers.authorization === `Bearer ${TOKEN}`)).toBe(true);
+  });
+
+  it("a token whose secret names no endpoints (a bare token) is sent nowhere; the reason says how to bind it", async () => {
+    const sink = await sinkServer(() => ({ status: 200 }));
+    const lines: string[] = [];
+    const handler = authedHandler(
+      sink.url,
+      localSecretResolver({ LOCAL_SECRETS: JSON.stringify({ [TOKEN_ARN]: TOKEN }) }),
+      lines,
+    );
+    await handler(mskEvent(manyRecords(2, 1, 1)), context());
+    expect(sink.requests).toHaveLength(0);
+    const reasons = lines.map((l) => JSON.parse(l).reason).filter(Boolean);
+    expect(reasons[0]).toBe(
+      `the token in ${TOKEN_ARN} is bound to no endpoint, so it is not sent to ${new URL(sink.url).origin}: ` +
+        `store the secret as {"token": "...", "endpoints": ["https://host[:port][/prefix]"]} naming ${new URL(sink.url).origin}`,
+    );
+    expect(lines.join("\n")).not.toContain(TOKEN);
+  });
+
   it("a 401 (rotated token) is retryable, keeps the record in its lane and re-reads the secret", async () => {
     let current = "old-token";
     const sink = await sinkServer((request) => ({
@@ -467,7 +526,7 @@ describe("sink auth over real HTTP", () => {
     const secrets: SecretResolver = {
       resolve: async () => {
         cached ??= current;
-        return cached;
+        return boundTo(sink.url, cached);
       },
       forget: (ref) => {
         forgotten.push(ref);

@@ -17,6 +17,11 @@ let dataDir: string;
 let stack: LocalStack;
 let sink: RecordingSink;
 const failingKey = "key-07";
+const TOKEN_ARN = "arn:aws:secretsmanager:us-east-1:123456789012:secret:local-token";
+const TOKEN = "local_0123456789";
+const savedLocalSecrets = process.env.LOCAL_SECRETS;
+/** LOCAL_SECRETS binding the token to the sink's origin. */
+const boundSecrets = () => JSON.stringify({ [TOKEN_ARN]: { token: TOKEN, endpoints: [sink.url] } });
 const sinkLatencyMs = 20;
 
 async function api(method: string, path: string, body?: unknown) {
@@ -80,10 +85,14 @@ beforeAll(async () => {
     status: request.path.includes(`/${failingKey}/`) ? 500 : 200,
     delayMs: sinkLatencyMs,
   }));
+  // The stack's admin checks a token's binding from LOCAL_SECRETS, as the consumer does.
+  process.env.LOCAL_SECRETS = boundSecrets();
   stack = await startLocalStack({ dataDir, port: 0, consumeKafka: false, log: () => {} });
 });
 
 afterAll(async () => {
+  if (savedLocalSecrets === undefined) delete process.env.LOCAL_SECRETS;
+  else process.env.LOCAL_SECRETS = savedLocalSecrets;
   await stack?.close();
   await sink?.close();
   await rm(dataDir, { recursive: true, force: true });
@@ -231,9 +240,9 @@ describe("local stack", () => {
     expect(result.stderr).toMatch(/retry|undelivered|failed/i);
   });
 
-  it("resolves a service's bearer token secret from LOCAL_SECRETS, or fails the batch clearly", async () => {
-    const arn = "arn:aws:secretsmanager:us-east-1:123456789012:secret:local-token";
-    const token = "local_0123456789";
+  it("resolves a service's bearer token secret from LOCAL_SECRETS, sends it only where it is bound, or fails the batch clearly", async () => {
+    const arn = TOKEN_ARN;
+    const token = TOKEN;
     const service = await api("POST", "/services", {
       name: "Secured",
       type: "service",
@@ -242,6 +251,13 @@ describe("local stack", () => {
       auth: { bearer_token_secret: arn },
     });
     expect(service.status).toBe(201);
+    // The local admin checks the binding too: another origin is refused, naming the rule.
+    const elsewhere = sink.url.replace(/:(\d+)$/, (_, port) => `:${Number(port) + 1}`);
+    const moved = await api("PATCH", "/services/Secured", { endpoint: elsewhere });
+    expect(moved.status).toBe(400);
+    expect(moved.json.message).toContain(
+      `the token in ${arn} is not bound to ${new URL(elsewhere).origin}; add the origin to the secret's "endpoints"`,
+    );
     const created = await api("POST", "/subscriptions", {
       source: "kafka://my-cluster/secured",
       sink: "service://Secured/handle",
@@ -258,16 +274,55 @@ describe("local stack", () => {
     expect(missing.stderr).toContain(`secret ${arn} is not in LOCAL_SECRETS`);
     expect(sink.requests).toHaveLength(0);
 
-    const ok = await invoke(event, created.json.id, {
-      LOCAL_SECRETS: JSON.stringify({ [arn]: JSON.stringify({ token }) }),
+    // A bare token (the old format) is bound to nothing: the record is terminal (dead-lettered
+    // with the rule as its reason), nothing is sent.
+    const bare = await invoke(event, created.json.id, {
+      LOCAL_SECRETS: JSON.stringify({ [arn]: token }),
     });
+    expect(bare.code).toBe(0);
+    expect(sink.requests).toHaveLength(0);
+    expect(bare.stderr).not.toContain(token);
+    const letters = await api("GET", `/subscriptions/${created.json.id}/dead-letters`);
+    expect(letters.json.dead_letters.map((l: { reason: string }) => l.reason)).toEqual([
+      `the token in ${arn} is bound to no endpoint, so it is not sent to ${new URL(sink.url).origin}: ` +
+        `store the secret as {"token": "...", "endpoints": ["https://host[:port][/prefix]"]} naming ${new URL(sink.url).origin}`,
+    ]);
+    expect(JSON.stringify(letters.json)).not.toContain(token);
+
+    // Once the secret is bound (the stack's LOCAL_SECRETS), the letter replays with the token.
+    const replayed = await api("POST", `/subscriptions/${created.json.id}/dead-letters/replay`, {
+      all: true,
+    });
+    expect(replayed.json).toMatchObject({ replayed: 1, failed: 0 });
+    const next = selfManagedEvent(bootstrapServers, [{ ...records[0], offset: 2 } as RecordSpec]);
+    const ok = await invoke(next, created.json.id, { LOCAL_SECRETS: boundSecrets() });
     expect(ok.code).toBe(0);
-    expect(sink.requests.map((r) => r.headers.authorization)).toEqual([`Bearer ${token}`]);
+    expect(sink.requests.map((r) => [r.headers["kafka.offset"], r.headers.authorization])).toEqual([
+      ["1", `Bearer ${token}`],
+      ["2", `Bearer ${token}`],
+    ]);
     expect(ok.stderr).not.toContain(token);
 
     // leave the stack as the later tests expect it
     expect((await api("DELETE", `/subscriptions/${created.json.id}`)).status).toBe(202);
     expect((await api("DELETE", "/services/Secured")).status).toBe(202);
+  });
+
+  it("refuses an API cluster naming a Kafka secret: there is no binding to read locally", async () => {
+    const secret = "arn:aws:secretsmanager:us-east-1:123456789012:secret:kafka-prod";
+    const response = await api("POST", "/kafka-clusters", {
+      name: "aimed",
+      properties: {
+        "bootstrap.servers": "127.0.0.1:19099",
+        "security.protocol": "SASL_PLAINTEXT",
+        "sasl.mechanism": "PLAIN",
+        "aws.secrets.manager.arn": secret,
+      },
+    });
+    expect(response.status).toBe(400);
+    expect(response.json.message).toBe(
+      `Kafka cluster "aimed": credentials go only to the brokers their secret is bound to: the local stack has no Secrets Manager, so secret ${secret} is bound to no broker here: declare the cluster in the config file (--config-file) with "sasl.username" and "sasl.password"`,
+    );
   });
 
   it("finds the subscription by cluster and topic when no alias names it", async () => {

@@ -9,7 +9,8 @@ import {
 import { buildDeadLetter, type DeadLetter } from "../../src/core/dead-letters.ts";
 import { parseEndpointAllowList } from "../../src/core/endpoint-policy.ts";
 import { ConflictError } from "../../src/core/errors.ts";
-import { SecretUnavailableError } from "../../src/core/secrets.ts";
+import { type SecretResolver, SecretUnavailableError } from "../../src/core/secrets.ts";
+import { localSecretResolver } from "../../src/local/local-secrets.ts";
 import { memoryCatalog, service, subscription } from "../helpers/memory-catalog.ts";
 import { type RecordingSink, startRecordingSink } from "../helpers/recording-sink.ts";
 
@@ -48,8 +49,14 @@ afterAll(async () => {
   await sink.close();
 });
 
+/** What a secret `{"token", "endpoints": [url]}` resolves to. */
+const boundTo = (url: string, token: string) => ({
+  token,
+  endpoints: [{ origin: new URL(url).origin, path: "" }],
+});
+
 function deliveries(
-  secrets?: { resolve(ref: string): Promise<string> },
+  secrets?: SecretResolver,
   options: Partial<ReplayDeliveryOptions> = {},
   endpoint = sink.url,
 ) {
@@ -67,10 +74,29 @@ function deliveries(
 
 describe("replay delivery", () => {
   it("sends authorization: Bearer <token> to a service with auth", async () => {
-    const replay = deliveries({ resolve: async () => TOKEN });
+    const replay = deliveries({ resolve: async () => boundTo(sink.url, TOKEN) });
     const deliver: LetterDelivery = await replay.letterDelivery(subscription());
     expect(await deliver(letter('{"n":7}'), soon())).toEqual({ outcome: "delivered" });
     expect(sink.requests.at(-1)?.headers.authorization).toBe(`Bearer ${TOKEN}`);
+    await replay.close();
+  });
+
+  it("sends nothing to an origin the secret does not name, and says which rule stopped it", async () => {
+    const sent = sink.requests.length;
+    const replay = deliveries(
+      localSecretResolver({
+        LOCAL_SECRETS: JSON.stringify({
+          [TOKEN_ARN]: { token: TOKEN, endpoints: ["https://ingress.example.com/restate"] },
+        }),
+      }),
+    );
+    const deliver = await replay.letterDelivery(subscription());
+    const outcome = await deliver(letter('{"n":7}'), soon());
+    expect(outcome).toEqual({
+      outcome: "failed",
+      reason: `the token in ${TOKEN_ARN} is not bound to ${new URL(sink.url).origin}; add the origin to the secret's "endpoints"`,
+    });
+    expect(sink.requests).toHaveLength(sent);
     await replay.close();
   });
 
@@ -89,7 +115,7 @@ describe("replay delivery", () => {
       retryDelayMs: 1,
       maxAttempts: 1, // the re-read token still gets its own attempt
       secrets: {
-        resolve: async () => current,
+        resolve: async () => boundTo(rotated.url, current),
         forget: (ref) => {
           forgotten.push(ref);
         },
@@ -132,7 +158,10 @@ describe("replay delivery", () => {
   });
 
   it("refuses a value over MAX_REQUEST_BYTES with the consumer's reason, sending nothing", async () => {
-    const replay = deliveries({ resolve: async () => TOKEN }, { limits: { maxRequestBytes: 4 } });
+    const replay = deliveries(
+      { resolve: async () => boundTo(sink.url, TOKEN) },
+      { limits: { maxRequestBytes: 4 } },
+    );
     const deliver = await replay.letterDelivery(subscription());
     const before = sink.requests.length;
     expect(await deliver(letter('{"n":7}'), soon())).toEqual({
@@ -187,7 +216,7 @@ describe("replay delivery", () => {
   });
 
   it("refuses a key too long for the request path with the consumer's reason, sending nothing", async () => {
-    const replay = deliveries({ resolve: async () => TOKEN });
+    const replay = deliveries({ resolve: async () => boundTo(sink.url, TOKEN) });
     const deliver = await replay.letterDelivery(subscription());
     const before = sink.requests.length;
     expect(await deliver(letter('{"n":7}', "é".repeat(400)), soon())).toEqual({
@@ -205,7 +234,9 @@ describe("replay delivery", () => {
     const port = new URL(sink.url).port;
     const before = sink.requests.length;
     for (const host of ["0.0.0.0", "[::ffff:0:0]"]) {
-      const replay = deliveries({ resolve: async () => TOKEN }, {}, `http://${host}:${port}`);
+      const endpoint = `http://${host}:${port}`;
+      // the token is bound to the endpoint: the address check is what refuses it
+      const replay = deliveries({ resolve: async () => boundTo(endpoint, TOKEN) }, {}, endpoint);
       const deliver = await replay.letterDelivery(subscription());
       const address = host === "0.0.0.0" ? host : "::ffff:0:0";
       expect(await deliver(letter('{"n":7}'), soon())).toEqual({
@@ -215,7 +246,7 @@ describe("replay delivery", () => {
       await replay.close();
     }
     const listed = deliveries(
-      { resolve: async () => TOKEN },
+      { resolve: async () => boundTo(sink.url, TOKEN) },
       { endpointAllow: parseEndpointAllowList("restate.internal:8080") },
     );
     const deliver = await listed.letterDelivery(subscription());

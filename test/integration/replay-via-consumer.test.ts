@@ -1,8 +1,9 @@
-// Replays as they run on AWS: the admin API (no access to sink tokens) invokes the consumer
-// function through the Lambda API, naming batches of letters and the time each may take; the
-// consumer reads the letters and the token from its own stores and delivers. The Lambda API is
-// the only fake (aws-sdk-client-mock, exact Invoke requests asserted); its Invoke runs the real
-// consumer function code, against dynalite and a real loopback sink.
+// Replays and token checks as they run on AWS: the admin API (no access to sink tokens) invokes
+// the consumer function through the Lambda API, naming batches of letters and the time each may
+// take, or asking whether a service's token may go to its endpoint; the consumer reads the letters
+// and the token from its own stores and delivers only where the token's secret binds it. The
+// Lambda API is the only fake (aws-sdk-client-mock, exact Invoke requests asserted); its Invoke
+// runs the real consumer function code, against dynalite and a real loopback sink.
 import { InvokeCommand, type InvokeCommandInput, LambdaClient } from "@aws-sdk/client-lambda";
 import { mockClient } from "aws-sdk-client-mock";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
@@ -10,12 +11,21 @@ import { DynamoDeadLetterStore } from "../../src/adapters/dynamo-dead-letters.ts
 import { DynamoProgressStore } from "../../src/adapters/dynamo-progress.ts";
 import { DynamoAdminStore } from "../../src/adapters/dynamo-store.ts";
 import { ConsumerFunctionReplay } from "../../src/adapters/lambda-replay.ts";
+import { consumerFunctionTokenCheck } from "../../src/adapters/lambda-token-check.ts";
 import { type AdminApi, createAdminApi } from "../../src/app/admin-api.ts";
 import { consumerConfig } from "../../src/config.ts";
 import { clustersFromConfigFile } from "../../src/core/cluster-properties.ts";
 import { buildDeadLetter, parkedKeyId } from "../../src/core/dead-letters.ts";
 import { REPLAY_COMMAND } from "../../src/core/replay-command.ts";
-import { type SecretResolver, SecretUnavailableError } from "../../src/core/secrets.ts";
+import {
+  credentialFromSecretString,
+  type SecretResolver,
+  SecretUnavailableError,
+} from "../../src/core/secrets.ts";
+import {
+  encodeTokenCheckCommand,
+  TOKEN_CHECK_COMMAND,
+} from "../../src/core/token-check-command.ts";
 import { createConsumerFunction } from "../../src/handlers/consumer.ts";
 import { call, FakeFeedControl } from "../helpers/admin.ts";
 import { startTestDynamo, type TestDynamo } from "../helpers/dynamo.ts";
@@ -42,6 +52,9 @@ let api: AdminApi;
 let apiWithBudget: (replayBudgetMs: number) => AdminApi;
 let subId: string;
 let tokenReadable: boolean;
+/** The secret's `endpoints` (default: the sink's origin). */
+let boundEndpoints: string[];
+let invocation: number;
 /** Invocations (1-based) the fake Lambda fails with a function error. */
 let failingInvocations: Set<number>;
 let catalog: DynamoAdminStore;
@@ -74,6 +87,7 @@ beforeEach(async () => {
   sink.requests.length = 0;
   reply = () => ({ status: 200 });
   tokenReadable = true;
+  boundEndpoints = [sink.url];
   failingInvocations = new Set();
   const table = await dynamo.freshTable();
   const store = new DynamoAdminStore(dynamo.client, table);
@@ -81,7 +95,12 @@ beforeEach(async () => {
   // The consumer function: may read the sink token.
   const secrets: SecretResolver = {
     resolve: async (ref) => {
-      if (ref === TOKEN_ARN && tokenReadable) return TOKEN;
+      if (ref === TOKEN_ARN && tokenReadable) {
+        return credentialFromSecretString(
+          ref,
+          JSON.stringify({ token: TOKEN, endpoints: boundEndpoints }),
+        );
+      }
       throw new SecretUnavailableError(ref, `cannot read secret ${ref} (AccessDeniedException)`);
     },
   };
@@ -93,7 +112,7 @@ beforeEach(async () => {
     reliability: { deadLetters: letters, progress: new DynamoProgressStore(dynamo.client, table) },
     log: () => {},
   });
-  let invocation = 0;
+  invocation = 0;
   lambdaMock.on(InvokeCommand).callsFake(async (input: InvokeCommandInput) => {
     const event = JSON.parse(new TextDecoder().decode(input.Payload as Uint8Array));
     const encode = (value: unknown) => new TextEncoder().encode(JSON.stringify(value));
@@ -105,7 +124,11 @@ beforeEach(async () => {
         Payload: encode({ errorType: "Runtime.OutOfMemory", errorMessage: "out of memory" }),
       };
     }
-    return { StatusCode: 200, Payload: encode(await consumer.replay(event)) };
+    const reply =
+      event.command === TOKEN_CHECK_COMMAND
+        ? await consumer.checkToken(event)
+        : await consumer.replay(event);
+    return { StatusCode: 200, Payload: encode(reply) };
   });
   // The admin function: no secrets at all, replays through the consumer function.
   const replay = new ConsumerFunctionReplay(lambda, CONSUMER, 2_000);
@@ -118,6 +141,7 @@ beforeEach(async () => {
       progress: new DynamoProgressStore(dynamo.client, table),
       replayDelivery: (subscription) => replay.forSubscription(subscription),
       replayBudgetMs,
+      sinkTokenCheck: consumerFunctionTokenCheck(lambda, CONSUMER),
       log: () => {},
     });
   api = apiWithBudget(20_000);
@@ -139,6 +163,9 @@ beforeEach(async () => {
   });
   expect(created.status).toBe(201);
   subId = created.json.id;
+  // Setting up asked the consumer to check the token binding: tests count from here.
+  lambdaMock.resetHistory();
+  invocation = 0;
   await letters.park([5, 6].map(keyLetter));
 });
 
@@ -220,6 +247,88 @@ describe("replay through the consumer function", () => {
     // The token never travels through the admin side.
     expect(JSON.stringify(calls)).not.toContain(TOKEN);
     expect(JSON.stringify(response.json)).not.toContain(TOKEN);
+  });
+
+  it("a service with auth goes only to endpoints its token's secret names: POST and PATCH ask the consumer, 400 naming the rule", async () => {
+    const elsewhere = "https://ingress.elsewhere.example";
+    const registered = await call(api, "POST", "/services", {
+      name: "Moved",
+      type: "service",
+      endpoint: elsewhere,
+      handlers: { run: {} },
+      auth: { bearer_token_secret: TOKEN_ARN },
+    });
+    const rule = `the token in ${TOKEN_ARN} is not bound to ${elsewhere}; add the origin to the secret's "endpoints"`;
+    expect(registered.status).toBe(400);
+    expect(registered.json.message).toBe(
+      `invalid service: auth.bearer_token_secret: a token goes only to the endpoints its secret names: ${rule}`,
+    );
+    expect((await call(api, "GET", "/services/Moved")).status).toBe(404);
+
+    const moved = await call(api, "PATCH", "/services/Orders", { endpoint: elsewhere });
+    expect(moved.status).toBe(400);
+    expect(moved.json.message).toContain(rule);
+    expect((await call(api, "GET", "/services/Orders")).json.endpoint).toBe(sink.url);
+
+    const calls = invocations();
+    expect(calls.map((c) => c.input.FunctionName)).toEqual([CONSUMER, CONSUMER]);
+    for (const { input, payload } of calls) {
+      expect(Object.keys(input).sort()).toEqual(["FunctionName", "InvocationType", "Payload"]);
+      expect(input.InvocationType).toBe("RequestResponse");
+      expect(payload).toEqual({
+        command: TOKEN_CHECK_COMMAND,
+        secretRef: TOKEN_ARN,
+        endpoint: elsewhere,
+      });
+    }
+    expect(JSON.stringify([registered.json, moved.json])).not.toContain(TOKEN);
+
+    // The secret's owner binds the new origin: now the move is accepted.
+    boundEndpoints = [sink.url, elsewhere];
+    expect((await call(api, "PATCH", "/services/Orders", { endpoint: elsewhere })).status).toBe(
+      200,
+    );
+
+    // A secret the consumer cannot read is refused too, naming the ARN.
+    tokenReadable = false;
+    const unreadable = await call(api, "PATCH", "/services/Orders", { endpoint: sink.url });
+    expect(unreadable.status).toBe(400);
+    expect(unreadable.json.message).toContain(`cannot read secret ${TOKEN_ARN}`);
+  });
+
+  it("the consumer refuses token checks it cannot read (a bad ARN, a non-http endpoint)", async () => {
+    for (const payload of [
+      { command: TOKEN_CHECK_COMMAND, secretRef: TOKEN, endpoint: sink.url },
+      { command: TOKEN_CHECK_COMMAND, secretRef: TOKEN_ARN, endpoint: "file:///etc/passwd" },
+      { command: TOKEN_CHECK_COMMAND, secretRef: TOKEN_ARN },
+    ]) {
+      await expect(consumer.checkToken(payload)).rejects.toThrow(/^invalid token check: /);
+    }
+    expect(
+      await consumer.checkToken(
+        encodeTokenCheckCommand({ secretRef: TOKEN_ARN, endpoint: `${sink.url}/x` }),
+      ),
+    ).toEqual({ bound: true });
+  });
+
+  it("a replay to an endpoint the token is not bound to sends nothing and says why; the letters stay", async () => {
+    const other = await startRecordingSink(() => ({ status: 200 }));
+    try {
+      // A service stored with an endpoint its token is not bound to (e.g. moved before the check).
+      const current = await catalog.getService("Orders");
+      if (current === undefined) throw new Error("service missing");
+      await catalog.replaceService(current, { ...current, endpoint: other.url });
+      const response = await replayAll();
+      expect(response.status).toBe(200);
+      expect(response.json).toMatchObject({ replayed: 0, failed: 1, remaining: 2 });
+      expect(JSON.stringify(response.json.failures)).toContain(
+        `the token in ${TOKEN_ARN} is not bound to ${new URL(other.url).origin}; add the origin to the secret's \\"endpoints\\"`,
+      );
+      expect(other.requests).toHaveLength(0);
+      expect(sink.requests).toHaveLength(0);
+    } finally {
+      await other.close();
+    }
   });
 
   it("answers 409 when the consumer cannot read the token either; the letters stay", async () => {

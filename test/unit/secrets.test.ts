@@ -2,9 +2,10 @@ import { describe, expect, it } from "vitest";
 import {
   authorizationFor,
   cachedSecretResolver,
+  credentialFromSecretString,
   SECRET_ARN_PATTERN,
   SecretUnavailableError,
-  tokenFromSecretString,
+  tokenRefusal,
 } from "../../src/core/secrets.ts";
 import { localSecretResolver } from "../../src/local/local-secrets.ts";
 
@@ -43,10 +44,37 @@ describe("SECRET_ARN_PATTERN", () => {
   });
 });
 
-describe("tokenFromSecretString", () => {
-  it("takes the whole string, or the token field of a JSON object, trimmed", () => {
-    expect(tokenFromSecretString(ARN, `  ${TOKEN}\n`)).toBe(TOKEN);
-    expect(tokenFromSecretString(ARN, JSON.stringify({ token: TOKEN, note: "x" }))).toBe(TOKEN);
+const BOUND = "https://abc.env.eu.restate.cloud:8080";
+
+describe("credentialFromSecretString", () => {
+  it("reads {token, endpoints}: the token trimmed, each endpoint as origin and path prefix", () => {
+    expect(
+      credentialFromSecretString(
+        ARN,
+        JSON.stringify({
+          token: ` ${TOKEN}\n`,
+          endpoints: [`${BOUND}/`, "https://GW.Example.com:443/restate/", "http://127.0.0.1:8080"],
+        }),
+      ),
+    ).toEqual({
+      token: TOKEN,
+      endpoints: [
+        { origin: BOUND, path: "" },
+        { origin: "https://gw.example.com", path: "/restate" },
+        { origin: "http://127.0.0.1:8080", path: "" },
+      ],
+    });
+  });
+
+  it("reads a bare token or JSON without endpoints as bound to nothing", () => {
+    expect(credentialFromSecretString(ARN, `  ${TOKEN}\n`)).toEqual({
+      token: TOKEN,
+      endpoints: [],
+    });
+    expect(credentialFromSecretString(ARN, JSON.stringify({ token: TOKEN }))).toEqual({
+      token: TOKEN,
+      endpoints: [],
+    });
   });
 
   it.each([
@@ -57,10 +85,21 @@ describe("tokenFromSecretString", () => {
     ["JSON without token", JSON.stringify({ value: TOKEN })],
     ["JSON with a non-string token", JSON.stringify({ token: 42 })],
     ["broken JSON", `{"token": "${TOKEN}"`],
+    ["endpoints not a list", JSON.stringify({ token: TOKEN, endpoints: BOUND })],
+    ["an endpoint not a URL", JSON.stringify({ token: TOKEN, endpoints: ["abc.example"] })],
+    ["an endpoint not http(s)", JSON.stringify({ token: TOKEN, endpoints: ["ftp://a.example"] })],
+    [
+      "an endpoint with credentials",
+      JSON.stringify({ token: TOKEN, endpoints: ["https://u:p@a.example"] }),
+    ],
+    [
+      "an endpoint with a query",
+      JSON.stringify({ token: TOKEN, endpoints: ["https://a.example?x"] }),
+    ],
   ])("refuses %s, naming the ARN and never the value", (_, secret) => {
     let caught: unknown;
     try {
-      tokenFromSecretString(ARN, secret);
+      credentialFromSecretString(ARN, secret);
     } catch (error) {
       caught = error;
     }
@@ -69,6 +108,72 @@ describe("tokenFromSecretString", () => {
     expect(error.secretRef).toBe(ARN);
     expect(error.message).toContain(ARN);
     expect(error.message).not.toContain(TOKEN);
+  });
+});
+
+describe("tokenRefusal", () => {
+  const endpoints = credentialFromSecretString(
+    ARN,
+    JSON.stringify({ token: TOKEN, endpoints: [BOUND, "https://gw.example.com/restate"] }),
+  ).endpoints;
+
+  it("lets the token go to a bound origin, and under a bound path prefix only", () => {
+    for (const url of [
+      `${BOUND}/Orders/process`,
+      "https://abc.env.eu.restate.cloud:8080/Orders/k%2F1/process/send",
+      "https://GW.example.com/restate/Orders/process",
+      "https://gw.example.com:443/restate",
+    ]) {
+      expect(tokenRefusal(ARN, endpoints, url), url).toBeUndefined();
+    }
+  });
+
+  it.each([
+    ["another host", "https://evil.example/Orders/process", "https://evil.example"],
+    [
+      "another port",
+      "https://abc.env.eu.restate.cloud:8443/Orders/p",
+      "https://abc.env.eu.restate.cloud:8443",
+    ],
+    [
+      "plain http",
+      "http://abc.env.eu.restate.cloud:8080/Orders/p",
+      "http://abc.env.eu.restate.cloud:8080",
+    ],
+    [
+      "a suffix of the host",
+      "https://abc.env.eu.restate.cloud.evil.example:8080/x",
+      "https://abc.env.eu.restate.cloud.evil.example:8080",
+    ],
+    [
+      "userinfo that looks like the host",
+      "https://abc.env.eu.restate.cloud:8080@evil.example/x",
+      "https://evil.example",
+    ],
+  ])("refuses %s, naming the origin and the rule", (_, url, origin) => {
+    expect(tokenRefusal(ARN, endpoints, url)).toBe(
+      `the token in ${ARN} is not bound to ${origin}; add the origin to the secret's "endpoints"`,
+    );
+  });
+
+  it("refuses a bound origin outside the path prefix, also through dot segments", () => {
+    for (const url of [
+      "https://gw.example.com/other/Orders/process",
+      "https://gw.example.com/restatex/Orders/process",
+      "https://gw.example.com/restate/../admin/Orders/process",
+      "https://gw.example.com/restate/%2e%2e/admin",
+    ]) {
+      expect(tokenRefusal(ARN, endpoints, url), url).toMatch(
+        /^the token in .* is bound to https:\/\/gw.example.com\/restate, not to https:\/\/gw.example.com\//,
+      );
+    }
+  });
+
+  it("refuses everything for a secret bound to nothing, saying how to bind it", () => {
+    expect(tokenRefusal(ARN, [], `${BOUND}/Orders/process`)).toBe(
+      `the token in ${ARN} is bound to no endpoint, so it is not sent to ${BOUND}: store the secret as ` +
+        `{"token": "...", "endpoints": ["https://host[:port][/prefix]"]} naming ${BOUND}`,
+    );
   });
 });
 
@@ -153,10 +258,15 @@ describe("cachedSecretResolver", () => {
 });
 
 describe("authorizationFor", () => {
-  it("is undefined without auth, Bearer <token> with it, and fails clearly without a resolver", async () => {
-    const secrets = { resolve: async () => TOKEN };
+  it("is undefined without auth, Bearer <token> with its endpoints with it, and fails clearly without a resolver", async () => {
+    const endpoints = [{ origin: BOUND, path: "" }];
+    const secrets = { resolve: async () => ({ token: TOKEN, endpoints }) };
     expect(await authorizationFor(undefined, secrets)).toBeUndefined();
-    expect(await authorizationFor({ bearer_token_secret: ARN }, secrets)).toBe(`Bearer ${TOKEN}`);
+    expect(await authorizationFor({ bearer_token_secret: ARN }, secrets)).toEqual({
+      secretRef: ARN,
+      header: `Bearer ${TOKEN}`,
+      endpoints,
+    });
     await expect(authorizationFor({ bearer_token_secret: ARN }, undefined)).rejects.toThrow(
       `secret ${ARN} cannot be read`,
     );
@@ -164,19 +274,36 @@ describe("authorizationFor", () => {
 });
 
 describe("localSecretResolver (LOCAL_SECRETS)", () => {
-  it("resolves ARNs from the JSON map, plain or {token}", async () => {
+  it("resolves ARNs from the JSON map: the secret string, or its JSON object as is", async () => {
     const other = `${ARN}-2`;
+    const bare = `${ARN}-3`;
     const resolver = localSecretResolver({
-      LOCAL_SECRETS: JSON.stringify({ [ARN]: TOKEN, [other]: JSON.stringify({ token: "t2" }) }),
+      LOCAL_SECRETS: JSON.stringify({
+        [ARN]: JSON.stringify({ token: TOKEN, endpoints: [BOUND] }),
+        [other]: { token: "t2", endpoints: ["http://127.0.0.1:8080"] },
+        [bare]: TOKEN,
+      }),
     });
-    expect(await resolver.resolve(ARN)).toBe(TOKEN);
-    expect(await resolver.resolve(other)).toBe("t2");
+    expect(await resolver.resolve(ARN)).toEqual({
+      token: TOKEN,
+      endpoints: [{ origin: BOUND, path: "" }],
+    });
+    expect(await resolver.resolve(other)).toEqual({
+      token: "t2",
+      endpoints: [{ origin: "http://127.0.0.1:8080", path: "" }],
+    });
+    expect(await resolver.resolve(bare)).toEqual({ token: TOKEN, endpoints: [] });
   });
 
   it("fails clearly for a missing ARN, and at start for a malformed map, never echoing it", async () => {
     const empty = localSecretResolver({});
     await expect(empty.resolve(ARN)).rejects.toThrow(`secret ${ARN} is not in LOCAL_SECRETS`);
-    for (const bad of [`{"${ARN}": "${TOKEN}"`, `["${TOKEN}"]`, `{"${ARN}": 1}`]) {
+    for (const bad of [
+      `{"${ARN}": "${TOKEN}"`,
+      `["${TOKEN}"]`,
+      `{"${ARN}": 1}`,
+      `{"${ARN}": ["${TOKEN}"]}`,
+    ]) {
       let message = "";
       try {
         localSecretResolver({ LOCAL_SECRETS: bad });

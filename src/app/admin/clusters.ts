@@ -1,12 +1,13 @@
-// Kafka cluster handlers: register, list, show (credentials redacted) and delete (refused for
-// clusters from the config file or in use).
+// Kafka cluster handlers: register (a credentials secret only with the brokers it is bound to),
+// list, show (credentials redacted) and delete (refused for clusters from the config file or in
+// use).
 import { clusterBodySchema, parseBody } from "../../core/admin-schemas.ts";
 import { redactCluster, validateClusterProperties } from "../../core/cluster-properties.ts";
 import { AlreadyExistsError, ConflictError, NotFoundError } from "../../core/errors.ts";
 import type { KafkaCluster } from "../../core/model.ts";
 import { quote } from "../../core/uris.ts";
 import type { AdminRequest, AdminResponse } from "../admin-api.ts";
-import { type AdminContext, usersOf } from "./context.ts";
+import { type AdminContext, checkKafkaSecretBinding, usersOf } from "./context.ts";
 import { accepted, json, type Routes, readJson } from "./router.ts";
 
 export function clusterRoutes(ctx: AdminContext): Routes {
@@ -19,6 +20,7 @@ export function clusterRoutes(ctx: AdminContext): Routes {
       properties: validateClusterProperties(body.properties, "api"),
       origin: "api",
     };
+    await checkKafkaSecretBinding(ctx, cluster);
     try {
       await store.createCluster(cluster);
     } catch (error) {

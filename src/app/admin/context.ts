@@ -1,7 +1,14 @@
-// What the admin API's handler modules share: the dependencies with their defaults resolved, and
-// the store look-up both cluster and service deletes need.
+// What the admin API's handler modules share: the dependencies with their defaults resolved, the
+// store look-up both cluster and service deletes need, and the check that a cluster's Kafka
+// secret is bound to its brokers (clusters and subscriptions both ask it).
+import { PROP_SECRET_ARN } from "../../core/cluster-properties.ts";
+import { ValidationError } from "../../core/errors.ts";
+import { kafkaSecretRefusal } from "../../core/kafka-secret-binding.ts";
+import type { KafkaCluster } from "../../core/model.ts";
 import type { AdminStore } from "../../core/ports.ts";
 import type { RestateAdminReader } from "../../core/restate-import.ts";
+import { SecretUnavailableError } from "../../core/secrets.ts";
+import { quote } from "../../core/uris.ts";
 import type { AdminApiDeps, AdminLog } from "../admin-api.ts";
 
 export interface AdminContext {
@@ -23,4 +30,35 @@ export async function usersOf(
   } catch {
     return [];
   }
+}
+
+/**
+ * Refuses (400, naming the rule) a cluster whose `aws.secrets.manager.arn` is not bound to what
+ * its event source connects to, or whose binding cannot be read. Config-file clusters are the
+ * deployment's own and are not checked.
+ */
+export async function checkKafkaSecretBinding(
+  ctx: AdminContext,
+  cluster: KafkaCluster,
+): Promise<void> {
+  const secretRef = cluster.properties[PROP_SECRET_ARN];
+  if (secretRef === undefined || cluster.origin === "config") return;
+  const refuse = (why: string): never => {
+    throw new ValidationError(
+      `Kafka cluster ${quote(cluster.name)}: credentials go only to the brokers their secret is bound to: ${why}`,
+    );
+  };
+  const read = ctx.deps.kafkaSecretBindings;
+  if (read === undefined) {
+    return refuse(`this deployment cannot read the binding of secret ${secretRef}`);
+  }
+  let bound: readonly string[];
+  try {
+    bound = await read(secretRef);
+  } catch (error) {
+    if (error instanceof SecretUnavailableError) return refuse(error.message);
+    throw error;
+  }
+  const refusal = kafkaSecretRefusal(cluster.properties, bound);
+  if (refusal !== undefined) refuse(refusal);
 }

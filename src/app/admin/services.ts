@@ -1,4 +1,5 @@
-// Service handlers: register (endpoint policy checked), import from a Restate admin API
+// Service handlers: register and change (endpoint policy and, for `auth`, the token's bound
+// endpoints checked), import from a Restate admin API
 // (`POST /services/import`), list, show and delete (refused while in use).
 import { RestateAdminError } from "../../adapters/restate-admin.ts";
 import {
@@ -20,6 +21,7 @@ import {
   type SkippedService,
   servicesFromRestate,
 } from "../../core/restate-import.ts";
+import { SecretUnavailableError } from "../../core/secrets.ts";
 import { quote } from "../../core/uris.ts";
 import type { AdminRequest, AdminResponse } from "../admin-api.ts";
 import { type AdminContext, usersOf } from "./context.ts";
@@ -28,6 +30,32 @@ import { accepted, HttpError, json, type Routes, readJson } from "./router.ts";
 export function serviceRoutes(ctx: AdminContext): Routes {
   const { deps, restateAdmin } = ctx;
   const { store } = deps;
+
+  /**
+   * Refuses (400 naming the rule) a service whose bearer token may not go to its endpoint: the
+   * token is sent only to the endpoints its secret names, whoever registers the service.
+   */
+  async function checkTokenBinding(what: string, service: ServiceDefinition): Promise<void> {
+    if (service.auth === undefined) return;
+    const secretRef = service.auth.bearer_token_secret;
+    const refuse = (why: string): never => {
+      throw new ValidationError(
+        `invalid ${what}: auth.bearer_token_secret: a token goes only to the endpoints its secret names: ${why}`,
+      );
+    };
+    const check = deps.sinkTokenCheck;
+    if (check === undefined) {
+      return refuse(`this deployment cannot check where the token in ${secretRef} may go`);
+    }
+    let refusal: string | undefined;
+    try {
+      refusal = await check(secretRef, service.endpoint);
+    } catch (error) {
+      if (error instanceof SecretUnavailableError) return refuse(error.message);
+      throw error;
+    }
+    if (refusal !== undefined) refuse(refusal);
+  }
 
   /** Refuses endpoints the policy does not allow (400 naming the field). */
   function checkEndpoint(what: string, field: string, url: string): void {
@@ -38,6 +66,7 @@ export function serviceRoutes(ctx: AdminContext): Routes {
   async function createService(request: AdminRequest): Promise<AdminResponse> {
     const service = serviceFromBody(parseBody(serviceBodySchema, readJson(request), "service"));
     checkEndpoint("service", "endpoint", service.endpoint);
+    await checkTokenBinding("service", service);
     try {
       await store.createService(service);
     } catch (error) {
@@ -117,6 +146,9 @@ export function serviceRoutes(ctx: AdminContext): Routes {
       ...(patch.invocation === undefined ? {} : { invocation: patch.invocation }),
       ...(auth === undefined ? {} : { auth }),
     };
+    if (patch.endpoint !== undefined || patch.auth !== undefined) {
+      await checkTokenBinding("service change", next);
+    }
     await store.replaceService(current, next);
     return json(200, next);
   }

@@ -12,7 +12,7 @@ import type { AdminStore } from "../../core/ports.ts";
 import { normaliseSubscriptionOptions } from "../../core/subscription-options.ts";
 import { parseSink, parseSource, quote } from "../../core/uris.ts";
 import type { AdminRequest, AdminResponse } from "../admin-api.ts";
-import type { AdminContext } from "./context.ts";
+import { type AdminContext, checkKafkaSecretBinding } from "./context.ts";
 import { accepted, errorDetail, HttpError, json, type Routes, readJson } from "./router.ts";
 
 /** How the API shows a subscription. */
@@ -92,6 +92,9 @@ export function subscriptionRoutes(ctx: AdminContext): Routes {
         `service ${quote(service.name)} has no handler ${quote(sink.handler)}; its handlers: ${list(Object.keys(service.handlers))}`,
       );
     }
+    // Again here, not only when the cluster was registered: the event source mapping created
+    // now is what hands the credentials to the brokers, and the binding may have changed since.
+    await checkKafkaSecretBinding(ctx, cluster);
 
     const subscription: Subscription = {
       id: newId(),
