@@ -473,7 +473,7 @@ async function bundleWorkload(runs: number): Promise<BundleResult[]> {
       bundle: true,
       platform: "node",
       format: "esm",
-      target: "node22",
+      target: "node24",
       minify: true,
       mainFields: ["module", "main"],
       banner: {

@@ -1,5 +1,5 @@
 // The artifacts `sam build` produced, run as Lambda runs them: each bundle is imported natively by
-// Node 22 (not through Vitest's transform) and its `handler` is called with API Gateway and Kafka
+// Node 24 (not through Vitest's transform) and its `handler` is called with API Gateway and Kafka
 // events. Around it, real parts: dynalite for DynamoDB, an HTTP sink on loopback, and a loopback
 // stand-in for the Lambda control plane (the only AWS API without a local implementation).
 //
@@ -143,7 +143,7 @@ describe.skipIf(!built)("bundles built by sam build", () => {
       );
       expect(existsSync(join(root, ".aws-sam/build", fn, `${file}.mjs`))).toBe(true);
     }
-    expect(template).toMatch(/Runtime: nodejs22\.x/);
+    expect(template).toMatch(/Runtime: nodejs24\.x/);
   });
 
   it("admin: GET /subscriptions (the recorded API Gateway event) lists none on a new table", async () => {
