@@ -3,10 +3,12 @@
 // /parked-keys), /kafka-clusters, /services. Errors map to status codes in one place
 // (`toResponse` in admin/router.ts); 5xx bodies never carry details, which go to the log instead.
 // The handlers live in admin/: subscriptions, dead letters, clusters and services.
+
 import { randomBytes } from "node:crypto";
 import { createRestateAdminClient } from "../adapters/restate-admin.ts";
 import type { EndpointAllowList } from "../core/endpoint-policy.ts";
 import type { Subscription } from "../core/model.ts";
+import { consoleAt } from "../core/outcome.ts";
 import type { AdminStore, FeedControl } from "../core/ports.ts";
 import type { DeadLetterStore, ProgressStore } from "../core/reliability-ports.ts";
 import type { RestateAdminReader } from "../core/restate-import.ts";
@@ -93,7 +95,7 @@ export function newSubscriptionId(): string {
   return out;
 }
 
-const defaultLog: AdminLog = (entry) => console.error(JSON.stringify(entry));
+const defaultLog: AdminLog = (entry) => consoleAt(String(entry.level))(JSON.stringify(entry));
 
 export function createAdminApi(deps: AdminApiDeps): AdminApi {
   const ctx: AdminContext = {

@@ -1,9 +1,19 @@
 // CloudWatch embedded metric format (EMF): one JSON log line per batch that CloudWatch Logs turns
 // into metrics, with no API call on the hot path. Namespace and dimensions are fixed so that the
-// template's alarms and dashboard can name them.
+// template's alarms and dashboard can name them. The line must reach the log as the top-level
+// object: under the JSON log format the runtime wraps console output into `message`, so in the
+// Lambda it is written to stdout directly (writeEmfToStdout), as AWS's EMF specification says.
 import type { RecordOutcome } from "./outcome.ts";
 
 export const METRICS_NAMESPACE = "KafkaLambdaIngress";
+
+/** Receives one EMF line (a JSON object with a top-level `_aws`). */
+export type MetricsWriter = (line: string) => void;
+
+/** Past the runtime's console wrapping: each line stays one CloudWatch Logs event, as written. */
+export const writeEmfToStdout: MetricsWriter = (line) => {
+  process.stdout.write(`${line}\n`);
+};
 
 /** EMF accepts at most 100 values per metric in one line. */
 const MAX_VALUES = 100;
