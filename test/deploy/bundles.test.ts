@@ -17,6 +17,7 @@ import { buildDeadLetter, parkedKeyId } from "../../src/core/dead-letters.ts";
 import { type EmbeddedDynamoDb, startEmbeddedDynamoDb } from "../../src/local/embedded-dynamodb.ts";
 import { CLUSTER_ARN, loadEvent } from "../helpers/kafka-events.ts";
 import { type RecordingSink, startRecordingSink } from "../helpers/recording-sink.ts";
+import { apiEvent, recordedApiEvent } from "./api-events.ts";
 import { type FakeLambdaApi, startFakeLambdaApi } from "./fake-lambda-api.ts";
 import { type FakeSecretsManager, startFakeSecretsManager } from "./fake-secrets-manager.ts";
 
@@ -48,29 +49,6 @@ const dynamoClient = (endpoint: string) =>
     region: "us-east-1",
     credentials: { accessKeyId: "local", secretAccessKey: "local" },
   });
-
-const apiTemplate = JSON.parse(
-  readFileSync(new URL("./events/api-get-subscriptions.json", import.meta.url), "utf8"),
-) as APIGatewayProxyEventV2;
-
-/** The recorded GET /subscriptions event turned into another request of the same API. */
-function apiEvent(method: string, path: string, body?: unknown): APIGatewayProxyEventV2 {
-  const event = structuredClone(apiTemplate);
-  const route = path.replace(/^\/(subscriptions|kafka-clusters|services)\/[^/]+$/, (_m, c) =>
-    c === "subscriptions" ? "/subscriptions/{id}" : `/${c}/{name}`,
-  );
-  event.rawPath = path;
-  event.routeKey = `ANY ${route}`;
-  event.requestContext.routeKey = event.routeKey;
-  event.requestContext.http.method = method;
-  event.requestContext.http.path = path;
-  if (body !== undefined) {
-    event.body = JSON.stringify(body);
-    event.headers["content-type"] = "application/json";
-    event.headers["content-length"] = String(Buffer.byteLength(event.body));
-  }
-  return event;
-}
 
 describe.skipIf(!built)("bundles built by sam build", () => {
   let dynamo: EmbeddedDynamoDb;
@@ -147,7 +125,7 @@ describe.skipIf(!built)("bundles built by sam build", () => {
   });
 
   it("admin: GET /subscriptions (the recorded API Gateway event) lists none on a new table", async () => {
-    const response = await admin(structuredClone(apiTemplate));
+    const response = await admin(structuredClone(recordedApiEvent));
     expect(response.statusCode).toBe(200);
     expect(JSON.parse(response.body ?? "")).toEqual({ subscriptions: [] });
   });
