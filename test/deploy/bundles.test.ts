@@ -6,11 +6,14 @@
 // Needs `.aws-sam/build` (run `sam build` or infra/sam-check.sh first). Without it the suite is
 // skipped, unless REQUIRE_BUNDLES=1, when it fails instead.
 import { existsSync, readFileSync } from "node:fs";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from "aws-lambda";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { buildFunctions } from "../../scripts/build.ts";
 import { DynamoDeadLetterStore } from "../../src/adapters/dynamo-dead-letters.ts";
 import { ensureTable } from "../../src/adapters/dynamo-store.ts";
 import { buildDeadLetter, parkedKeyId } from "../../src/core/dead-letters.ts";
@@ -122,6 +125,19 @@ describe.skipIf(!built)("bundles built by sam build", () => {
       expect(existsSync(join(root, ".aws-sam/build", fn, `${file}.mjs`))).toBe(true);
     }
     expect(template).toMatch(/Runtime: nodejs24\.x/);
+  });
+
+  it("npm run build writes the same bundles as sam build (scripts/build.ts, from the template)", async () => {
+    const out = await mkdtemp(join(tmpdir(), "kafka-ingress-build-"));
+    try {
+      await buildFunctions(out);
+      for (const file of ["ConsumerFunction/consumer.mjs", "AdminFunction/admin.mjs"]) {
+        const ours = readFileSync(join(out, file));
+        expect(ours.equals(readFileSync(join(root, ".aws-sam/build", file))), file).toBe(true);
+      }
+    } finally {
+      await rm(out, { recursive: true, force: true });
+    }
   });
 
   it("admin: GET /subscriptions (the recorded API Gateway event) lists none on a new table", async () => {
