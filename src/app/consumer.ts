@@ -8,7 +8,7 @@ import { dispatchLanes } from "../core/dispatch.ts";
 import { ConflictError, DependencyError } from "../core/errors.ts";
 import { type DecodedEvent, decodeKafkaEvent, type EventSourceInfo } from "../core/event.ts";
 import { createRequestBuilder, type SinkRequest, sinkTarget } from "../core/invocation.ts";
-import { batchMetrics, type MetricsWriter } from "../core/metrics.ts";
+import { batchMetrics, functionNameFromArn, type MetricsWriter } from "../core/metrics.ts";
 import type { KafkaCluster, ServiceDefinition, Subscription } from "../core/model.ts";
 import {
   type BatchResponse,
@@ -374,6 +374,7 @@ export function createConsumer(deps: ConsumerDeps): Consumer {
       msg: "batch metrics",
       ...batchMetrics({
         subscriptionId: subscription.id,
+        functionName: functionNameFromArn(context.invokedFunctionArn),
         outcomes: dispatched,
         skipped: Number(reliabilityCounts.skipped ?? 0),
         deadLettered: Number(reliabilityCounts.deadLettered ?? 0),

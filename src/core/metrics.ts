@@ -20,6 +20,11 @@ const MAX_VALUES = 100;
 
 export interface BatchFigures {
   readonly subscriptionId: string;
+  /**
+   * The consumer function's name: each metric is then also published per function (all its
+   * subscriptions together), which the template's alarms and dashboard read for their stack.
+   */
+  readonly functionName?: string;
   readonly outcomes: readonly RecordOutcome[];
   /** Records skipped because an earlier invocation settled them, and records dead-lettered. */
   readonly skipped: number;
@@ -35,6 +40,12 @@ function sample(values: readonly number[]): number[] {
   if (values.length <= MAX_VALUES) return [...values];
   const step = values.length / MAX_VALUES;
   return Array.from({ length: MAX_VALUES }, (_, i) => values[Math.floor(i * step)] as number);
+}
+
+/** `arn:aws:lambda:<region>:<account>:function:<name>[:<qualifier>]` → `name`. */
+export function functionNameFromArn(arn: string): string | undefined {
+  const parts = arn.split(":");
+  return parts[0] === "arn" && parts[5] === "function" && parts[6] ? parts[6] : undefined;
 }
 
 export function batchMetrics(figures: BatchFigures): Record<string, unknown> {
@@ -59,7 +70,10 @@ export function batchMetrics(figures: BatchFigures): Record<string, unknown> {
       CloudWatchMetrics: [
         {
           Namespace: METRICS_NAMESPACE,
-          Dimensions: [["Subscription"]],
+          Dimensions:
+            figures.functionName === undefined
+              ? [["Subscription"]]
+              : [["FunctionName", "Subscription"], ["FunctionName"]],
           Metrics: [
             count("Delivered"),
             count("Retried"),
@@ -74,6 +88,7 @@ export function batchMetrics(figures: BatchFigures): Record<string, unknown> {
         },
       ],
     },
+    ...(figures.functionName === undefined ? {} : { FunctionName: figures.functionName }),
     Subscription: figures.subscriptionId,
     Delivered: delivered,
     Retried: retried,

@@ -347,7 +347,16 @@ describe.skipIf(!built || tools === undefined)("built bundles under the Lambda r
     expect(entries.map((e) => e.msg)).toContain("batch processed");
     const metrics = extractableMetrics(consumer);
     expect(metrics).toHaveLength(1);
-    expect(metrics[0]).toMatchObject({ Subscription: id, Delivered: 9, Failed: 0 });
+    // Published per function too: what the template's alarms on our metrics read.
+    expect(metrics[0]).toMatchObject({
+      FunctionName: CONSUMER,
+      Subscription: id,
+      Delivered: 9,
+      Failed: 0,
+      DeadLettered: 0,
+      SinkUnavailable: 0,
+      _aws: { CloudWatchMetrics: [{ Dimensions: expect.arrayContaining([["FunctionName"]]) }] },
+    });
     // Lambda's platform lines: one report per invocation, with the template's memory size.
     expect(consumer.reports()).toEqual([
       expect.objectContaining({ memorySizeMb: consumerSettings.memoryMb }),
