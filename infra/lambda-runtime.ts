@@ -86,13 +86,18 @@ export interface LambdaEmulator {
   close(): Promise<void>;
 }
 
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const address = server.address();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  if (address === null || typeof address === "string") throw new Error("no port");
-  return address.port;
+/** Ports free at this moment, held together so that the same one is not handed out twice. */
+async function freePorts(count: number): Promise<number[]> {
+  const servers = Array.from({ length: count }, () => createServer());
+  const ports: number[] = [];
+  for (const server of servers) {
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const address = server.address();
+    if (address === null || typeof address === "string") throw new Error("no port");
+    ports.push(address.port);
+  }
+  for (const server of servers) await new Promise<void>((resolve) => server.close(() => resolve()));
+  return ports;
 }
 
 async function listening(port: number, child: ChildProcess, stderr: () => string): Promise<void> {
@@ -147,7 +152,19 @@ export async function startEmulator(options: EmulatorOptions): Promise<LambdaEmu
   if (!settings.runtime.startsWith("nodejs")) {
     throw new Error(`${settings.logicalId}: runtime ${settings.runtime} is not a Node runtime`);
   }
-  const [invokePort, runtimePort] = [await freePort(), await freePort()];
+  // Another process may take a free port before the emulator binds it: try again on new ones.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startOnce(options);
+    } catch (error) {
+      if (attempt >= 3 || !/address already in use/.test(String(error))) throw error;
+    }
+  }
+}
+
+async function startOnce(options: EmulatorOptions): Promise<LambdaEmulator> {
+  const { settings } = options;
+  const [invokePort = 0, runtimePort = 0] = await freePorts(2);
   const node = options.node ?? process.execPath;
   const child = spawn(
     options.tools.rie,
