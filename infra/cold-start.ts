@@ -6,7 +6,7 @@
 //
 //   node infra/cold-start.ts [--runs 5] [--build-dir .aws-sam/build] [--json]
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { ensureTable } from "../src/adapters/dynamo-store.ts";
@@ -137,7 +137,7 @@ export async function measureColdStarts(options: {
   });
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) {
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
   const { values } = parseArgs({
     options: {
       runs: { type: "string", default: "5" },

@@ -3,7 +3,7 @@
 //
 //   node scripts/build.ts [--out dist]
 import { join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
 import { type BuildOptions, build } from "esbuild";
 import { buildProperties, esbuildFunctions, loadTemplate } from "../infra/template.ts";
@@ -58,7 +58,7 @@ export async function buildFunctions(outDir: string): Promise<string[]> {
   return built;
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) {
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
   const { values } = parseArgs({ options: { out: { type: "string", default: "dist" } } });
   for (const dir of await buildFunctions(resolve(values.out))) console.log(dir);
 }
