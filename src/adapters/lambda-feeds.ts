@@ -1,7 +1,6 @@
 // FeedControl over the Lambda control plane: one alias of the consumer function per subscription
 // (so that several subscriptions may read the same topic, and the consumer can tell them apart by
 // `context.invokedFunctionArn`), and one Kafka event source mapping invoking that alias.
-
 import {
   CreateAliasCommand,
   CreateEventSourceMappingCommand,

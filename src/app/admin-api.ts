@@ -3,7 +3,6 @@
 // /parked-keys), /kafka-clusters, /services. Errors map to status codes in one place
 // (`toResponse` in admin/router.ts); 5xx bodies never carry details, which go to the log instead.
 // The handlers live in admin/: subscriptions, dead letters, clusters and services.
-
 import { randomBytes } from "node:crypto";
 import { createRestateAdminClient } from "../adapters/restate-admin.ts";
 import type { EndpointAllowList } from "../core/endpoint-policy.ts";
