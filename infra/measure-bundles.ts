@@ -6,13 +6,17 @@
 // its source map, and the median time a fresh Node process takes to import it, once with
 // --enable-source-maps (as template.yaml runs it) and once without. Every sample is a new
 // `node` process, so each import is a cold one; module-scope work in the bundle is included,
-// the handler's first-invocation wiring is not.
+// the handler's first-invocation wiring is not. With the runtime emulator and client installed
+// (LAMBDA_RIE, LAMBDA_RIC), also the init and first invocation of each function under them
+// (infra/cold-start.ts).
 import { execFileSync } from "node:child_process";
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { join, relative } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
 import { gzipSync } from "node:zlib";
+import { measureColdStarts } from "./cold-start.ts";
+import { runtimeTools } from "./lambda-runtime.ts";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 const DEFAULT_BUNDLES = [
@@ -97,8 +101,20 @@ for (const bundle of bundles) {
   });
 }
 
+// Under AWS's runtime emulator and client too, when they are installed (infra/runtime-tools.sh)
+// and the bundles are sam build's.
+const tools = runtimeTools();
+const coldStarts =
+  "tools" in tools && positionals.length === 0
+    ? await measureColdStarts({
+        tools: tools.tools,
+        buildDir: join(root, ".aws-sam/build"),
+        runs,
+      })
+    : undefined;
+
 if (values.json) {
-  console.log(JSON.stringify({ node: process.version, results }, null, 2));
+  console.log(JSON.stringify({ node: process.version, results, coldStarts }, null, 2));
 } else {
   console.log(`node ${process.version}, ${runs} fresh processes per bundle and mode`);
   console.table(
@@ -111,4 +127,23 @@ if (values.json) {
       "import ms (no maps)": r.medianImportMsWithoutSourceMaps,
     })),
   );
+}
+if (!values.json) {
+  if (coldStarts === undefined) {
+    console.log(
+      "under the Lambda runtime emulator: not measured (" +
+        ("missing" in tools ? tools.missing : "bundles given on the command line") +
+        ")",
+    );
+  } else {
+    console.log(`under the Lambda runtime emulator, ${runs} fresh emulators per function`);
+    console.table(
+      coldStarts.map((c) => ({
+        function: c.function,
+        "init ms": Number(c.medianInitMs.toFixed(1)),
+        "first invocation ms": Number(c.medianFirstInvokeMs.toFixed(1)),
+        "REPORT Duration ms": Number(c.medianFirstReportMs.toFixed(1)),
+      })),
+    );
+  }
 }

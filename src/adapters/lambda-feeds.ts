@@ -12,6 +12,7 @@ import {
 import { ConflictError, DependencyError, ValidationError } from "../core/errors.ts";
 import { buildFeedParams } from "../core/feed-params.ts";
 import type { FeedRef, KafkaCluster, Subscription } from "../core/model.ts";
+import { consoleAt } from "../core/outcome.ts";
 import type { FeedControl } from "../core/ports.ts";
 
 const errorName = (error: unknown): string =>
@@ -70,7 +71,7 @@ export class LambdaFeedControl implements FeedControl {
     this.#functionName = consumerFunctionName;
     this.#retryDelaysMs = options.retryDelaysMs ?? DEFAULT_RETRY_DELAYS_MS;
     this.#toggleRetryDelaysMs = options.toggleRetryDelaysMs ?? DEFAULT_TOGGLE_RETRY_DELAYS_MS;
-    this.#log = options.log ?? ((entry) => console.error(JSON.stringify(entry)));
+    this.#log = options.log ?? ((entry) => consoleAt(String(entry.level))(JSON.stringify(entry)));
   }
 
   async create(subscription: Subscription, cluster: KafkaCluster): Promise<FeedRef> {

@@ -8,6 +8,7 @@ import { createRestateAdminClient } from "../adapters/restate-admin.ts";
 import type { EndpointAllowList } from "../core/endpoint-policy.ts";
 import type { KafkaSecretBindingReader } from "../core/kafka-secret-binding.ts";
 import type { Subscription } from "../core/model.ts";
+import { consoleAt } from "../core/outcome.ts";
 import type { AdminStore, FeedControl } from "../core/ports.ts";
 import type { DeadLetterStore, ProgressStore } from "../core/reliability-ports.ts";
 import type { RestateAdminReader } from "../core/restate-import.ts";
@@ -107,7 +108,7 @@ export function newSubscriptionId(): string {
   return out;
 }
 
-const defaultLog: AdminLog = (entry) => console.error(JSON.stringify(entry));
+const defaultLog: AdminLog = (entry) => consoleAt(String(entry.level))(JSON.stringify(entry));
 
 export function createAdminApi(deps: AdminApiDeps): AdminApi {
   const ctx: AdminContext = {

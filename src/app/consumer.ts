@@ -8,7 +8,7 @@ import { dispatchLanes } from "../core/dispatch.ts";
 import { ConflictError, DependencyError } from "../core/errors.ts";
 import { type DecodedEvent, decodeKafkaEvent, type EventSourceInfo } from "../core/event.ts";
 import { createRequestBuilder, type SinkRequest, sinkTarget } from "../core/invocation.ts";
-import { batchMetrics } from "../core/metrics.ts";
+import { batchMetrics, functionNameFromArn, type MetricsWriter } from "../core/metrics.ts";
 import type { KafkaCluster, ServiceDefinition, Subscription } from "../core/model.ts";
 import {
   type BatchResponse,
@@ -81,6 +81,8 @@ export interface ConsumerDeps {
   readonly reliability?: ReliabilityStores;
   readonly now?: () => number;
   readonly log?: Logger;
+  /** Where each batch's EMF line goes: stdout in the Lambda (see core/metrics.ts); default `log`. */
+  readonly metrics?: MetricsWriter;
   /**
    * Refuse batches that do not come through a subscription's alias (on AWS every event source
    * mapping the admin creates invokes one): a batch sent to the bare function — by anyone allowed
@@ -165,6 +167,7 @@ export function createConsumer(deps: ConsumerDeps): Consumer {
   const { config, deliver } = deps;
   const now = deps.now ?? Date.now;
   const log = deps.log ?? consoleLogger;
+  const metrics = deps.metrics ?? log;
   const sleep = deps.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
   const random = deps.random ?? Math.random;
   const catalog = cachedCatalog(deps.catalog, config.CATALOG_CACHE_TTL_MS, now);
@@ -387,11 +390,12 @@ export function createConsumer(deps: ConsumerDeps): Consumer {
     const counts = countOutcomes(outcomes);
     const firstFailure = outcomes.find((o) => o.status === "failed");
     const durationMs = now() - startedAt;
-    logJson(log, {
+    logJson(metrics, {
       level: "info",
       msg: "batch metrics",
       ...batchMetrics({
         subscriptionId: subscription.id,
+        functionName: functionNameFromArn(context.invokedFunctionArn),
         outcomes: dispatched,
         skipped: Number(reliabilityCounts.skipped ?? 0),
         deadLettered: Number(reliabilityCounts.deadLettered ?? 0),

@@ -122,14 +122,35 @@ export function buildBatchResponse(
 }
 
 export type LogEntry = Record<string, unknown> & { level: string; msg: string };
-/** Receives one complete log line (a JSON object); the project's loggers are line sinks. */
-export type Logger = (line: string) => void;
+/**
+ * Receives one complete log line (a JSON object) and the entry's level; the project's loggers are
+ * line sinks.
+ */
+export type Logger = (line: string, level?: string) => void;
 
-export const consoleLogger: Logger = (line) => console.log(line);
+/**
+ * The console method for a level. Under the JSON log format the Lambda runtime takes a line's
+ * level (and whether ApplicationLogLevel keeps it) from the method, not from the line.
+ */
+export function consoleAt(level: string | undefined): (line: string) => void {
+  switch (level) {
+    case "error":
+    case "fatal":
+      return console.error;
+    case "warn":
+      return console.warn;
+    case "debug":
+      return console.debug;
+    default:
+      return console.info;
+  }
+}
+
+export const consoleLogger: Logger = (line, level) => consoleAt(level)(line);
 
 /** Writes a structured entry as one JSON line (CloudWatch keeps each line as one event). */
 export function logJson(log: Logger, entry: LogEntry): void {
-  log(JSON.stringify(entry));
+  log(JSON.stringify(entry), entry.level);
 }
 
 /** One structured line per terminal record: it is skipped, and this is its only trace. */

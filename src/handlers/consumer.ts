@@ -18,6 +18,7 @@ import { createReplayDeliveries } from "../app/replay-delivery.ts";
 import { createTokenCheckRunner } from "../app/token-check-runner.ts";
 import { consumerConfig } from "../config.ts";
 import type { SinkRequest } from "../core/invocation.ts";
+import { type MetricsWriter, writeEmfToStdout } from "../core/metrics.ts";
 import { type BatchResponse, consoleLogger, type Logger, logJson } from "../core/outcome.ts";
 import type { CatalogReader } from "../core/ports.ts";
 import { isReplayCommand, type ReplayReply } from "../core/replay-command.ts";
@@ -40,6 +41,8 @@ export interface ConsumerHandlerDeps {
   /** Bearer tokens of services that declare `auth` (Secrets Manager on AWS, LOCAL_SECRETS locally). */
   readonly secrets?: SecretResolver;
   readonly log?: Logger;
+  /** Where the per-batch EMF line goes (see ConsumerDeps.metrics). */
+  readonly metrics?: MetricsWriter;
   readonly now?: () => number;
   /** See ConsumerDeps.requireAlias (on in the Lambda, off for tests, `sam local` and locally). */
   readonly requireAlias?: boolean;
@@ -109,6 +112,7 @@ export function createConsumerFunction(deps: ConsumerHandlerDeps): {
     config: deps.config,
     deliver,
     log,
+    ...(deps.metrics ? { metrics: deps.metrics } : {}),
     ...(deps.reliability ? { reliability: deps.reliability } : {}),
     ...(deps.secrets ? { secrets: deps.secrets } : {}),
     ...(deps.now ? { now: deps.now } : {}),
@@ -152,6 +156,7 @@ function coldStart(): ReturnType<typeof createConsumerFunction> {
     config,
     reliability: reliabilityStores(client, config.TABLE_NAME),
     secrets: secretsManagerResolver({ ttlMs: config.SECRET_CACHE_TTL_MS }),
+    metrics: writeEmfToStdout,
     // `sam local invoke` runs the bare function with a fixture event: found by cluster and topic.
     requireAlias: process.env.AWS_SAM_LOCAL !== "true",
   });

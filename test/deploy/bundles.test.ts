@@ -1,22 +1,26 @@
 // The artifacts `sam build` produced, run as Lambda runs them: each bundle is imported natively by
-// Node 22 (not through Vitest's transform) and its `handler` is called with API Gateway and Kafka
+// Node 24 (not through Vitest's transform) and its `handler` is called with API Gateway and Kafka
 // events. Around it, real parts: dynalite for DynamoDB, an HTTP sink on loopback, and a loopback
 // stand-in for the Lambda control plane (the only AWS API without a local implementation).
 //
 // Needs `.aws-sam/build` (run `sam build` or infra/sam-check.sh first). Without it the suite is
 // skipped, unless REQUIRE_BUNDLES=1, when it fails instead.
 import { existsSync, readFileSync } from "node:fs";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from "aws-lambda";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { buildFunctions } from "../../scripts/build.ts";
 import { DynamoDeadLetterStore } from "../../src/adapters/dynamo-dead-letters.ts";
 import { ensureTable } from "../../src/adapters/dynamo-store.ts";
 import { buildDeadLetter, parkedKeyId } from "../../src/core/dead-letters.ts";
 import { type EmbeddedDynamoDb, startEmbeddedDynamoDb } from "../../src/local/embedded-dynamodb.ts";
 import { CLUSTER_ARN, loadEvent } from "../helpers/kafka-events.ts";
 import { type RecordingSink, startRecordingSink } from "../helpers/recording-sink.ts";
+import { apiEvent, recordedApiEvent } from "./api-events.ts";
 import { type FakeLambdaApi, startFakeLambdaApi } from "./fake-lambda-api.ts";
 import { type FakeSecretsManager, startFakeSecretsManager } from "./fake-secrets-manager.ts";
 
@@ -49,29 +53,6 @@ const dynamoClient = (endpoint: string) =>
     region: "us-east-1",
     credentials: { accessKeyId: "local", secretAccessKey: "local" },
   });
-
-const apiTemplate = JSON.parse(
-  readFileSync(new URL("./events/api-get-subscriptions.json", import.meta.url), "utf8"),
-) as APIGatewayProxyEventV2;
-
-/** The recorded GET /subscriptions event turned into another request of the same API. */
-function apiEvent(method: string, path: string, body?: unknown): APIGatewayProxyEventV2 {
-  const event = structuredClone(apiTemplate);
-  const route = path.replace(/^\/(subscriptions|kafka-clusters|services)\/[^/]+$/, (_m, c) =>
-    c === "subscriptions" ? "/subscriptions/{id}" : `/${c}/{name}`,
-  );
-  event.rawPath = path;
-  event.routeKey = `ANY ${route}`;
-  event.requestContext.routeKey = event.routeKey;
-  event.requestContext.http.method = method;
-  event.requestContext.http.path = path;
-  if (body !== undefined) {
-    event.body = JSON.stringify(body);
-    event.headers["content-type"] = "application/json";
-    event.headers["content-length"] = String(Buffer.byteLength(event.body));
-  }
-  return event;
-}
 
 describe.skipIf(!built)("bundles built by sam build", () => {
   let dynamo: EmbeddedDynamoDb;
@@ -151,11 +132,24 @@ describe.skipIf(!built)("bundles built by sam build", () => {
       );
       expect(existsSync(join(root, ".aws-sam/build", fn, `${file}.mjs`))).toBe(true);
     }
-    expect(template).toMatch(/Runtime: nodejs22\.x/);
+    expect(template).toMatch(/Runtime: nodejs24\.x/);
+  });
+
+  it("npm run build writes the same bundles as sam build (scripts/build.ts, from the template)", async () => {
+    const out = await mkdtemp(join(tmpdir(), "kafka-ingress-build-"));
+    try {
+      await buildFunctions(out);
+      for (const file of ["ConsumerFunction/consumer.mjs", "AdminFunction/admin.mjs"]) {
+        const ours = readFileSync(join(out, file));
+        expect(ours.equals(readFileSync(join(root, ".aws-sam/build", file))), file).toBe(true);
+      }
+    } finally {
+      await rm(out, { recursive: true, force: true });
+    }
   });
 
   it("admin: GET /subscriptions (the recorded API Gateway event) lists none on a new table", async () => {
-    const response = await admin(structuredClone(apiTemplate));
+    const response = await admin(structuredClone(recordedApiEvent));
     expect(response.statusCode).toBe(200);
     expect(JSON.parse(response.body ?? "")).toEqual({ subscriptions: [] });
   });

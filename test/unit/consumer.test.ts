@@ -117,6 +117,46 @@ describe("createConsumer", () => {
     expect(metrics?.DeliveryLatency).toHaveLength(9);
   });
 
+  it("writes the EMF line to its metrics writer, top-level `_aws`, and not to the log", async () => {
+    const emf: string[] = [];
+    const lines: string[] = [];
+    const consumer = createConsumer({
+      catalog: memoryCatalog({
+        subscriptions: [subscription()],
+        services: [service()],
+        clusters: [demoCluster],
+      }),
+      config,
+      deliver: async () => ({ kind: "success", status: 200 }),
+      log: (line) => lines.push(line),
+      metrics: (line) => emf.push(line),
+    });
+    await consumer.processEvent(loadEvent("msk-basic"), context());
+    expect(emf).toHaveLength(1);
+    const line = JSON.parse(emf[0] ?? "");
+    expect(line._aws.CloudWatchMetrics[0].Namespace).toBe("KafkaLambdaIngress");
+    expect(line).toMatchObject({ level: "info", Subscription: SUB_ID, Delivered: 9 });
+    expect(lines.map((l) => JSON.parse(l).msg)).not.toContain("batch metrics");
+    expect(lines.map((l) => JSON.parse(l).msg)).toContain("batch processed");
+  });
+
+  it("passes each entry's level to the log with its line", async () => {
+    const levels: [string, string | undefined][] = [];
+    const consumer = createConsumer({
+      catalog: memoryCatalog({
+        subscriptions: [subscription()],
+        services: [service()],
+        clusters: [demoCluster],
+      }),
+      config,
+      deliver: async () => ({ kind: "terminal", status: 400, reason: "HTTP 400" }),
+      log: (line, level) => levels.push([JSON.parse(line).msg, level]),
+    });
+    await consumer.processEvent(loadEvent("msk-basic"), context());
+    expect(levels).toContainEqual(["record not delivered (terminal)", "error"]);
+    expect(levels).toContainEqual(["batch metrics", "info"]);
+  });
+
   it("partial mode: returns {batchItemFailures: []} when all is delivered", async () => {
     const { consumer } = setup(
       memoryCatalog({

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { DecodedRecord } from "../../src/core/event.ts";
-import { batchMetrics, METRICS_NAMESPACE } from "../../src/core/metrics.ts";
+import { batchMetrics, functionNameFromArn, METRICS_NAMESPACE } from "../../src/core/metrics.ts";
 import type { RecordOutcome } from "../../src/core/outcome.ts";
 
 const record = (offset: number): DecodedRecord => ({
@@ -90,5 +90,28 @@ describe("embedded metric format", () => {
     expect(latencies).toHaveLength(100);
     expect(latencies[0]).toBe(0);
     expect(latencies.at(-1)).toBe(990);
+  });
+
+  it("with the function's name, also publishes every metric per function, for the stack's alarms", () => {
+    const line = batchMetrics({
+      subscriptionId: "sub_1",
+      functionName: functionNameFromArn(
+        "arn:aws:lambda:us-east-1:123456789012:function:stack-ConsumerFunction-Ab1:sub_1",
+      ),
+      outcomes: [outcome(1, { latencyMs: 3 })],
+      skipped: 0,
+      deadLettered: 1,
+      durationMs: 5,
+      timestampMs: 1,
+    });
+    const directive = (line._aws as { CloudWatchMetrics: { Dimensions: string[][] }[] })
+      .CloudWatchMetrics[0];
+    expect(directive?.Dimensions).toEqual([["FunctionName", "Subscription"], ["FunctionName"]]);
+    expect(line).toMatchObject({
+      FunctionName: "stack-ConsumerFunction-Ab1",
+      Subscription: "sub_1",
+      DeadLettered: 1,
+    });
+    expect(functionNameFromArn("not an arn")).toBeUndefined();
   });
 });

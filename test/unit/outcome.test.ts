@@ -3,6 +3,8 @@ import type { DecodedRecord } from "../../src/core/event.ts";
 import {
   BatchRetryError,
   buildBatchResponse,
+  consoleLogger,
+  logJson,
   logTerminalOutcomes,
   lowestUndelivered,
   type OutcomeStatus,
@@ -124,6 +126,29 @@ describe("logTerminalOutcomes", () => {
         reason: "unknown",
         attempts: 1,
       },
+    ]);
+  });
+});
+
+describe("consoleLogger", () => {
+  it("logs each entry through the console method of its level (the runtime's JSON level)", () => {
+    const seen: [string, string][] = [];
+    const saved = { info: console.info, warn: console.warn, error: console.error };
+    console.info = (line: string) => seen.push(["info", line]);
+    console.warn = (line: string) => seen.push(["warn", line]);
+    console.error = (line: string) => seen.push(["error", line]);
+    try {
+      for (const level of ["info", "warn", "error", "fatal"]) {
+        logJson(consoleLogger, { level, msg: level });
+      }
+    } finally {
+      Object.assign(console, saved);
+    }
+    expect(seen).toEqual([
+      ["info", '{"level":"info","msg":"info"}'],
+      ["warn", '{"level":"warn","msg":"warn"}'],
+      ["error", '{"level":"error","msg":"error"}'],
+      ["error", '{"level":"fatal","msg":"fatal"}'],
     ]);
   });
 });
