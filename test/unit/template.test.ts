@@ -31,6 +31,7 @@ describe("functionSettings", () => {
         NODE_OPTIONS: "--enable-source-maps",
         TABLE_NAME: "the-table",
         MAX_CONCURRENCY: "128",
+        SERVICE_ENDPOINT_ALLOW: "",
       },
     });
   });
