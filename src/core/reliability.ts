@@ -41,6 +41,7 @@ import {
   exceedsBudget,
   type FailureRecord,
   failureOf,
+  isOffsetSettled,
   isSettled,
   nextProgress,
   type PartitionProgress,
@@ -81,7 +82,11 @@ export function preDispatch(input: PreDispatchInput): PreDispatch {
     const progress = input.progress.get(partition.id);
     const keep: DecodedRecord[] = [];
     for (const record of partition.records) {
-      if (isSettled(progress, record.offset, recordFingerprint(record))) {
+      // The fingerprint (a CRC over the value) is computed only where an offset is settled.
+      const settledHere =
+        isOffsetSettled(progress, record.offset) &&
+        isSettled(progress, record.offset, recordFingerprint(record));
+      if (settledHere) {
         skipped.push({ partitionId: partition.id, record });
       } else if (
         input.ordered &&
