@@ -202,7 +202,10 @@ describe.skipIf(!built || tools === undefined)("built bundles under the Lambda r
     dynamo = await startEmbeddedDynamoDb();
     sink = await startRecordingSink(() => ({ status: 200, delayMs: 5 }));
     hanging = await startHangingSink("customer-4");
-    secretsManager = await startFakeSecretsManager({ [TOKEN_ARN]: TOKEN });
+    // The token's secret binds it to the sink (a token goes only to the endpoints it names).
+    secretsManager = await startFakeSecretsManager({
+      [TOKEN_ARN]: JSON.stringify({ token: TOKEN, endpoints: [sink.url] }),
+    });
     // Invoke (the admin's replays) runs the consumer function under the emulator.
     lambdaApi = await startFakeLambdaApi(async (_functionName, payload) => {
       if (consumer === undefined) throw new Error("the consumer function is not running");
