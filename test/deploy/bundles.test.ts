@@ -16,13 +16,13 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildFunctions } from "../../scripts/build.ts";
 import { DynamoDeadLetterStore } from "../../src/adapters/dynamo-dead-letters.ts";
 import { ensureTable } from "../../src/adapters/dynamo-store.ts";
-import { buildDeadLetter, parkedKeyId } from "../../src/core/dead-letters.ts";
 import { type EmbeddedDynamoDb, startEmbeddedDynamoDb } from "../../src/local/embedded-dynamodb.ts";
 import { CLUSTER_ARN, loadEvent } from "../helpers/kafka-events.ts";
 import { type RecordingSink, startRecordingSink } from "../helpers/recording-sink.ts";
 import { apiEvent, recordedApiEvent } from "./api-events.ts";
 import { type FakeLambdaApi, startFakeLambdaApi } from "./fake-lambda-api.ts";
 import { type FakeSecretsManager, startFakeSecretsManager } from "./fake-secrets-manager.ts";
+import { exhaustedPaymentLetter } from "./letters.ts";
 
 const root = fileURLToPath(new URL("../..", import.meta.url));
 const consumerBundle = join(root, ".aws-sam/build/ConsumerFunction/consumer.mjs");
@@ -323,28 +323,8 @@ describe.skipIf(!built)("bundles built by sam build", () => {
     // chunks and read whole by the consumer bundle.
     const value = JSON.stringify({ amount: 5, blob: "b".repeat(1_200_000) });
     const partitionId = "payments-0";
-    const key = new TextEncoder().encode("k1");
     await new DynamoDeadLetterStore(dynamoClient(dynamo.endpoint), TABLE).park([
-      buildDeadLetter({
-        subscriptionId: id,
-        partitionId,
-        record: {
-          topic: "payments",
-          partition: 0,
-          offset: 42,
-          timestamp: 1_700_000_000_000,
-          timestampType: "CREATE_TIME",
-          key,
-          value: new TextEncoder().encode(value),
-          headers: [],
-        },
-        kind: "exhausted",
-        reason: "HTTP 503",
-        attempts: 10,
-        firstFailedAt: 1_700_000_000_000,
-        parkedAt: 1_700_000_000_000,
-        parksKey: parkedKeyId(partitionId, key),
-      }),
+      exhaustedPaymentLetter(id, value),
     ]);
     sink.requests.length = 0;
     const callsBefore = lambdaApi.calls.length;

@@ -22,7 +22,6 @@ import {
 import { type FunctionSettings, functionSettings, loadTemplate } from "../../infra/template.ts";
 import { DynamoDeadLetterStore } from "../../src/adapters/dynamo-dead-letters.ts";
 import { ensureTable } from "../../src/adapters/dynamo-store.ts";
-import { buildDeadLetter, parkedKeyId } from "../../src/core/dead-letters.ts";
 import { type EmbeddedDynamoDb, startEmbeddedDynamoDb } from "../../src/local/embedded-dynamodb.ts";
 import { type LocalStack, startLocalStack } from "../../src/local/stack.ts";
 import { CLUSTER_ARN, loadEvent } from "../helpers/kafka-events.ts";
@@ -30,6 +29,7 @@ import { type RecordingSink, startRecordingSink } from "../helpers/recording-sin
 import { apiEvent } from "./api-events.ts";
 import { type FakeLambdaApi, startFakeLambdaApi } from "./fake-lambda-api.ts";
 import { type FakeSecretsManager, startFakeSecretsManager } from "./fake-secrets-manager.ts";
+import { exhaustedPaymentLetter } from "./letters.ts";
 
 const root = fileURLToPath(new URL("../..", import.meta.url));
 const buildDir = join(root, ".aws-sam/build");
@@ -415,8 +415,6 @@ describe.skipIf(!built || tools === undefined)("built bundles under the Lambda r
       },
       "payments",
     );
-    const partitionId = "payments-0";
-    const key = new TextEncoder().encode("k1");
     const value = JSON.stringify({ amount: 5 });
     await new DynamoDeadLetterStore(
       new DynamoDBClient({
@@ -425,28 +423,7 @@ describe.skipIf(!built || tools === undefined)("built bundles under the Lambda r
         credentials: { accessKeyId: "local", secretAccessKey: "local" },
       }),
       TABLE,
-    ).park([
-      buildDeadLetter({
-        subscriptionId: id,
-        partitionId,
-        record: {
-          topic: "payments",
-          partition: 0,
-          offset: 42,
-          timestamp: 1_700_000_000_000,
-          timestampType: "CREATE_TIME",
-          key,
-          value: new TextEncoder().encode(value),
-          headers: [],
-        },
-        kind: "exhausted",
-        reason: "HTTP 503",
-        attempts: 10,
-        firstFailedAt: 1_700_000_000_000,
-        parkedAt: 1_700_000_000_000,
-        parksKey: parkedKeyId(partitionId, key),
-      }),
-    ]);
+    ).park([exhaustedPaymentLetter(id, value)]);
     const before = consumer?.reports().length ?? 0;
     const replayed = await callAdmin("POST", `/subscriptions/${id}/dead-letters/replay`, {
       all: true,
