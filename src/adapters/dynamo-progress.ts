@@ -9,10 +9,10 @@ import {
   PutItemCommand,
   QueryCommand,
 } from "@aws-sdk/client-dynamodb";
-import { ConflictError, DependencyError } from "../core/errors.ts";
+import { ConflictError, DependencyError, ProgressDecodeError } from "../core/errors.ts";
 import { type Logger, logJson } from "../core/outcome.ts";
 import type { PartitionProgress } from "../core/progress.ts";
-import { decodeProgress, encodeProgress, ProgressDecodeError } from "../core/progress-codec.ts";
+import { decodeProgress, encodeProgress } from "../core/progress-codec.ts";
 import type { ProgressStore } from "../core/reliability-ports.ts";
 import {
   type BatchRetry,

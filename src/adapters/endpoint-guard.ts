@@ -8,12 +8,7 @@ import { isIP, type LookupFunction } from "node:net";
 import type { buildConnector as BuildConnector } from "undici";
 import buildConnector from "undici/lib/core/connect.js";
 import { type EndpointAllowList, refusedAddress, refusedHost } from "../core/endpoint-policy.ts";
-
-/** The endpoint's host or address is refused by the policy: terminal for the record. */
-export class EndpointRefusedError extends Error {
-  override readonly name = "EndpointRefusedError";
-  readonly code = "ERR_ENDPOINT_REFUSED";
-}
+import { EndpointRefusedError } from "../core/errors.ts";
 
 export interface EndpointGuardOptions {
   /** SERVICE_ENDPOINT_ALLOW as configured now; undefined allows any host not refused. */

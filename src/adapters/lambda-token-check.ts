@@ -2,8 +2,8 @@
 // consumer function (synchronously, core/token-check-command.ts), which may, whether a service's
 // token may go to its endpoint. The reply carries the rule, never anything of the value.
 import { InvokeCommand, type InvokeCommandOutput, type LambdaClient } from "@aws-sdk/client-lambda";
-import { DependencyError } from "../core/errors.ts";
-import { SecretUnavailableError, type SinkTokenCheck } from "../core/secrets.ts";
+import { DependencyError, SecretUnavailableError } from "../core/errors.ts";
+import type { SinkTokenCheck } from "../core/secrets.ts";
 import {
   decodeTokenCheckReply,
   encodeTokenCheckCommand,

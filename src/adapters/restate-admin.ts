@@ -3,12 +3,9 @@
 // http/https URLs without credentials, GET only, no redirects followed, a timeout and a cap on
 // the response size, and errors that say what went wrong (status, timeout, refused) without
 // echoing what the remote server answered.
-import type { RestateAdminReader } from "../core/restate-import.ts";
 
-/** A Restate admin API could not be read; the message is safe to return to the API caller. */
-export class RestateAdminError extends Error {
-  override readonly name = "RestateAdminError";
-}
+import { RestateAdminError } from "../core/errors.ts";
+import type { RestateAdminReader } from "../core/restate-import.ts";
 
 export interface RestateAdminClientOptions {
   /** Per request (default 5 s). */

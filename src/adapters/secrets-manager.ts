@@ -8,13 +8,12 @@ import {
   GetSecretValueCommand,
   SecretsManagerClient,
 } from "@aws-sdk/client-secrets-manager";
-import { DependencyError } from "../core/errors.ts";
+import { DependencyError, SecretUnavailableError } from "../core/errors.ts";
 import { brokersFromTags, type KafkaSecretBindingReader } from "../core/kafka-secret-binding.ts";
 import {
   cachedSecretResolver,
   credentialFromSecretString,
   type SecretResolver,
-  SecretUnavailableError,
   type SinkCredential,
 } from "../core/secrets.ts";
 

@@ -5,7 +5,12 @@ import type { ConsumerConfig } from "../config.ts";
 import { bootstrapServerList, PROP_MSK_CLUSTER_ARN } from "../core/cluster-properties.ts";
 import { deadLetterSettings } from "../core/dead-letters.ts";
 import { dispatchLanes } from "../core/dispatch.ts";
-import { ConflictError, DependencyError } from "../core/errors.ts";
+import {
+  ConflictError,
+  DependencyError,
+  SecretUnavailableError,
+  SubscriptionResolutionError,
+} from "../core/errors.ts";
 import { type DecodedEvent, decodeKafkaEvent, type EventSourceInfo } from "../core/event.ts";
 import { createRequestBuilder, type SinkRequest, sinkTarget } from "../core/invocation.ts";
 import { batchMetrics, functionNameFromArn, type MetricsWriter } from "../core/metrics.ts";
@@ -27,7 +32,6 @@ import {
   authorizationFor,
   authorizationRefusal,
   type SecretResolver,
-  SecretUnavailableError,
   type SinkAuthorization,
 } from "../core/secrets.ts";
 import { OPTION_REPORT_BATCH_ITEM_FAILURES } from "../core/subscription-options.ts";
@@ -95,12 +99,6 @@ export interface ConsumerDeps {
 
 export interface Consumer {
   processEvent(event: unknown, context: InvocationContext): Promise<BatchResponse | undefined>;
-}
-
-/** The event cannot be matched to a subscription, service or handler: retrying will not help
- * until the catalog or the event source mapping is fixed. */
-export class SubscriptionResolutionError extends Error {
-  override readonly name = "SubscriptionResolutionError";
 }
 
 const SUBSCRIPTION_ID = /^sub_[0-9A-Za-z]+$/;

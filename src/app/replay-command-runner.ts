@@ -27,7 +27,7 @@ export interface ReplayCommandDeps {
 
 /**
  * Runs one replay command; `remainingMs` is what the invocation may still take (the command's
- * budget is cut to it). Throws InvalidReplayCommandError for a payload it cannot read.
+ * budget is cut to it). Throws InvalidCommandError for a payload it cannot read.
  */
 export function createReplayCommandRunner(
   deps: ReplayCommandDeps,

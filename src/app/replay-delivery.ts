@@ -7,7 +7,7 @@
 import { createHttpSink, type HttpSink } from "../adapters/http-sink.ts";
 import { type DeadLetter, letterToRecord } from "../core/dead-letters.ts";
 import type { EndpointAllowList } from "../core/endpoint-policy.ts";
-import { ConflictError, NotFoundError } from "../core/errors.ts";
+import { ConflictError, NotFoundError, SecretUnavailableError } from "../core/errors.ts";
 import { createRequestBuilder, sinkTarget } from "../core/invocation.ts";
 import type { Subscription } from "../core/model.ts";
 import { checkRecord, deliveryMode, type RecordLimits } from "../core/plan.ts";
@@ -19,7 +19,6 @@ import {
   authorizationFor,
   authorizationRefusal,
   type SecretResolver,
-  SecretUnavailableError,
   type SinkAuthorization,
 } from "../core/secrets.ts";
 import type { ReplayDelivery } from "./dead-letter-replay.ts";

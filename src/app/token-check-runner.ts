@@ -1,10 +1,11 @@
 // The consumer's side of a token check (core/token-check-command.ts): read the secret afresh and
 // say whether its token may go to the endpoint, or why not, never anything of the value.
 
-import { type SecretResolver, SecretUnavailableError, sinkTokenCheck } from "../core/secrets.ts";
+import { SecretUnavailableError } from "../core/errors.ts";
+import { type SecretResolver, sinkTokenCheck } from "../core/secrets.ts";
 import { decodeTokenCheckCommand, type TokenCheckReply } from "../core/token-check-command.ts";
 
-/** Runs one token check. Throws InvalidTokenCheckError for a payload it cannot read. */
+/** Runs one token check. Throws InvalidCommandError for a payload it cannot read. */
 export function createTokenCheckRunner(
   secrets: SecretResolver | undefined,
 ): (payload: unknown) => Promise<TokenCheckReply> {

@@ -1,24 +1,134 @@
-// Error vocabulary of the product. Adapters translate SDK errors into these; the admin API maps
-// them to HTTP status codes in one place.
+// The product's error vocabulary, and the one place that says which failures are worth another
+// try: every error class the code throws on purpose is here, each terminal or retryable.
+// Adapters turn SDK errors into these; the admin API maps them to status codes in one place and
+// the consumer to batch outcomes in another.
 
-export class ValidationError extends Error {
-  override readonly name = "ValidationError";
+/** Base of every error the product throws on purpose. */
+export abstract class IngressError extends Error {
+  /** The same request may succeed later (storage throttled, state changed meanwhile, …). */
+  abstract readonly retryable: boolean;
 }
 
-export class NotFoundError extends Error {
-  override readonly name = "NotFoundError";
+/** Whether `error` is worth another try: only the product's own retryable errors are. */
+export function isRetryable(error: unknown): boolean {
+  return error instanceof IngressError && error.retryable;
 }
 
-export class AlreadyExistsError extends Error {
+/** The message of anything thrown, for logs and failure reasons. */
+export function errorMessage(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+// ---- terminal: the same input fails the same way until someone changes it ----
+
+/** Input that can never be accepted as it is (an admin request, a command, a stored value). */
+export class ValidationError extends IngressError {
+  override readonly name: string = "ValidationError";
+  readonly retryable = false;
+}
+
+/** The event does not have the shape of a Kafka ESM event; nothing in it can be trusted. */
+export class MalformedEventError extends ValidationError {
+  override readonly name = "MalformedEventError";
+}
+
+/** A stored progress entry cannot be read back. */
+export class ProgressDecodeError extends ValidationError {
+  override readonly name = "ProgressDecodeError";
+}
+
+/** A command between our own functions (replay, token check) or its reply cannot be read. */
+export class InvalidCommandError extends ValidationError {
+  override readonly name = "InvalidCommandError";
+}
+
+/** A cluster setting the local Kafka client cannot honour. */
+export class KafkaConfigError extends ValidationError {
+  override readonly name = "KafkaConfigError";
+}
+
+export class NotFoundError extends IngressError {
+  override readonly name: string = "NotFoundError";
+  readonly retryable = false;
+}
+
+/** The event cannot be matched to a subscription, service or handler: retrying will not help
+ * until the catalog or the event source mapping is fixed. */
+export class SubscriptionResolutionError extends NotFoundError {
+  override readonly name = "SubscriptionResolutionError";
+}
+
+export class AlreadyExistsError extends IngressError {
   override readonly name = "AlreadyExistsError";
+  readonly retryable = false;
 }
 
-/** The entity exists but cannot be changed now (e.g. a cluster still used by a subscription). */
-export class ConflictError extends Error {
+/** The endpoint's host or address is refused by the endpoint policy: terminal for the record. */
+export class EndpointRefusedError extends IngressError {
+  override readonly name = "EndpointRefusedError";
+  readonly retryable = false;
+  readonly code = "ERR_ENDPOINT_REFUSED";
+}
+
+// ---- retryable: the same request may succeed later ----
+
+/** The entity exists but cannot be changed now: it changed meanwhile, is busy, or is in use. */
+export class ConflictError extends IngressError {
   override readonly name = "ConflictError";
+  readonly retryable = true;
 }
 
-/** A dependency (storage, control plane) failed; the message is safe to log, not to return. */
-export class DependencyError extends Error {
-  override readonly name = "DependencyError";
+/** A dependency (storage, control plane, a Restate admin API) failed; the message is safe to
+ * log, not to return. */
+export class DependencyError extends IngressError {
+  override readonly name: string = "DependencyError";
+  readonly retryable = true;
+}
+
+/** A Restate admin API could not be read; the message is safe to return to the API caller. */
+export class RestateAdminError extends DependencyError {
+  override readonly name = "RestateAdminError";
+}
+
+/** The local Kafka feed failed or could not start; the message names the reason. */
+export class KafkaFeedError extends DependencyError {
+  override readonly name = "KafkaFeedError";
+  /** The topic does not exist yet: retry soon (it is likely being created). */
+  readonly topicMissing: boolean;
+  constructor(message: string, options: { cause: unknown; topicMissing: boolean }) {
+    super(message, { cause: options.cause });
+    this.topicMissing = options.topicMissing;
+  }
+}
+
+/** A secret cannot be read or holds no usable token. The message names the ARN, never a value.
+ * Retryable: the secret may be fixed or become readable before the batch comes back. */
+export class SecretUnavailableError extends IngressError {
+  override readonly name = "SecretUnavailableError";
+  readonly retryable = true;
+  readonly secretRef: string;
+  constructor(secretRef: string, message: string) {
+    super(message);
+    this.secretRef = secretRef;
+  }
+}
+
+/** How the records of a batch ended (see outcome.ts). */
+export interface OutcomeCounts {
+  readonly total: number;
+  readonly delivered: number;
+  readonly terminal: number;
+  readonly failed: number;
+  readonly notAttempted: number;
+}
+
+/** Thrown so that the event source retries the whole batch (no partial batch responses). */
+export class BatchRetryError extends IngressError {
+  override readonly name = "BatchRetryError";
+  readonly retryable = true;
+  readonly counts: OutcomeCounts;
+  constructor(message: string, counts: OutcomeCounts) {
+    super(message);
+    this.counts = counts;
+  }
 }

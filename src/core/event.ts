@@ -4,6 +4,7 @@
 // that cannot be decoded carries `decodeError` and becomes a terminal outcome for itself only.
 import * as z from "zod/mini";
 import "./zod-messages.ts";
+import { MalformedEventError } from "./errors.ts";
 
 export type EventSourceKind = "msk" | "self-managed";
 
@@ -45,11 +46,6 @@ export interface DecodedPartition {
 export interface DecodedEvent {
   readonly source: EventSourceInfo;
   readonly partitions: readonly DecodedPartition[];
-}
-
-/** The event does not have the shape of a Kafka ESM event; nothing in it can be trusted. */
-export class MalformedEventError extends Error {
-  override readonly name = "MalformedEventError";
 }
 
 const headerByte = z.int().check(z.gte(-128), z.lte(255));

@@ -1,5 +1,6 @@
 // Turns per-record outcomes into what the event source mapping understands: a partial batch
 // response (lowest undelivered offset per partition) or a thrown error (retry the whole batch).
+import { BatchRetryError, type OutcomeCounts } from "./errors.ts";
 import type { DecodedRecord } from "./event.ts";
 
 /**
@@ -29,24 +30,6 @@ export interface BatchItemFailure {
 
 export interface BatchResponse {
   readonly batchItemFailures: BatchItemFailure[];
-}
-
-export interface OutcomeCounts {
-  readonly total: number;
-  readonly delivered: number;
-  readonly terminal: number;
-  readonly failed: number;
-  readonly notAttempted: number;
-}
-
-/** Thrown so that the ESM retries the whole batch (no partial batch responses configured). */
-export class BatchRetryError extends Error {
-  override readonly name = "BatchRetryError";
-  readonly counts: OutcomeCounts;
-  constructor(message: string, counts: OutcomeCounts) {
-    super(message);
-    this.counts = counts;
-  }
 }
 
 export function countOutcomes(outcomes: Iterable<RecordOutcome>): OutcomeCounts {

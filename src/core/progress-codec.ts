@@ -14,6 +14,8 @@
 //           10,000 failures with distinct attempt counts and times stay near 150 KB.
 // If an encoded state still exceeds the byte budget, error texts are dropped, then the failure
 // history (attempt budgets restart; settled offsets, which prevent duplicates, are always kept).
+
+import { ProgressDecodeError } from "./errors.ts";
 import {
   type FailureRecord,
   MAX_ERROR_LENGTH,
@@ -26,10 +28,6 @@ import {
 export const MAX_ERROR_TEXTS = 32;
 const OVERFLOW_ERROR = "(error text not kept: too many distinct errors)";
 const DROPPED_ERROR = "(error text not kept: state too large)";
-
-export class ProgressDecodeError extends Error {
-  override readonly name = "ProgressDecodeError";
-}
 
 const b36 = (n: number): string => n.toString(36);
 

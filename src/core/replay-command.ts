@@ -9,6 +9,7 @@ import * as z from "zod/mini";
 import type { DeadLetterRef } from "./dead-letters.ts";
 import { type LetterOutcome, REPLAY_BATCH_SIZE } from "./replay-batch.ts";
 import "./zod-messages.ts";
+import { InvalidCommandError } from "./errors.ts";
 
 /** Longest attempt a replay command may ask for (the admin answers within API Gateway's 29 s). */
 export const MAX_REPLAY_REQUEST_TIMEOUT_MS = 60_000;
@@ -47,10 +48,6 @@ export type ReplayReply =
   | { readonly ok: true }
   | { readonly results: readonly LetterResult[] }
   | { readonly refused: "not_found" | "conflict"; readonly message: string };
-
-export class InvalidReplayCommandError extends Error {
-  override readonly name = "InvalidReplayCommandError";
-}
 
 const wireLetter = z.object({
   partitionId: z.string().check(z.minLength(1), z.maxLength(256)),
@@ -115,7 +112,7 @@ export function encodeReplayCommand(command: ReplayCommand): Record<string, unkn
 export function decodeReplayCommand(payload: unknown): ReplayCommand {
   const parsed = wireCommand.safeParse(payload);
   if (!parsed.success) {
-    throw new InvalidReplayCommandError(`invalid replay command: ${issues(parsed.error)}`);
+    throw new InvalidCommandError(`invalid replay command: ${issues(parsed.error)}`);
   }
   const { subscriptionId, letters, ordered, budgetMs, requestTimeoutMs } = parsed.data;
   return {
@@ -130,7 +127,7 @@ export function decodeReplayCommand(payload: unknown): ReplayCommand {
 export function decodeReplayReply(payload: unknown): ReplayReply {
   const parsed = wireReply.safeParse(payload);
   if (!parsed.success) {
-    throw new InvalidReplayCommandError(`invalid replay reply: ${issues(parsed.error)}`);
+    throw new InvalidCommandError(`invalid replay reply: ${issues(parsed.error)}`);
   }
   return parsed.data as ReplayReply;
 }

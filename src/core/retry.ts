@@ -1,5 +1,7 @@
 // Classification of a delivery attempt and the retry policy within one invocation: exponential
-// backoff with full jitter, a per-record attempt budget, and a deadline no attempt may cross.
+// backoff with full jitter, a per-record attempt budget, and a deadline no attempt may cross;
+// and `retrying`, the one loop every other retry in the product runs in.
+import { isRetryable } from "./errors.ts";
 
 export type DeliveryResult =
   | { readonly kind: "success"; readonly status: number }
@@ -117,3 +119,64 @@ export function attemptTimeout(
   if (left < policy.minAttemptMs) return undefined;
   return Math.min(policy.requestTimeoutMs, left);
 }
+
+/** How `retrying` paces and bounds its attempts. */
+export interface RetryLoop {
+  /** Attempts in all, the first included. */
+  readonly maxAttempts: number;
+  /** Wait before retry number `retry` (1-based); undefined gives up with the last error. */
+  readonly delayMs: (retry: number, error: unknown) => number | undefined;
+  /** No retry is started whose wait would end after this time (with `now`). */
+  readonly deadlineMs?: number;
+  readonly now?: () => number;
+  readonly sleep: (ms: number) => Promise<void>;
+  /** Which errors are worth another try; by default the vocabulary's (`isRetryable`). */
+  readonly isRetryable?: (error: unknown) => boolean;
+  /** Called before each wait, for logs. */
+  readonly onRetry?: (error: unknown, retry: number, delayMs: number) => void;
+}
+
+/**
+ * Runs `action` until it succeeds, throws an error that is not worth another try, or the
+ * attempts, the delays or the deadline run out; then the last error is thrown as it was.
+ */
+export async function retrying<T>(
+  action: (attempt: number) => Promise<T>,
+  loop: RetryLoop,
+): Promise<T> {
+  const worthRetrying = loop.isRetryable ?? isRetryable;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await action(attempt);
+    } catch (error) {
+      if (!worthRetrying(error) || attempt >= loop.maxAttempts) throw error;
+      const delay = loop.delayMs(attempt, error);
+      if (delay === undefined) throw error;
+      const now = loop.now ?? Date.now;
+      if (loop.deadlineMs !== undefined && now() + delay > loop.deadlineMs) throw error;
+      loop.onRetry?.(error, attempt, delay);
+      await loop.sleep(delay);
+    }
+  }
+}
+
+/** Delays that double from `baseMs` up to `maxMs`; with `random`, full jitter below that. */
+export function exponentialDelays(options: {
+  readonly baseMs: number;
+  readonly maxMs: number;
+  readonly random?: () => number;
+}): (retry: number) => number {
+  return (retry) => {
+    const ceiling = Math.min(options.maxMs, options.baseMs * 2 ** (retry - 1));
+    return options.random ? Math.floor(options.random() * ceiling) : ceiling;
+  };
+}
+
+/** The given delays in turn, then no more retries. */
+export function listedDelays(delaysMs: readonly number[]): (retry: number) => number | undefined {
+  return (retry) => delaysMs[retry - 1];
+}
+
+/** A real sleep, for the shell; the core takes sleep as a dependency. */
+export const sleep = (ms: number): Promise<void> =>
+  new Promise((resolve) => setTimeout(resolve, ms));

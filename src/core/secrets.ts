@@ -1,3 +1,4 @@
+import { SecretUnavailableError } from "./errors.ts";
 // Sink credentials by reference: a service declares the ARN of a Secrets Manager secret holding
 // its bearer token, never the token, and the secret names the endpoints the token may go to. The
 // consumer (and the dead-letter replay) resolve the reference through a SecretResolver and attach
@@ -24,16 +25,6 @@ export interface SecretResolver {
   resolve(secretRef: string): Promise<SinkCredential>;
   /** Drops a cached value (the sink rejected it), so that the next resolve reads it again. */
   forget?(secretRef: string): void;
-}
-
-/** The secret cannot be read or holds no usable token. The message names the ARN, never a value. */
-export class SecretUnavailableError extends Error {
-  override readonly name = "SecretUnavailableError";
-  readonly secretRef: string;
-  constructor(secretRef: string, message: string) {
-    super(message);
-    this.secretRef = secretRef;
-  }
 }
 
 /**

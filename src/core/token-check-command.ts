@@ -5,6 +5,7 @@
 import * as z from "zod/mini";
 import { SECRET_ARN_PATTERN } from "./secrets.ts";
 import "./zod-messages.ts";
+import { InvalidCommandError } from "./errors.ts";
 
 /** Marks the payload; an event source mapping's event never has this field. */
 export const TOKEN_CHECK_COMMAND = "kafka-ingress.check-sink-token";
@@ -20,10 +21,6 @@ export type TokenCheckReply =
   | { readonly bound: true }
   | { readonly bound: false; readonly refusal: string }
   | { readonly bound: false; readonly unreadable: string };
-
-export class InvalidTokenCheckError extends Error {
-  override readonly name = "InvalidTokenCheckError";
-}
 
 const wireCommand = z.object({
   command: z.literal(TOKEN_CHECK_COMMAND),
@@ -57,7 +54,7 @@ export const encodeTokenCheckCommand = (command: TokenCheckCommand): Record<stri
 export function decodeTokenCheckCommand(payload: unknown): TokenCheckCommand {
   const parsed = wireCommand.safeParse(payload);
   if (!parsed.success) {
-    throw new InvalidTokenCheckError(`invalid token check: ${issues(parsed.error)}`);
+    throw new InvalidCommandError(`invalid token check: ${issues(parsed.error)}`);
   }
   return { secretRef: parsed.data.secretRef, endpoint: parsed.data.endpoint };
 }
@@ -65,7 +62,7 @@ export function decodeTokenCheckCommand(payload: unknown): TokenCheckCommand {
 export function decodeTokenCheckReply(payload: unknown): TokenCheckReply {
   const parsed = wireReply.safeParse(payload);
   if (!parsed.success) {
-    throw new InvalidTokenCheckError(`invalid token check reply: ${issues(parsed.error)}`);
+    throw new InvalidCommandError(`invalid token check reply: ${issues(parsed.error)}`);
   }
   return parsed.data;
 }

@@ -5,11 +5,12 @@
 // local event source takes them from the config file, beside their brokers), so a cluster naming
 // a secret has no binding the local admin could check, and is refused.
 // Local only: the Lambda consumer never reads it.
+
+import { SecretUnavailableError } from "../core/errors.ts";
 import type { KafkaSecretBindingReader } from "../core/kafka-secret-binding.ts";
 import {
   credentialFromSecretString,
   type SecretResolver,
-  SecretUnavailableError,
   SINK_SECRET_SHAPE,
 } from "../core/secrets.ts";
 

@@ -9,7 +9,7 @@ import {
   ProvisionedThroughputExceededException,
 } from "@aws-sdk/client-dynamodb";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { BatchRetryError } from "../../src/core/outcome.ts";
+import { BatchRetryError } from "../../src/core/errors.ts";
 import { createConsumerHandler, reliabilityStores } from "../../src/handlers/consumer.ts";
 import { startTestDynamo, type TestDynamo } from "../helpers/dynamo.ts";
 import { type RecordSpec, selfManagedEvent } from "../helpers/kafka-events.ts";

@@ -8,8 +8,8 @@ import {
 } from "../../src/app/replay-delivery.ts";
 import { buildDeadLetter, type DeadLetter } from "../../src/core/dead-letters.ts";
 import { parseEndpointAllowList } from "../../src/core/endpoint-policy.ts";
-import { ConflictError } from "../../src/core/errors.ts";
-import { type SecretResolver, SecretUnavailableError } from "../../src/core/secrets.ts";
+import { ConflictError, SecretUnavailableError } from "../../src/core/errors.ts";
+import type { SecretResolver } from "../../src/core/secrets.ts";
 import { localSecretResolver } from "../../src/local/local-secrets.ts";
 import { memoryCatalog, service, subscription } from "../helpers/memory-catalog.ts";
 import { type RecordingSink, startRecordingSink } from "../helpers/recording-sink.ts";

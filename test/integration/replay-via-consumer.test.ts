@@ -16,12 +16,9 @@ import { type AdminApi, createAdminApi } from "../../src/app/admin-api.ts";
 import { consumerConfig } from "../../src/config.ts";
 import { clustersFromConfigFile } from "../../src/core/cluster-properties.ts";
 import { buildDeadLetter, parkedKeyId } from "../../src/core/dead-letters.ts";
+import { SecretUnavailableError } from "../../src/core/errors.ts";
 import { REPLAY_COMMAND } from "../../src/core/replay-command.ts";
-import {
-  credentialFromSecretString,
-  type SecretResolver,
-  SecretUnavailableError,
-} from "../../src/core/secrets.ts";
+import { credentialFromSecretString, type SecretResolver } from "../../src/core/secrets.ts";
 import {
   encodeTokenCheckCommand,
   TOKEN_CHECK_COMMAND,

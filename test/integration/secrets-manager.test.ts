@@ -15,8 +15,7 @@ import {
   secretsManagerKafkaBindings,
   secretsManagerResolver,
 } from "../../src/adapters/secrets-manager.ts";
-import { DependencyError } from "../../src/core/errors.ts";
-import { SecretUnavailableError } from "../../src/core/secrets.ts";
+import { DependencyError, SecretUnavailableError } from "../../src/core/errors.ts";
 
 const ARN = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:restate/ingress-Ab12Cd";
 const TOKEN = "rst_live_0123456789abcdef";

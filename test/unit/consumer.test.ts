@@ -3,12 +3,14 @@ import {
   type ConsumerSettings,
   clusterMatchesSource,
   createConsumer,
-  SubscriptionResolutionError,
   subscriptionIdFromArn,
 } from "../../src/app/consumer.ts";
-import { MalformedEventError } from "../../src/core/event.ts";
+import {
+  BatchRetryError,
+  MalformedEventError,
+  SubscriptionResolutionError,
+} from "../../src/core/errors.ts";
 import type { SinkRequest } from "../../src/core/invocation.ts";
-import { BatchRetryError } from "../../src/core/outcome.ts";
 import type { DeliveryResult } from "../../src/core/retry.ts";
 import { loadEvent } from "../helpers/kafka-events.ts";
 import {

@@ -3,8 +3,9 @@
 import type { LookupAddress } from "node:dns";
 import type { LookupFunction } from "node:net";
 import { describe, expect, it } from "vitest";
-import { EndpointRefusedError, guardedLookup } from "../../src/adapters/endpoint-guard.ts";
+import { guardedLookup } from "../../src/adapters/endpoint-guard.ts";
 import { classifyError } from "../../src/adapters/http-sink.ts";
+import { EndpointRefusedError } from "../../src/core/errors.ts";
 
 /** A resolver answering `addresses` for every name, recording what it was asked. */
 function resolver(addresses: string[]) {

@@ -1,10 +1,6 @@
 import { describe, expect, it } from "vitest";
-import {
-  decodeBase64Strict,
-  decodeKafkaEvent,
-  MalformedEventError,
-  parsePartitionId,
-} from "../../src/core/event.ts";
+import { MalformedEventError } from "../../src/core/errors.ts";
+import { decodeBase64Strict, decodeKafkaEvent, parsePartitionId } from "../../src/core/event.ts";
 import { CLUSTER_ARN, loadEvent } from "../helpers/kafka-events.ts";
 
 const text = (bytes: Uint8Array | null) =>

@@ -2,12 +2,9 @@
 // TLS/SASL settings, and what the local event source shows when it cannot honour them.
 import { describe, expect, it } from "vitest";
 import { clustersFromConfigFile } from "../../src/core/cluster-properties.ts";
+import { KafkaConfigError } from "../../src/core/errors.ts";
 import { startLocalEventSource } from "../../src/local/kafka/event-source.ts";
-import {
-  clientSecurityOptions,
-  KafkaConfigError,
-  type OpenFeed,
-} from "../../src/local/kafka/platformatic-client.ts";
+import { clientSecurityOptions, type OpenFeed } from "../../src/local/kafka/platformatic-client.ts";
 
 const BROKERS = { "bootstrap.servers": "127.0.0.1:9092" };
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
+import { BatchRetryError } from "../../src/core/errors.ts";
 import type { DecodedRecord } from "../../src/core/event.ts";
 import {
-  BatchRetryError,
   buildBatchResponse,
   consoleLogger,
   logJson,

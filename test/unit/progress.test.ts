@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { ProgressDecodeError } from "../../src/core/errors.ts";
 import {
   exceedsBudget,
   isSettled,
@@ -17,7 +18,6 @@ import {
   encodeProgress,
   encodeRanges,
   MAX_ERROR_TEXTS,
-  ProgressDecodeError,
 } from "../../src/core/progress-codec.ts";
 import { fakeFingerprint, fingerprintsOf } from "../helpers/progress.ts";
 

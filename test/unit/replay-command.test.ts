@@ -2,12 +2,12 @@
 // budget survives the trip, anything else is refused with a message, an event source mapping's
 // event is never taken for a command, and replies carry one result per letter.
 import { describe, expect, it } from "vitest";
+import { InvalidCommandError } from "../../src/core/errors.ts";
 import { REPLAY_BATCH_SIZE } from "../../src/core/replay-batch.ts";
 import {
   decodeReplayCommand,
   decodeReplayReply,
   encodeReplayCommand,
-  InvalidReplayCommandError,
   isReplayCommand,
   REPLAY_COMMAND,
 } from "../../src/core/replay-command.ts";
@@ -43,7 +43,7 @@ describe("replay command", () => {
   it("refuses a malformed command, naming what is wrong", () => {
     const bad = (payload: unknown) => () => decodeReplayCommand(payload);
     const base = { command: REPLAY_COMMAND, subscriptionId: "s" };
-    expect(bad({ command: REPLAY_COMMAND })).toThrow(InvalidReplayCommandError);
+    expect(bad({ command: REPLAY_COMMAND })).toThrow(InvalidCommandError);
     expect(bad({ command: REPLAY_COMMAND })).toThrow(/subscriptionId/);
     expect(bad({ ...base, letters: [{ partitionId: "t-0", offset: -1 }] })).toThrow(
       /letters\.0\.offset/,
@@ -76,13 +76,11 @@ describe("replay command", () => {
       refused: "conflict",
       message: "m",
     });
-    expect(() => decodeReplayReply(null)).toThrow(InvalidReplayCommandError);
-    expect(() => decodeReplayReply({ ok: false, reason: "HTTP 503" })).toThrow(
-      InvalidReplayCommandError,
-    );
+    expect(() => decodeReplayReply(null)).toThrow(InvalidCommandError);
+    expect(() => decodeReplayReply({ ok: false, reason: "HTTP 503" })).toThrow(InvalidCommandError);
     expect(() =>
       decodeReplayReply({ results: [{ partitionId: "t-0", offset: 1, outcome: "failed" }] }),
-    ).toThrow(InvalidReplayCommandError);
-    expect(() => decodeReplayReply({ batchItemFailures: [] })).toThrow(InvalidReplayCommandError);
+    ).toThrow(InvalidCommandError);
+    expect(() => decodeReplayReply({ batchItemFailures: [] })).toThrow(InvalidCommandError);
   });
 });

@@ -1,10 +1,10 @@
 import { describe, expect, it } from "vitest";
+import { SecretUnavailableError } from "../../src/core/errors.ts";
 import {
   authorizationFor,
   cachedSecretResolver,
   credentialFromSecretString,
   SECRET_ARN_PATTERN,
-  SecretUnavailableError,
   tokenRefusal,
 } from "../../src/core/secrets.ts";
 import { localSecretResolver } from "../../src/local/local-secrets.ts";

@@ -2,12 +2,12 @@
 // store look-up both cluster and service deletes need, and the check that a cluster's Kafka
 // secret is bound to its brokers (clusters and subscriptions both ask it).
 import { PROP_SECRET_ARN } from "../../core/cluster-properties.ts";
-import { ValidationError } from "../../core/errors.ts";
+import { SecretUnavailableError, ValidationError } from "../../core/errors.ts";
 import { kafkaSecretRefusal } from "../../core/kafka-secret-binding.ts";
 import type { KafkaCluster } from "../../core/model.ts";
 import type { AdminStore } from "../../core/ports.ts";
 import type { RestateAdminReader } from "../../core/restate-import.ts";
-import { SecretUnavailableError } from "../../core/secrets.ts";
+
 import { quote } from "../../core/uris.ts";
 import type { AdminApiDeps, AdminLog } from "../admin-api.ts";
 

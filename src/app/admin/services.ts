@@ -1,7 +1,7 @@
 // Service handlers: register and change (endpoint policy and, for `auth`, the token's bound
 // endpoints checked), import from a Restate admin API
 // (`POST /services/import`), list, show and delete (refused while in use).
-import { RestateAdminError } from "../../adapters/restate-admin.ts";
+
 import {
   parseBody,
   serviceBodySchema,
@@ -13,6 +13,8 @@ import {
   AlreadyExistsError,
   ConflictError,
   NotFoundError,
+  RestateAdminError,
+  SecretUnavailableError,
   ValidationError,
 } from "../../core/errors.ts";
 import type { ServiceDefinition } from "../../core/model.ts";
@@ -21,7 +23,7 @@ import {
   type SkippedService,
   servicesFromRestate,
 } from "../../core/restate-import.ts";
-import { SecretUnavailableError } from "../../core/secrets.ts";
+
 import { quote } from "../../core/uris.ts";
 import type { AdminRequest, AdminResponse } from "../admin-api.ts";
 import { type AdminContext, usersOf } from "./context.ts";

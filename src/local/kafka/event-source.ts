@@ -3,6 +3,8 @@
 // exact ESM event shape, commits only what succeeded, redelivers from the offsets a partial batch
 // response names, retries a failed batch with backoff (the partition stays blocked, as on AWS),
 // and survives broker outages by reconnecting. Never throws into the host process.
+
+import { KafkaConfigError, KafkaFeedError } from "../../core/errors.ts";
 import type { KafkaCluster, Subscription } from "../../core/model.ts";
 import { feedSettings } from "../../core/subscription-options.ts";
 import {
@@ -17,8 +19,6 @@ import {
 } from "./batching.ts";
 import {
   clientSecurityOptions,
-  KafkaConfigError,
-  KafkaFeedError,
   type OpenFeed,
   openPlatformaticFeed,
   type RecordFeed,

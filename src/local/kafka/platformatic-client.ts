@@ -3,6 +3,7 @@
 // group's committed offsets, else at `auto.offset.reset`), flow control, explicit commits and
 // offsets for the status.
 import { Consumer, type Message, type MessagesStream } from "@platformatic/kafka";
+import { KafkaConfigError, KafkaFeedError } from "../../core/errors.ts";
 import type { SourceRecord } from "./batching.ts";
 import { describeKafkaError, isMissingTopicError } from "./kafka-errors.ts";
 
@@ -47,22 +48,6 @@ export type OpenFeed = (options: FeedOptions, handlers: FeedHandlers) => Promise
 
 /** ListOffsets timestamp asking for each partition's log start offset (Kafka protocol). */
 const EARLIEST = -2n;
-
-/** A cluster setting the local Kafka client cannot honour; retrying will not help. */
-export class KafkaConfigError extends Error {
-  override readonly name = "KafkaConfigError";
-}
-
-/** The feed failed or could not start; the message names the reason (see describeKafkaError). */
-export class KafkaFeedError extends Error {
-  override readonly name = "KafkaFeedError";
-  /** The topic does not exist yet: retry soon (it is likely being created). */
-  readonly topicMissing: boolean;
-  constructor(message: string, options: { cause: unknown; topicMissing: boolean }) {
-    super(message, { cause: options.cause });
-    this.topicMissing = options.topicMissing;
-  }
-}
 
 const feedError = (error: unknown) =>
   new KafkaFeedError(describeKafkaError(error), {
