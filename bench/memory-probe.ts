@@ -9,7 +9,7 @@
 // kernel (getrusage maxRSS: the true peak) and heap/external sampled every millisecond.
 import { readFileSync } from "node:fs";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
-import { ensureTable } from "../src/adapters/dynamo-store.ts";
+import { ensureTable } from "../src/adapters/dynamo/ensure-table.ts";
 import { consumerConfig } from "../src/config.ts";
 import { createConsumerHandler, reliabilityStores } from "../src/handlers/consumer.ts";
 import {

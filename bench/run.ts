@@ -15,7 +15,7 @@ import { type ColdStart, measureColdStarts } from "../infra/cold-start.ts";
 import { runtimeTools } from "../infra/lambda-runtime.ts";
 import { TEMPLATE_PATH } from "../infra/template.ts";
 import { buildFunctions } from "../scripts/build.ts";
-import { ensureTable } from "../src/adapters/dynamo-store.ts";
+import { ensureTable } from "../src/adapters/dynamo/ensure-table.ts";
 import { createHttpSink, type HttpSink } from "../src/adapters/http-sink.ts";
 import { consumerConfig } from "../src/config.ts";
 import type { DeliveryMode } from "../src/core/plan.ts";

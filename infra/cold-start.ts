@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
-import { ensureTable } from "../src/adapters/dynamo-store.ts";
+import { ensureTable } from "../src/adapters/dynamo/ensure-table.ts";
 import { startEmbeddedDynamoDb } from "../src/local/embedded-dynamodb.ts";
 import { apiEvent } from "../test/deploy/api-events.ts";
 import { startFakeLambdaApi } from "../test/deploy/fake-lambda-api.ts";

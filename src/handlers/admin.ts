@@ -3,9 +3,9 @@
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { LambdaClient } from "@aws-sdk/client-lambda";
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from "aws-lambda";
-import { DynamoDeadLetterStore } from "../adapters/dynamo-dead-letters.ts";
-import { DynamoProgressStore } from "../adapters/dynamo-progress.ts";
-import { DynamoAdminStore } from "../adapters/dynamo-store.ts";
+import { DynamoAdminStore } from "../adapters/dynamo/admin-store.ts";
+import { DynamoDeadLetterStore } from "../adapters/dynamo/dead-letter-store.ts";
+import { DynamoProgressStore } from "../adapters/dynamo/progress-store.ts";
 import { LambdaFeedControl } from "../adapters/lambda-feeds.ts";
 import { ConsumerFunctionReplay } from "../adapters/lambda-replay.ts";
 import { consumerFunctionTokenCheck } from "../adapters/lambda-token-check.ts";

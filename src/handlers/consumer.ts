@@ -1,9 +1,9 @@
 // Lambda entry point of the consumer, invoked by the Kafka event source mapping. Thin: build the
 // consumer once per container (cold start), hand it each batch, log what escapes.
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
-import { DynamoDeadLetterStore } from "../adapters/dynamo-dead-letters.ts";
-import { DynamoProgressStore } from "../adapters/dynamo-progress.ts";
-import { DynamoAdminStore } from "../adapters/dynamo-store.ts";
+import { DynamoAdminStore } from "../adapters/dynamo/admin-store.ts";
+import { DynamoDeadLetterStore } from "../adapters/dynamo/dead-letter-store.ts";
+import { DynamoProgressStore } from "../adapters/dynamo/progress-store.ts";
 import { createHttpSink } from "../adapters/http-sink.ts";
 import { secretsManagerResolver } from "../adapters/secrets-manager.ts";
 import {

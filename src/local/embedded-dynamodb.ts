@@ -16,6 +16,41 @@ interface DynaliteOptions {
 const require = createRequire(import.meta.url);
 const dynalite = require("dynalite") as (options: DynaliteOptions) => Server;
 
+interface WriteRequest {
+  readonly ReturnValuesOnConditionCheckFailure?: string;
+}
+interface DynaliteDb {
+  checkConditional(
+    data: WriteRequest,
+    existing: object | undefined,
+  ): { body: Record<string, unknown> } | null | undefined;
+}
+
+/**
+ * dynalite predates `ReturnValuesOnConditionCheckFailure`: its validation drops the parameter
+ * and its condition failures carry no item. Taught here, so that a failed conditional write
+ * returns the item it found (`ALL_OLD`) as DynamoDB does, and the stores behave alike on both.
+ */
+function teachReturnValuesOnConditionCheckFailure(): void {
+  const db = require("dynalite/db") as DynaliteDb & { taughtReturnValues?: true };
+  if (db.taughtReturnValues) return;
+  db.taughtReturnValues = true;
+  for (const action of ["putItem", "updateItem", "deleteItem"]) {
+    const { types } = require(`dynalite/validations/${action}`) as {
+      types: Record<string, unknown>;
+    };
+    types.ReturnValuesOnConditionCheckFailure = { type: "String", enum: ["ALL_OLD", "NONE"] };
+  }
+  const checkConditional = db.checkConditional;
+  db.checkConditional = (data, existing) => {
+    const failure = checkConditional(data, existing);
+    if (failure && existing && data.ReturnValuesOnConditionCheckFailure === "ALL_OLD") {
+      failure.body.Item = existing;
+    }
+    return failure;
+  };
+}
+
 export interface EmbeddedDynamoDb {
   /** e.g. `http://127.0.0.1:43123` */
   readonly endpoint: string;
@@ -65,6 +100,7 @@ export async function startEmbeddedDynamoDb(
   options: { dataDir?: string; port?: number; host?: string; accessKeyId?: string } = {},
 ): Promise<EmbeddedDynamoDb> {
   const host = options.host ?? "127.0.0.1";
+  teachReturnValuesOnConditionCheckFailure();
   const server = dynalite({
     ...(options.dataDir ? { path: options.dataDir } : {}),
     createTableMs: 0,

@@ -3,7 +3,7 @@
 // The handler's JSON response is the last line of stdout; logs go to stderr.
 import { readFile } from "node:fs/promises";
 import { parseArgs } from "node:util";
-import { DynamoAdminStore } from "../adapters/dynamo-store.ts";
+import { DynamoAdminStore } from "../adapters/dynamo/admin-store.ts";
 import { consumerConfig } from "../config.ts";
 import { createConsumerHandler, reliabilityStores } from "../handlers/consumer.ts";
 import { localInvocationContext } from "./lambda-context.ts";

@@ -2,7 +2,8 @@
 import { randomBytes } from "node:crypto";
 import { join } from "node:path";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
-import { DynamoAdminStore, ensureTable } from "../adapters/dynamo-store.ts";
+import { DynamoAdminStore } from "../adapters/dynamo/admin-store.ts";
+import { ensureTable } from "../adapters/dynamo/ensure-table.ts";
 import { createAdminApi } from "../app/admin-api.ts";
 import { recordLimits } from "../app/consumer.ts";
 import { createReplayDeliveries } from "../app/replay-delivery.ts";

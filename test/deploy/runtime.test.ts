@@ -20,8 +20,8 @@ import {
   startEmulator,
 } from "../../infra/lambda-runtime.ts";
 import { type FunctionSettings, functionSettings, loadTemplate } from "../../infra/template.ts";
-import { DynamoDeadLetterStore } from "../../src/adapters/dynamo-dead-letters.ts";
-import { ensureTable } from "../../src/adapters/dynamo-store.ts";
+import { DynamoDeadLetterStore } from "../../src/adapters/dynamo/dead-letter-store.ts";
+import { ensureTable } from "../../src/adapters/dynamo/ensure-table.ts";
 import { type EmbeddedDynamoDb, startEmbeddedDynamoDb } from "../../src/local/embedded-dynamodb.ts";
 import { type LocalStack, startLocalStack } from "../../src/local/stack.ts";
 import { CLUSTER_ARN, loadEvent } from "../helpers/kafka-events.ts";

@@ -3,8 +3,8 @@ import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import {
   DynamoAdminStore,
   type DynamoAdminStoreOptions,
-  ensureTable,
-} from "../../src/adapters/dynamo-store.ts";
+} from "../../src/adapters/dynamo/admin-store.ts";
+import { ensureTable } from "../../src/adapters/dynamo/ensure-table.ts";
 import { type EmbeddedDynamoDb, startEmbeddedDynamoDb } from "../../src/local/embedded-dynamodb.ts";
 
 export interface TestDynamo {

@@ -5,7 +5,7 @@ import {
 } from "@aws-sdk/client-secrets-manager";
 import { mockClient } from "aws-sdk-client-mock";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import type { DynamoAdminStore } from "../../src/adapters/dynamo-store.ts";
+import type { DynamoAdminStore } from "../../src/adapters/dynamo/admin-store.ts";
 import { secretsManagerKafkaBindings } from "../../src/adapters/secrets-manager.ts";
 import { type AdminApi, type AdminApiDeps, createAdminApi } from "../../src/app/admin-api.ts";
 import { clustersFromConfigFile } from "../../src/core/cluster-properties.ts";

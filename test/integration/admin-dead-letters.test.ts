@@ -1,9 +1,9 @@
 // Dead-letter routes, pause / resume and endpoint policy of the admin API, against dynalite, with
 // replayed letters delivered to a real loopback HTTP sink.
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { DynamoDeadLetterStore } from "../../src/adapters/dynamo-dead-letters.ts";
-import { DynamoProgressStore } from "../../src/adapters/dynamo-progress.ts";
-import { DynamoAdminStore } from "../../src/adapters/dynamo-store.ts";
+import { DynamoAdminStore } from "../../src/adapters/dynamo/admin-store.ts";
+import { DynamoDeadLetterStore } from "../../src/adapters/dynamo/dead-letter-store.ts";
+import { DynamoProgressStore } from "../../src/adapters/dynamo/progress-store.ts";
 import { type AdminApi, type AdminApiDeps, createAdminApi } from "../../src/app/admin-api.ts";
 import { createReplayDeliveries, type ReplayDeliveries } from "../../src/app/replay-delivery.ts";
 import { clustersFromConfigFile } from "../../src/core/cluster-properties.ts";

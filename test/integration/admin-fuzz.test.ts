@@ -5,9 +5,9 @@
 // was; nothing may answer 5xx. Fixed seeds, bounded runs: the same cases on every run.
 import fc from "fast-check";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { DynamoDeadLetterStore } from "../../src/adapters/dynamo-dead-letters.ts";
-import { DynamoProgressStore } from "../../src/adapters/dynamo-progress.ts";
-import { DynamoAdminStore } from "../../src/adapters/dynamo-store.ts";
+import { DynamoAdminStore } from "../../src/adapters/dynamo/admin-store.ts";
+import { DynamoDeadLetterStore } from "../../src/adapters/dynamo/dead-letter-store.ts";
+import { DynamoProgressStore } from "../../src/adapters/dynamo/progress-store.ts";
 import { type AdminApi, type AdminRequest, createAdminApi } from "../../src/app/admin-api.ts";
 import { clustersFromConfigFile } from "../../src/core/cluster-properties.ts";
 import { buildDeadLetter, parkedKeyId } from "../../src/core/dead-letters.ts";

@@ -1,6 +1,6 @@
 import type { APIGatewayProxyEventV2 } from "aws-lambda";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import type { DynamoAdminStore } from "../../src/adapters/dynamo-store.ts";
+import type { DynamoAdminStore } from "../../src/adapters/dynamo/admin-store.ts";
 import {
   adminHandlerFromConfig,
   createAdminHandler,

@@ -17,7 +17,7 @@ import {
 import { DescribeSecretCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import { mockClient } from "aws-sdk-client-mock";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import type { DynamoAdminStore } from "../../src/adapters/dynamo-store.ts";
+import type { DynamoAdminStore } from "../../src/adapters/dynamo/admin-store.ts";
 import { LambdaFeedControl } from "../../src/adapters/lambda-feeds.ts";
 import { secretsManagerKafkaBindings } from "../../src/adapters/secrets-manager.ts";
 import { type AdminApi, createAdminApi } from "../../src/app/admin-api.ts";

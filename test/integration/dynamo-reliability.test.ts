@@ -10,9 +10,9 @@ import {
 } from "@aws-sdk/client-dynamodb";
 import { mockClient } from "aws-sdk-client-mock";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { DynamoDeadLetterStore } from "../../src/adapters/dynamo-dead-letters.ts";
-import { DynamoProgressStore } from "../../src/adapters/dynamo-progress.ts";
-import { ensureTable } from "../../src/adapters/dynamo-store.ts";
+import { DynamoDeadLetterStore } from "../../src/adapters/dynamo/dead-letter-store.ts";
+import { ensureTable } from "../../src/adapters/dynamo/ensure-table.ts";
+import { DynamoProgressStore } from "../../src/adapters/dynamo/progress-store.ts";
 import { drainKey, newTally, type ReplayRun } from "../../src/app/dead-letter-replay.ts";
 import { commitReliability, loadReliabilityState } from "../../src/app/reliability-flow.ts";
 import {

@@ -1,6 +1,7 @@
 import { DescribeTableCommand } from "@aws-sdk/client-dynamodb";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { DynamoAdminStore, ensureTable } from "../../src/adapters/dynamo-store.ts";
+import { DynamoAdminStore } from "../../src/adapters/dynamo/admin-store.ts";
+import { ensureTable } from "../../src/adapters/dynamo/ensure-table.ts";
 import {
   AlreadyExistsError,
   ConflictError,

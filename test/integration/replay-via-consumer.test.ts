@@ -7,9 +7,9 @@
 import { InvokeCommand, type InvokeCommandInput, LambdaClient } from "@aws-sdk/client-lambda";
 import { mockClient } from "aws-sdk-client-mock";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { DynamoDeadLetterStore } from "../../src/adapters/dynamo-dead-letters.ts";
-import { DynamoProgressStore } from "../../src/adapters/dynamo-progress.ts";
-import { DynamoAdminStore } from "../../src/adapters/dynamo-store.ts";
+import { DynamoAdminStore } from "../../src/adapters/dynamo/admin-store.ts";
+import { DynamoDeadLetterStore } from "../../src/adapters/dynamo/dead-letter-store.ts";
+import { DynamoProgressStore } from "../../src/adapters/dynamo/progress-store.ts";
 import { ConsumerFunctionReplay } from "../../src/adapters/lambda-replay.ts";
 import { consumerFunctionTokenCheck } from "../../src/adapters/lambda-token-check.ts";
 import { type AdminApi, createAdminApi } from "../../src/app/admin-api.ts";

@@ -3,30 +3,30 @@
 // `fingerprints` (S, base64: the records settled at those offsets), `failures`
 // (S, compact JSON; absent when none), `updatedAt` (N, epoch ms). Encoding: core/progress-codec.ts;
 // an item stays under DynamoDB's 400 KB (see MAX_ENCODED_BYTES and the codec's degradation).
-import {
-  DeleteItemCommand,
-  type DynamoDBClient,
-  PutItemCommand,
-  QueryCommand,
-} from "@aws-sdk/client-dynamodb";
-import { ConflictError, DependencyError, ProgressDecodeError } from "../core/errors.ts";
-import { type Logger, logJson } from "../core/outcome.ts";
-import type { PartitionProgress } from "../core/progress.ts";
-import { decodeProgress, encodeProgress } from "../core/progress-codec.ts";
-import type { ProgressStore } from "../core/reliability-ports.ts";
+import { DeleteItemCommand, type DynamoDBClient, PutItemCommand } from "@aws-sdk/client-dynamodb";
+import { ConflictError, DependencyError, ProgressDecodeError } from "../../core/errors.ts";
+import { type Logger, logJson } from "../../core/outcome.ts";
+import type { PartitionProgress } from "../../core/progress.ts";
+import { decodeProgress, encodeProgress } from "../../core/progress-codec.ts";
+import type { ProgressStore } from "../../core/reliability-ports.ts";
 import {
   type BatchRetry,
   batchGet,
   batchWrite,
-  dependency,
+  conditionally,
+  fromItem,
   type Item,
-  isConditionFailure,
-} from "./dynamo-errors.ts";
+  queryPages,
+  toItem,
+} from "./calls.ts";
 
 /** Budget for the encoded strings: 400 KB less room for keys and attribute names. */
 export const MAX_ENCODED_BYTES = 380_000;
 
 export const progressPk = (subscriptionId: string): string => `progress#${subscriptionId}`;
+
+const text = (value: unknown): string | undefined =>
+  typeof value === "string" ? value : undefined;
 
 export interface DynamoProgressStoreOptions extends BatchRetry {
   /** Told when a state had to drop error texts or failure history to fit an item. */
@@ -47,7 +47,7 @@ export class DynamoProgressStore implements ProgressStore {
   }
 
   #key(subscriptionId: string, partitionId: string): Item {
-    return { pk: { S: progressPk(subscriptionId) }, sk: { S: partitionId } };
+    return toItem({ pk: progressPk(subscriptionId), sk: partitionId });
   }
 
   async load(
@@ -64,18 +64,18 @@ export class DynamoProgressStore implements ProgressStore {
       this.#options,
     );
     for (const item of items) {
-      const partitionId = item.sk?.S;
-      const version = Number(item.version?.N);
+      const { sk, version, settled, fingerprints, failures } = fromItem(item);
+      const partitionId = text(sk);
       if (partitionId === undefined || !Number.isSafeInteger(version)) continue;
       try {
         result.set(
           partitionId,
           decodeProgress(
             partitionId,
-            version,
-            item.settled?.S,
-            item.fingerprints?.S,
-            item.failures?.S,
+            version as number,
+            text(settled),
+            text(fingerprints),
+            text(failures),
           ),
         );
       } catch (error) {
@@ -106,17 +106,19 @@ export class DynamoProgressStore implements ProgressStore {
         dropped: encoded.degraded,
       });
     }
-    const item: Item = {
-      ...this.#key(subscriptionId, progress.partitionId),
-      version: { N: String(progress.version) },
-      updatedAt: { N: String((this.#options.now ?? Date.now)()) },
-      ...(encoded.settled === ""
-        ? {}
-        : { settled: { S: encoded.settled }, fingerprints: { S: encoded.fingerprints } }),
-      ...(encoded.failures === undefined ? {} : { failures: { S: encoded.failures } }),
-    };
-    try {
-      await this.#client.send(
+    // Nothing settled is stored as no `settled` and no `fingerprints`, not as empty strings.
+    const nothingSettled = encoded.settled === "";
+    const item = toItem({
+      pk: progressPk(subscriptionId),
+      sk: progress.partitionId,
+      version: progress.version,
+      updatedAt: (this.#options.now ?? Date.now)(),
+      settled: nothingSettled ? undefined : encoded.settled,
+      fingerprints: nothingSettled ? undefined : encoded.fingerprints,
+      failures: encoded.failures,
+    });
+    const write = await conditionally("PutItem progress", () =>
+      this.#client.send(
         new PutItemCommand({
           TableName: this.#table,
           Item: item,
@@ -125,18 +127,16 @@ export class DynamoProgressStore implements ProgressStore {
             : {
                 ConditionExpression: "#version = :expected",
                 ExpressionAttributeNames: { "#version": "version" },
-                ExpressionAttributeValues: { ":expected": { N: String(expectedVersion) } },
+                ExpressionAttributeValues: toItem({ ":expected": expectedVersion }),
               }),
         }),
+      ),
+    );
+    if (!write.written) {
+      throw new ConflictError(
+        `progress of ${subscriptionId} ${progress.partitionId} changed meanwhile ` +
+          `(expected ${expectedVersion === undefined ? "none" : `version ${expectedVersion}`})`,
       );
-    } catch (error) {
-      if (isConditionFailure(error)) {
-        throw new ConflictError(
-          `progress of ${subscriptionId} ${progress.partitionId} changed meanwhile ` +
-            `(expected ${expectedVersion === undefined ? "none" : `version ${expectedVersion}`})`,
-        );
-      }
-      throw dependency("PutItem progress", error);
     }
   }
 
@@ -145,51 +145,42 @@ export class DynamoProgressStore implements ProgressStore {
     partitionId: string,
     expectedVersion: number,
   ): Promise<void> {
-    try {
-      await this.#client.send(
+    const write = await conditionally("DeleteItem progress", () =>
+      this.#client.send(
         new DeleteItemCommand({
           TableName: this.#table,
           Key: this.#key(subscriptionId, partitionId),
           ConditionExpression: "attribute_not_exists(pk) OR #version = :expected",
           ExpressionAttributeNames: { "#version": "version" },
-          ExpressionAttributeValues: { ":expected": { N: String(expectedVersion) } },
+          ExpressionAttributeValues: toItem({ ":expected": expectedVersion }),
         }),
+      ),
+    );
+    if (!write.written) {
+      throw new ConflictError(
+        `progress of ${subscriptionId} ${partitionId} changed meanwhile (expected version ${expectedVersion})`,
       );
-    } catch (error) {
-      if (isConditionFailure(error)) {
-        throw new ConflictError(
-          `progress of ${subscriptionId} ${partitionId} changed meanwhile (expected version ${expectedVersion})`,
-        );
-      }
-      throw dependency("DeleteItem progress", error);
     }
   }
 
   async clear(subscriptionId: string): Promise<void> {
-    let start: Item | undefined;
-    do {
-      let keys: Item[];
-      try {
-        const out = await this.#client.send(
-          new QueryCommand({
-            TableName: this.#table,
-            KeyConditionExpression: "pk = :pk",
-            ExpressionAttributeValues: { ":pk": { S: progressPk(subscriptionId) } },
-            ProjectionExpression: "pk, sk",
-            ...(start ? { ExclusiveStartKey: start } : {}),
-          }),
-        );
-        keys = out.Items ?? [];
-        start = out.LastEvaluatedKey;
-      } catch (error) {
-        throw dependency("Query progress", error);
-      }
+    const pages = queryPages(
+      this.#client,
+      {
+        TableName: this.#table,
+        KeyConditionExpression: "pk = :pk",
+        ExpressionAttributeValues: toItem({ ":pk": progressPk(subscriptionId) }),
+        ProjectionExpression: "pk, sk",
+      },
+      "Query progress",
+    );
+    for await (const page of pages) {
       await batchWrite(
         this.#client,
         this.#table,
-        keys.map((Key) => ({ DeleteRequest: { Key } })),
+        (page.Items ?? []).map((Key) => ({ DeleteRequest: { Key } })),
         this.#options,
       );
-    } while (start);
+    }
   }
 }

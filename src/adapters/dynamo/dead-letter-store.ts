@@ -18,7 +18,6 @@
 import {
   DeleteItemCommand,
   type DynamoDBClient,
-  GetItemCommand,
   PutItemCommand,
   QueryCommand,
   type QueryCommandInput,
@@ -32,20 +31,26 @@ import {
   partitionOfParkedKey,
   spillLetter,
   unspillLetter,
-} from "../core/dead-letters.ts";
-import { ConflictError, ValidationError } from "../core/errors.ts";
+} from "../../core/dead-letters.ts";
+import { ConflictError, ValidationError } from "../../core/errors.ts";
 import type {
   DeadLetterPage,
   DeadLetterStore,
   ListDeadLettersOptions,
-} from "../core/reliability-ports.ts";
+} from "../../core/reliability-ports.ts";
 import {
   type BatchRetry,
   batchWrite,
-  dependency,
+  calling,
+  conditionally,
+  docOf,
+  fromItem,
+  getItem,
   type Item,
-  isConditionFailure,
-} from "./dynamo-errors.ts";
+  queryPages,
+  toItem,
+  type Written,
+} from "./calls.ts";
 
 export const deadLetterPk = (subscriptionId: string): string => `dead-letter#${subscriptionId}`;
 export const parkedKeyPk = (subscriptionId: string): string => `parked-key#${subscriptionId}`;
@@ -56,10 +61,14 @@ export const deadLetterSk = (ref: DeadLetterRef): string =>
 const spillPk = (subscriptionId: string): string => `${deadLetterPk(subscriptionId)}#spill`;
 type Spilled = NonNullable<DeadLetter["spilled"]>;
 /** Keys of a spilled letter's chunks, in order. */
-const chunkKeys = (subscriptionId: string, ref: DeadLetterRef, spilled: Spilled): Item[] =>
+const chunkKeys = (
+  subscriptionId: string,
+  ref: DeadLetterRef,
+  spilled: Spilled,
+): Array<{ pk: string; sk: string }> =>
   Array.from({ length: spilled.chunks }, (_, index) => ({
-    pk: { S: spillPk(subscriptionId) },
-    sk: { S: `${offsetSk(ref)}#${spilled.id}#${String(index).padStart(4, "0")}` },
+    pk: spillPk(subscriptionId),
+    sk: `${offsetSk(ref)}#${spilled.id}#${String(index).padStart(4, "0")}`,
   }));
 
 const DEFAULT_PAGE = 100;
@@ -67,12 +76,15 @@ const MAX_PAGE = 1_000;
 /** Parallel UpdateItem calls when marking keys parked. */
 const KEY_CONCURRENCY = 16;
 
-function encodeCursor(key: Item | undefined): string | undefined {
-  const sk = key?.sk?.S;
-  return sk === undefined
+/** The cursor naming the sort key a page ended at; undefined after the last page. */
+function encodeCursor(sk: unknown): string | undefined {
+  return typeof sk !== "string"
     ? undefined
     : Buffer.from(JSON.stringify({ sk }), "utf8").toString("base64url");
 }
+
+const endOf = (lastKey: Item | undefined): string | undefined =>
+  lastKey === undefined ? undefined : encodeCursor(fromItem(lastKey).sk);
 
 /** `prefix`: the sort-key prefix of the query; a cursor outside it is invalid (DynamoDB would
  * refuse the start key with a ValidationException). */
@@ -89,7 +101,7 @@ function decodeCursor(pk: string, cursor: string | undefined, prefix = ""): Item
       Buffer.byteLength(sk, "utf8") <= 1024 &&
       sk.startsWith(prefix)
     ) {
-      return { pk: { S: pk }, sk: { S: sk } };
+      return toItem({ pk, sk });
     }
   } catch {
     // fall through
@@ -116,24 +128,24 @@ function letterQuery(
     KeyConditionExpression:
       partitionId === undefined ? "pk = :pk" : "pk = :pk AND begins_with(sk, :prefix)",
     ...(parkedKey === undefined ? {} : { FilterExpression: "parksKey = :parked" }),
-    ExpressionAttributeValues: {
-      ":pk": { S: pk },
-      ...(partitionId === undefined ? {} : { ":prefix": { S: `${partitionId}#` } }),
-      ...(parkedKey === undefined ? {} : { ":parked": { S: parkedKey } }),
-    },
+    ExpressionAttributeValues: toItem({
+      ":pk": pk,
+      ":prefix": partitionId === undefined ? undefined : `${partitionId}#`,
+      ":parked": parkedKey,
+    }),
   };
 }
 
 function toParkedKey(subscriptionId: string, item: Item): ParkedKey | undefined {
-  const id = item.sk?.S;
-  if (id === undefined) return undefined;
+  const { sk: id, partitionId, keyB64, version, parkedAt } = fromItem(item);
+  if (typeof id !== "string") return undefined;
   return {
     subscriptionId,
     id,
-    partitionId: item.partitionId?.S ?? partitionOfParkedKey(id),
-    key: item.keyB64?.S ?? null,
-    version: Number(item.version?.N ?? "0"),
-    parkedAt: Number(item.parkedAt?.N ?? "0"),
+    partitionId: typeof partitionId === "string" ? partitionId : partitionOfParkedKey(id),
+    key: typeof keyB64 === "string" ? keyB64 : null,
+    version: Number(version ?? 0),
+    parkedAt: Number(parkedAt ?? 0),
   };
 }
 
@@ -172,7 +184,7 @@ export class DynamoDeadLetterStore implements DeadLetterStore {
         stub.spilled === undefined
           ? []
           : chunkKeys(letter.subscriptionId, letter, stub.spilled).map((key, index) => ({
-              PutRequest: { Item: { ...key, data: { B: chunks[index] as Uint8Array } } },
+              PutRequest: { Item: toItem({ ...key, data: chunks[index] }) },
             })),
       ),
       this.#retry,
@@ -182,8 +194,9 @@ export class DynamoDeadLetterStore implements DeadLetterStore {
     // with a "parked-behind" copy of itself. Its key is still marked parked below. Another record
     // at the same offset (offsets reused) is kept beside it, as a variant.
     await inParallel(stored, KEY_CONCURRENCY, async ({ letter, stub }) => {
-      if (await this.#putNew(letter, stub)) return;
-      const existing = await this.get(letter.subscriptionId, letter);
+      const put = await this.#putNew(letter, stub);
+      if (put.written) return;
+      const existing = docOf<DeadLetter>(put.current);
       if (
         letter.fingerprint === undefined ||
         existing?.fingerprint === undefined ||
@@ -219,64 +232,65 @@ export class DynamoDeadLetterStore implements DeadLetterStore {
       }
     }
     await inParallel([...keys.values()], KEY_CONCURRENCY, async (k) => {
-      try {
-        await this.#client.send(
+      await calling("UpdateItem parked key", () =>
+        this.#client.send(
           new UpdateItemCommand({
             TableName: this.#table,
-            Key: { pk: { S: parkedKeyPk(k.subscriptionId) }, sk: { S: k.id } },
+            Key: toItem({ pk: parkedKeyPk(k.subscriptionId), sk: k.id }),
             UpdateExpression:
               "SET partitionId = :partition, parkedAt = if_not_exists(parkedAt, :at)" +
               (k.key === null ? "" : ", keyB64 = :key") +
               " ADD #version :count",
             ExpressionAttributeNames: { "#version": "version" },
-            ExpressionAttributeValues: {
-              ":partition": { S: partitionOfParkedKey(k.id) },
-              ":at": { N: String(k.at) },
-              ":count": { N: String(k.count) },
-              ...(k.key === null ? {} : { ":key": { S: k.key } }),
-            },
+            ExpressionAttributeValues: toItem({
+              ":partition": partitionOfParkedKey(k.id),
+              ":at": k.at,
+              ":count": k.count,
+              ":key": k.key ?? undefined,
+            }),
           }),
-        );
-      } catch (error) {
-        throw dependency("UpdateItem parked key", error);
-      }
+        ),
+      );
     });
   }
 
-  /** Puts the letter item unless its key exists; false when it did. */
-  async #putNew(letter: DeadLetter, stub: DeadLetter): Promise<boolean> {
-    try {
-      await this.#client.send(
+  /** Puts the letter item unless its key exists; when it did, not written and the item found. */
+  #putNew(letter: DeadLetter, stub: DeadLetter): Promise<Written<unknown>> {
+    return conditionally("PutItem dead letter", () =>
+      this.#client.send(
         new PutItemCommand({
           TableName: this.#table,
-          Item: {
-            pk: { S: deadLetterPk(letter.subscriptionId) },
-            sk: {
-              S: deadLetterSk({ ...letter, ...(stub.variant ? { variant: stub.variant } : {}) }),
-            },
-            doc: { S: JSON.stringify(stub) },
-            kind: { S: letter.kind },
-            parkedAt: { N: String(letter.parkedAt) },
-            ...(letter.parksKey === undefined ? {} : { parksKey: { S: letter.parksKey } }),
-          },
+          Item: toItem({
+            pk: deadLetterPk(letter.subscriptionId),
+            sk: deadLetterSk({ ...letter, ...(stub.variant ? { variant: stub.variant } : {}) }),
+            doc: JSON.stringify(stub),
+            kind: letter.kind,
+            parkedAt: letter.parkedAt,
+            parksKey: letter.parksKey,
+          }),
           ConditionExpression: "attribute_not_exists(pk)",
+          ReturnValuesOnConditionCheckFailure: "ALL_OLD",
         }),
-      );
-      return true;
-    } catch (error) {
-      if (isConditionFailure(error)) return false;
-      throw dependency("PutItem dead letter", error);
-    }
+      ),
+    );
   }
 
-  async #query(input: Omit<QueryCommandInput, "TableName">, operation: string) {
-    try {
-      return await this.#client.send(
+  /** One page of a strongly consistent Query. */
+  #queryPage(input: Omit<QueryCommandInput, "TableName">, operation: string) {
+    return calling(operation, () =>
+      this.#client.send(
         new QueryCommand({ TableName: this.#table, ConsistentRead: true, ...input }),
-      );
-    } catch (error) {
-      throw dependency(operation, error);
-    }
+      ),
+    );
+  }
+
+  /** Every page of a strongly consistent Query. */
+  #queryAll(input: Omit<QueryCommandInput, "TableName">, operation: string) {
+    return queryPages(
+      this.#client,
+      { TableName: this.#table, ConsistentRead: true, ...input },
+      operation,
+    );
   }
 
   async list(
@@ -291,8 +305,8 @@ export class DynamoDeadLetterStore implements DeadLetterStore {
     const start =
       options.startAfter === undefined
         ? decodeCursor(pk, options.cursor, prefix)
-        : decodeCursor(pk, encodeCursor({ sk: { S: deadLetterSk(options.startAfter) } }), prefix);
-    const out = await this.#query(
+        : decodeCursor(pk, encodeCursor(deadLetterSk(options.startAfter)), prefix);
+    const out = await this.#queryPage(
       {
         ...letterQuery(pk, partitionId, options.parkedKey),
         Limit: pageLimit(options.limit),
@@ -300,12 +314,8 @@ export class DynamoDeadLetterStore implements DeadLetterStore {
       },
       "Query dead letters",
     );
-    const items: DeadLetter[] = [];
-    for (const item of out.Items ?? []) {
-      const doc = item.doc?.S;
-      if (doc !== undefined) items.push(JSON.parse(doc) as DeadLetter);
-    }
-    const cursor = encodeCursor(out.LastEvaluatedKey);
+    const items = (out.Items ?? []).flatMap((item) => docOf<DeadLetter>(item) ?? []);
+    const cursor = endOf(out.LastEvaluatedKey);
     return cursor === undefined ? { items } : { items, cursor };
   }
 
@@ -318,57 +328,41 @@ export class DynamoDeadLetterStore implements DeadLetterStore {
       options.partitionId ??
       (options.parkedKey === undefined ? undefined : partitionOfParkedKey(options.parkedKey));
     let count = 0;
-    let start: Item | undefined;
-    do {
-      const out = await this.#query(
-        {
-          ...letterQuery(pk, partitionId, options.parkedKey),
-          Select: "COUNT",
-          ...(start ? { ExclusiveStartKey: start } : {}),
-        },
-        "Query dead letters",
-      );
-      count += out.Count ?? 0;
-      start = out.LastEvaluatedKey;
-    } while (start && (options.upTo === undefined || count < options.upTo));
+    const pages = this.#queryAll(
+      { ...letterQuery(pk, partitionId, options.parkedKey), Select: "COUNT" },
+      "Query dead letters",
+    );
+    for await (const page of pages) {
+      count += page.Count ?? 0;
+      if (options.upTo !== undefined && count >= options.upTo) break;
+    }
     return options.upTo === undefined ? count : Math.min(count, options.upTo);
   }
 
   async get(subscriptionId: string, ref: DeadLetterRef): Promise<DeadLetter | undefined> {
-    try {
-      const out = await this.#client.send(
-        new GetItemCommand({
-          TableName: this.#table,
-          Key: { pk: { S: deadLetterPk(subscriptionId) }, sk: { S: deadLetterSk(ref) } },
-          ConsistentRead: true,
-        }),
-      );
-      const doc = out.Item?.doc?.S;
-      return doc === undefined ? undefined : (JSON.parse(doc) as DeadLetter);
-    } catch (error) {
-      throw dependency("GetItem dead letter", error);
-    }
+    const key = toItem({ pk: deadLetterPk(subscriptionId), sk: deadLetterSk(ref) });
+    return docOf<DeadLetter>(await getItem(this.#client, this.#table, key, "GetItem dead letter"));
   }
 
   async whole(letter: DeadLetter): Promise<DeadLetter> {
     if (letter.spilled === undefined) return letter;
     const chunks: Uint8Array[] = [];
-    let start: Item | undefined;
-    do {
-      const out = await this.#query(
-        {
-          KeyConditionExpression: "pk = :pk AND begins_with(sk, :prefix)",
-          ExpressionAttributeValues: {
-            ":pk": { S: spillPk(letter.subscriptionId) },
-            ":prefix": { S: `${offsetSk(letter)}#${letter.spilled.id}#` },
-          },
-          ...(start ? { ExclusiveStartKey: start } : {}),
-        },
-        "Query dead letter chunks",
-      );
-      for (const item of out.Items ?? []) if (item.data?.B) chunks.push(item.data.B);
-      start = out.LastEvaluatedKey;
-    } while (start);
+    const pages = this.#queryAll(
+      {
+        KeyConditionExpression: "pk = :pk AND begins_with(sk, :prefix)",
+        ExpressionAttributeValues: toItem({
+          ":pk": spillPk(letter.subscriptionId),
+          ":prefix": `${offsetSk(letter)}#${letter.spilled.id}#`,
+        }),
+      },
+      "Query dead letter chunks",
+    );
+    for await (const page of pages) {
+      for (const item of page.Items ?? []) {
+        const { data } = fromItem(item);
+        if (data instanceof Uint8Array) chunks.push(data);
+      }
+    }
     return unspillLetter(letter, chunks);
   }
 
@@ -381,7 +375,7 @@ export class DynamoDeadLetterStore implements DeadLetterStore {
       this.#client,
       this.#table,
       sks.map((sk) => ({
-        DeleteRequest: { Key: { pk: { S: deadLetterPk(subscriptionId) }, sk: { S: sk } } },
+        DeleteRequest: { Key: toItem({ pk: deadLetterPk(subscriptionId), sk }) },
       })),
       this.#retry,
     );
@@ -392,7 +386,9 @@ export class DynamoDeadLetterStore implements DeadLetterStore {
       refs.flatMap((ref) =>
         ref.spilled === undefined
           ? []
-          : chunkKeys(subscriptionId, ref, ref.spilled).map((Key) => ({ DeleteRequest: { Key } })),
+          : chunkKeys(subscriptionId, ref, ref.spilled).map((key) => ({
+              DeleteRequest: { Key: toItem(key) },
+            })),
       ),
       this.#retry,
     );
@@ -400,48 +396,45 @@ export class DynamoDeadLetterStore implements DeadLetterStore {
 
   /** Deletes every item of `pk`, page by page. */
   async #deleteAll(pk: string): Promise<void> {
-    let start: Item | undefined;
-    do {
-      const out = await this.#query(
-        {
-          KeyConditionExpression: "pk = :pk",
-          ExpressionAttributeValues: { ":pk": { S: pk } },
-          ProjectionExpression: "pk, sk",
-          ...(start ? { ExclusiveStartKey: start } : {}),
-        },
-        "Query dead letters",
-      );
-      start = out.LastEvaluatedKey;
+    const pages = this.#queryAll(
+      {
+        KeyConditionExpression: "pk = :pk",
+        ExpressionAttributeValues: toItem({ ":pk": pk }),
+        ProjectionExpression: "pk, sk",
+      },
+      "Query dead letters",
+    );
+    for await (const page of pages) {
       await batchWrite(
         this.#client,
         this.#table,
-        (out.Items ?? []).map((Key) => ({ DeleteRequest: { Key } })),
+        (page.Items ?? []).map((Key) => ({ DeleteRequest: { Key } })),
         this.#retry,
       );
-    } while (start);
+    }
   }
 
   async parkedKeys(subscriptionId: string, partitionIds: readonly string[]): Promise<Set<string>> {
     const result = new Set<string>();
     await Promise.all(
       [...new Set(partitionIds)].map(async (partitionId) => {
-        let start: Item | undefined;
-        do {
-          const out = await this.#query(
-            {
-              KeyConditionExpression: "pk = :pk AND begins_with(sk, :prefix)",
-              ExpressionAttributeValues: {
-                ":pk": { S: parkedKeyPk(subscriptionId) },
-                ":prefix": { S: `${partitionId}#` },
-              },
-              ProjectionExpression: "sk",
-              ...(start ? { ExclusiveStartKey: start } : {}),
-            },
-            "Query parked keys",
-          );
-          for (const item of out.Items ?? []) if (item.sk?.S) result.add(item.sk.S);
-          start = out.LastEvaluatedKey;
-        } while (start);
+        const pages = this.#queryAll(
+          {
+            KeyConditionExpression: "pk = :pk AND begins_with(sk, :prefix)",
+            ExpressionAttributeValues: toItem({
+              ":pk": parkedKeyPk(subscriptionId),
+              ":prefix": `${partitionId}#`,
+            }),
+            ProjectionExpression: "sk",
+          },
+          "Query parked keys",
+        );
+        for await (const page of pages) {
+          for (const item of page.Items ?? []) {
+            const { sk } = fromItem(item);
+            if (typeof sk === "string" && sk !== "") result.add(sk);
+          }
+        }
       }),
     );
     return result;
@@ -454,57 +447,44 @@ export class DynamoDeadLetterStore implements DeadLetterStore {
     const pk = parkedKeyPk(subscriptionId);
     const start = decodeCursor(
       pk,
-      options.startAfter === undefined
-        ? options.cursor
-        : encodeCursor({ sk: { S: options.startAfter } }),
+      options.startAfter === undefined ? options.cursor : encodeCursor(options.startAfter),
     );
-    const out = await this.#query(
+    const out = await this.#queryPage(
       {
         KeyConditionExpression: "pk = :pk",
-        ExpressionAttributeValues: { ":pk": { S: pk } },
+        ExpressionAttributeValues: toItem({ ":pk": pk }),
         Limit: pageLimit(options.limit),
         ...(start ? { ExclusiveStartKey: start } : {}),
       },
       "Query parked keys",
     );
     const items = (out.Items ?? []).flatMap((item) => toParkedKey(subscriptionId, item) ?? []);
-    const cursor = encodeCursor(out.LastEvaluatedKey);
+    const cursor = endOf(out.LastEvaluatedKey);
     return cursor === undefined ? { items } : { items, cursor };
   }
 
   async getParkedKey(subscriptionId: string, id: string): Promise<ParkedKey | undefined> {
-    try {
-      const out = await this.#client.send(
-        new GetItemCommand({
-          TableName: this.#table,
-          Key: { pk: { S: parkedKeyPk(subscriptionId) }, sk: { S: id } },
-          ConsistentRead: true,
-        }),
-      );
-      return out.Item === undefined ? undefined : toParkedKey(subscriptionId, out.Item);
-    } catch (error) {
-      throw dependency("GetItem parked key", error);
-    }
+    const key = toItem({ pk: parkedKeyPk(subscriptionId), sk: id });
+    const item = await getItem(this.#client, this.#table, key, "GetItem parked key");
+    return item === undefined ? undefined : toParkedKey(subscriptionId, item);
   }
 
   async unpark(subscriptionId: string, id: string, expectedVersion: number): Promise<void> {
-    try {
-      await this.#client.send(
+    const write = await conditionally("DeleteItem parked key", () =>
+      this.#client.send(
         new DeleteItemCommand({
           TableName: this.#table,
-          Key: { pk: { S: parkedKeyPk(subscriptionId) }, sk: { S: id } },
+          Key: toItem({ pk: parkedKeyPk(subscriptionId), sk: id }),
           ConditionExpression: "attribute_not_exists(pk) OR #version = :expected",
           ExpressionAttributeNames: { "#version": "version" },
-          ExpressionAttributeValues: { ":expected": { N: String(expectedVersion) } },
+          ExpressionAttributeValues: toItem({ ":expected": expectedVersion }),
         }),
+      ),
+    );
+    if (!write.written) {
+      throw new ConflictError(
+        `key ${id} of ${subscriptionId} had letters parked behind it meanwhile (expected version ${expectedVersion})`,
       );
-    } catch (error) {
-      if (isConditionFailure(error)) {
-        throw new ConflictError(
-          `key ${id} of ${subscriptionId} had letters parked behind it meanwhile (expected version ${expectedVersion})`,
-        );
-      }
-      throw dependency("DeleteItem parked key", error);
     }
   }
 
