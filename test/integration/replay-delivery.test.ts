@@ -129,7 +129,7 @@ describe("replay delivery", () => {
       "Bearer new-token",
     ]);
     expect(forgotten).toEqual([TOKEN_ARN]);
-    // A token that stays wrong is not re-read forever: one re-read per letter, then it fails.
+    // A token that stays wrong is not re-read forever: one re-read per replay, then it fails.
     current = "still-wrong";
     const again = await replay.letterDelivery(subscription());
     expect(await again(letter('{"n":8}'), soon())).toMatchObject({ outcome: "failed" });
