@@ -11,7 +11,7 @@ import { readFileSync } from "node:fs";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { ensureTable } from "../src/adapters/dynamo/ensure-table.ts";
 import { consumerConfig } from "../src/config.ts";
-import { createConsumerHandler, reliabilityStores } from "../src/handlers/consumer.ts";
+import { createConsumerHandler, reliabilityStores } from "../src/wiring/consumer.ts";
 import {
   demoCluster,
   functionArn,

@@ -5,7 +5,7 @@
 //   node bench/profile-summary.ts bench/results/profiles/<file>.cpuprofile
 import { parseArgs } from "node:util";
 import { consumerConfig } from "../src/config.ts";
-import { createConsumerHandler } from "../src/handlers/consumer.ts";
+import { createConsumerHandler } from "../src/wiring/consumer.ts";
 import {
   demoCluster,
   functionArn,

@@ -23,7 +23,7 @@ import {
   type ConsumerHandler,
   createConsumerHandler,
   reliabilityStores,
-} from "../src/handlers/consumer.ts";
+} from "../src/wiring/consumer.ts";
 import type { RawEvent } from "../test/helpers/kafka-events.ts";
 import {
   demoCluster,

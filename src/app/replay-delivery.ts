@@ -1,27 +1,34 @@
 // Delivery of dead letters on replay (admin API): the same request the consumer sends — path,
 // `kafka.*` metadata headers, the same `idempotency-key` (so a Restate ingress that already ran
 // the record does not run it twice), forwarded record headers — built by the consumer's own
-// request builder and sent through the consumer's HTTP sink, with a few quick retries for
-// retryable failures, all within the replay's deadline. The service definition is read when the
-// replay starts, so a fixed endpoint or handler declaration applies.
-import { createHttpSink, type HttpSink } from "../adapters/http-sink.ts";
+// request builder and sent through the sink it is given (the consumer's HTTP sink) with the
+// consumer's token handling (authorized-deliver.ts), with a few quick retries for retryable
+// failures, all within the replay's deadline. The service definition is read when the replay
+// starts, so a fixed endpoint or handler declaration applies.
 import { type DeadLetter, letterToRecord } from "../core/dead-letters.ts";
-import type { EndpointAllowList } from "../core/endpoint-policy.ts";
 import { ConflictError, NotFoundError, SecretUnavailableError } from "../core/errors.ts";
-import { createRequestBuilder, sinkTarget } from "../core/invocation.ts";
+import { createRequestBuilder, type SinkRequest, sinkTarget } from "../core/invocation.ts";
 import type { Subscription } from "../core/model.ts";
 import { checkRecord, deliveryMode, type RecordLimits } from "../core/plan.ts";
 import type { CatalogReader } from "../core/ports.ts";
 import type { DeadLetterStore } from "../core/reliability-ports.ts";
 import { deliverInOrder, type LetterOutcome, MIN_REPLAY_START_MS } from "../core/replay-batch.ts";
-import { attemptTimeout, DEFAULT_BACKOFF, type RetryPolicy } from "../core/retry.ts";
 import {
-  authorizationFor,
-  authorizationRefusal,
-  type SecretResolver,
-  type SinkAuthorization,
-} from "../core/secrets.ts";
+  attemptTimeout,
+  DEFAULT_BACKOFF,
+  type Deliver,
+  type RetryPolicy,
+  sleep,
+} from "../core/retry.ts";
+import type { SecretResolver } from "../core/secrets.ts";
+import { type AuthorizedDeliver, authorizedDeliver } from "./authorized-deliver.ts";
 import type { ReplayDelivery } from "./dead-letter-replay.ts";
+
+/** The sink a replay sends through, and how to release it when the replay is done. */
+export interface ReplaySink {
+  readonly deliver: Deliver<SinkRequest>;
+  readonly close: () => Promise<void>;
+}
 
 export interface ReplayDeliveryOptions {
   readonly catalog: Pick<CatalogReader, "getService">;
@@ -40,10 +47,8 @@ export interface ReplayDeliveryOptions {
   readonly secrets?: SecretResolver;
   /** The consumer's MAX_REQUEST_BYTES and MAX_KEY_URL_BYTES (defaults 6 MiB and 2 KiB). */
   readonly limits?: RecordLimits;
-  /** SERVICE_ENDPOINT_ALLOW for the default sink, checked when it connects. */
-  readonly endpointAllow?: EndpointAllowList;
-  /** Test seam: the HTTP sink (default: a small undici pool). */
-  readonly sink?: HttpSink;
+  /** Where requests go: the consumer's HTTP sink (see wiring/consumer.ts). */
+  readonly sink: ReplaySink;
   readonly now?: () => number;
 }
 
@@ -62,16 +67,8 @@ export interface ReplayDeliveries {
   close(): Promise<void>;
 }
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
 export function createReplayDeliveries(options: ReplayDeliveryOptions): ReplayDeliveries {
-  const sink =
-    options.sink ??
-    createHttpSink({
-      connections: 4,
-      requestTimeoutMs: options.requestTimeoutMs,
-      ...(options.endpointAllow ? { endpointAllow: options.endpointAllow } : {}),
-    });
+  const { sink } = options;
   const maxAttempts = Math.max(1, options.maxAttempts ?? 3);
   const retryDelayMs = options.retryDelayMs ?? 200;
   const now = options.now ?? Date.now;
@@ -91,9 +88,16 @@ export function createReplayDeliveries(options: ReplayDeliveryOptions): ReplayDe
       );
     }
     const mode = deliveryMode(service.type, handler);
-    let authorization: SinkAuthorization | undefined;
+    let authorized: AuthorizedDeliver;
     try {
-      authorization = await authorizationFor(service.auth, options.secrets);
+      authorized = await authorizedDeliver({
+        auth: service.auth,
+        secrets: options.secrets,
+        deliver: sink.deliver,
+        // A token still refused after its re-read fails the letter, which stays a letter.
+        rejectedToken: "as-answered",
+        now,
+      });
     } catch (error) {
       if (!(error instanceof SecretUnavailableError)) throw error;
       throw new ConflictError(
@@ -101,10 +105,7 @@ export function createReplayDeliveries(options: ReplayDeliveryOptions): ReplayDe
           (options.secrets ? "" : " (this deployment does not read sink secrets for replays)"),
       );
     }
-    let build = createRequestBuilder(
-      sinkTarget(subscription, service, mode, authorization?.header),
-    );
-    const secretRef = service.auth?.bearer_token_secret;
+    const build = createRequestBuilder(sinkTarget(subscription, service, mode));
 
     return async (letter, deadline) => {
       const record = letterToRecord(await options.deadLetters.whole(letter));
@@ -118,10 +119,8 @@ export function createReplayDeliveries(options: ReplayDeliveryOptions): ReplayDe
       // What the consumer refuses up front is refused here too, with the same reasons.
       const checked = checkRecord(record, mode, options.limits);
       if ("reason" in checked) return { outcome: "failed", reason: checked.reason };
-      const { objectKey } = checked;
-      let request = build(record, objectKey);
+      const request = build(record, checked.objectKey);
       let reason: string | undefined;
-      let tokenReread = false;
       // Out of time: a failure once an attempt has failed (a sink that hangs is reported, not
       // retried call after call), else the letter waits for the next replay.
       const outOfTime = (): LetterOutcome =>
@@ -129,13 +128,10 @@ export function createReplayDeliveries(options: ReplayDeliveryOptions): ReplayDe
           ? { outcome: "deferred" }
           : { outcome: "failed", reason: `${reason} (then the replay ran out of time)` };
       for (let attempt = 1; attempt <= maxAttempts; attempt++) {
-        // As in the consumer: the token goes only where its secret binds it, else nothing is sent.
-        const refused = authorization && authorizationRefusal(authorization, request.url);
-        if (refused) return { outcome: "failed", reason: refused };
         const startedAt = now();
         const timeoutMs = attemptTimeout(startedAt, deadline, policy);
         if (timeoutMs === undefined) return outOfTime();
-        const result = await sink.deliver(request, { timeoutMs });
+        const result = await authorized.deliver(request, { timeoutMs });
         if (result.kind === "success") return { outcome: "delivered" };
         const cutShort =
           timeoutMs < options.requestTimeoutMs &&
@@ -143,25 +139,6 @@ export function createReplayDeliveries(options: ReplayDeliveryOptions): ReplayDe
           now() - startedAt >= timeoutMs - 1;
         if (cutShort) return outOfTime();
         reason = result.reason;
-        if (result.status === 401 && secretRef !== undefined && options.secrets && !tokenReread) {
-          // As in the consumer: the token may have been rotated; read it again, retry at once.
-          tokenReread = true;
-          options.secrets.forget?.(secretRef);
-          try {
-            authorization = await authorizationFor(service.auth, options.secrets);
-          } catch (error) {
-            return {
-              outcome: "failed",
-              reason: `${reason}; the token could not be read again: ${error}`,
-            };
-          }
-          build = createRequestBuilder(
-            sinkTarget(subscription, service, mode, authorization?.header),
-          );
-          request = build(record, objectKey);
-          attempt--; // the re-read token gets its own attempt
-          continue;
-        }
         if (result.kind === "terminal") break;
         if (attempt < maxAttempts) {
           const delay = retryDelayMs * 2 ** (attempt - 1);
@@ -182,6 +159,6 @@ export function createReplayDeliveries(options: ReplayDeliveryOptions): ReplayDe
   return {
     forSubscription,
     letterDelivery,
-    close: () => (options.sink ? Promise.resolve() : sink.close()),
+    close: () => sink.close(),
   };
 }

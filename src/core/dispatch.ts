@@ -2,6 +2,7 @@
 // one after another with retries. A record still failing (retryable) stops its lane: the lane's
 // later records are not attempted, so per-key order holds across invocations. A terminal failure
 // is recorded and the lane goes on. Work is O(records): workers pull lanes from a shared index.
+import { errorMessage } from "./errors.ts";
 import type { RecordOutcome } from "./outcome.ts";
 import type { Lane, PlannedRecord } from "./plan.ts";
 import {
@@ -30,8 +31,6 @@ export interface DispatchOptions {
   /** Epoch ms after which no attempt may still run. */
   readonly deadlineMs: number;
 }
-
-const errorMessage = (err: unknown): string => (err instanceof Error ? err.message : String(err));
 
 export async function dispatchLanes<Request>(
   lanes: readonly Lane[],

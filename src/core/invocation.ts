@@ -3,7 +3,6 @@
 // Kafka headers forwarded under a reserved, collision-free prefix.
 import type { DecodedRecord } from "./event.ts";
 import type { InvocationMode, PayloadFormat, ServiceDefinition, Subscription } from "./model.ts";
-import type { DeliveryMode } from "./plan.ts";
 import { fingerprintHex, recordFingerprint } from "./record-identity.ts";
 
 /** Everything about the sink that is the same for every record of a batch. */
@@ -175,7 +174,8 @@ function canonicalBase(endpoint: string): string {
 export function sinkTarget(
   subscription: Pick<Subscription, "id" | "handler">,
   service: ServiceDefinition,
-  mode: DeliveryMode,
+  /** `deliveryMode(...)` of core/plan.ts (which builds on this module, so not imported here). */
+  mode: { readonly keyed: boolean; readonly input: PayloadFormat },
   authorization?: string,
 ): SinkTarget {
   return {

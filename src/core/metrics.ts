@@ -31,7 +31,8 @@ export interface BatchFigures {
   readonly deadLettered: number;
   readonly durationMs: number;
   readonly timestampMs: number;
-  /** Nothing sent got through while several lanes failed (see postDispatch): 1 for an alarm. */
+  /** Nothing sent got through and every failure said the sink is unavailable (see postDispatch):
+   * 1 for an alarm. */
   readonly sinkDown?: boolean;
 }
 

@@ -49,6 +49,7 @@ import {
   type ProgressOutcome,
 } from "./progress.ts";
 import { recordFingerprint } from "./record-identity.ts";
+import { isUnavailableStatus } from "./retry.ts";
 
 export interface HeldRecord {
   readonly partitionId: string;
@@ -159,68 +160,150 @@ export interface PostDispatch {
 
 const coordinate = (partitionId: string, offset: number) => `${partitionId}\u0000${offset}`;
 
-/** Answers that say the service is unavailable, not that the record is bad. */
-const UNAVAILABLE_STATUS = new Set([408, 429, 502, 503, 504]);
-
-export function postDispatch(input: PostDispatchInput): PostDispatch {
-  const { subscriptionId, settings, now } = input;
-  const letters: DeadLetter[] = [];
+/** What the steps of postDispatch build up, record by record. */
+interface Settling {
+  readonly input: PostDispatchInput;
+  readonly letters: DeadLetter[];
   /** Final outcome per (partition, offset). */
-  const finals = new Map<string, RecordOutcome>();
-  const deadLettered = new Set<string>();
+  readonly finals: Map<string, RecordOutcome>;
+  readonly deadLettered: Set<string>;
   /** Keys parked by this invocation → offset of the exhausted record that parked them. */
-  const newlyParked = new Map<string, number>();
-  const counts = { skipped: 0, terminal: 0, exhausted: 0, parkedBehind: 0 };
+  readonly newlyParked: Map<string, number>;
+  readonly counts: { skipped: number; terminal: number; exhausted: number; parkedBehind: number };
+  /** The attempts of an outcome that count against its failure budget. */
+  readonly counted: (outcome: RecordOutcome) => number;
+}
 
-  const park = (
-    outcome: Pick<RecordOutcome, "partitionId" | "record" | "httpStatus">,
-    kind: DeadLetterKind,
-    reason: string,
-    failure: FailureRecord | undefined,
-    parksKey: string | undefined,
-  ): void => {
-    const { partitionId, record } = outcome;
-    letters.push(
-      buildDeadLetter({
-        subscriptionId,
-        partitionId,
-        record,
-        kind,
-        reason,
-        attempts: failure?.attempts ?? 0,
-        firstFailedAt: failure?.firstFailedAt ?? now,
-        parkedAt: now,
-        ...(outcome.httpStatus === undefined ? {} : { httpStatus: outcome.httpStatus }),
-        ...(parksKey === undefined ? {} : { parksKey }),
-      }),
-    );
-    const id = coordinate(partitionId, record.offset);
-    deadLettered.add(id);
-    finals.set(id, {
-      partitionId,
-      record,
-      status: "terminal",
-      reason: `dead-lettered (${kind}): ${reason}`,
-      attempts: failure?.attempts ?? 0,
-      ...(outcome.httpStatus === undefined ? {} : { httpStatus: outcome.httpStatus }),
-    });
-    if (kind === "terminal") counts.terminal++;
-    else if (kind === "exhausted") counts.exhausted++;
-    else counts.parkedBehind++;
+/**
+ * Settles what dispatch left, in six steps: records settled earlier, terminal and exhausted
+ * records, not-attempted records behind a key parked now, records behind keys parked before, one
+ * outcome per record with the mode, and the progress per partition.
+ */
+export function postDispatch(input: PostDispatchInput): PostDispatch {
+  const sinkDown = isSinkDown(input.outcomes);
+  const settling: Settling = {
+    input,
+    letters: [],
+    finals: new Map(),
+    deadLettered: new Set(),
+    newlyParked: new Map(),
+    counts: { skipped: 0, terminal: 0, exhausted: 0, parkedBehind: 0 },
+    // While the sink is down, failed attempts say nothing about the records: they do not count.
+    counted: (o) => (sinkDown && o.status === "failed" ? 0 : o.attempts),
   };
+  const sorted = inOffsetOrder(input.outcomes);
+  settleSkipped(settling);
+  settleDispatched(settling, sorted);
+  parkBehindNewlyParked(settling, sorted);
+  parkBehindParkedKeys(settling);
+  const { outcomes, mode } = finalOutcomes(settling);
+  const progress = progressChanges(settling, outcomes, mode);
+  const keysParked = new Set(
+    settling.letters.flatMap((l) => (l.parksKey === undefined ? [] : [l.parksKey])),
+  );
+  return {
+    letters: settling.letters,
+    progress,
+    outcomes,
+    mode,
+    counts: {
+      ...settling.counts,
+      deadLettered: settling.letters.length,
+      keysParked: keysParked.size,
+      sinkDown,
+    },
+  };
+}
 
-  const laneKey = (partitionId: string, record: DecodedRecord): string | undefined =>
-    input.ordered &&
-    settings.keyPolicy === "park" &&
+/**
+ * When nothing this invocation sent got through and every failure says "unavailable" (no HTTP
+ * answer, 408, 429, 502, 503, 504), the sink or the way to it is down rather than these records
+ * bad — however many lanes failed: a quiet or single-key stream sees an outage through one lane.
+ * Their attempts do not count against the budget, or a short outage would dead-letter them; the
+ * age budget (dead.letter.max.age.seconds) still runs. A handler's own error (500, ...) counts.
+ */
+function isSinkDown(outcomes: readonly RecordOutcome[]): boolean {
+  const failed = outcomes.filter((o) => o.status === "failed");
+  return (
+    failed.length > 0 &&
+    failed.every((o) => isUnavailableStatus(o.httpStatus)) &&
+    !outcomes.some((o) => o.status === "delivered")
+  );
+}
+
+/** Partition, then offset order: a key is then parked by its first exhausted record. */
+function inOffsetOrder(outcomes: readonly RecordOutcome[]): RecordOutcome[] {
+  return [...outcomes].sort(
+    (a, b) =>
+      (a.partitionId < b.partitionId ? -1 : a.partitionId > b.partitionId ? 1 : 0) ||
+      a.record.offset - b.record.offset,
+  );
+}
+
+/** The parked-key id a record's dead letter parks, if its key policy parks keys. */
+function laneKey(input: PostDispatchInput, partitionId: string, record: DecodedRecord) {
+  return input.ordered &&
+    input.settings.keyPolicy === "park" &&
     hasLaneKey(record) &&
     record.decodeError === undefined
-      ? parkedKeyId(partitionId, record.key)
-      : undefined;
+    ? parkedKeyId(partitionId, record.key)
+    : undefined;
+}
 
-  // 1. Records settled earlier.
-  for (const { partitionId, record } of input.pre.skipped) {
-    counts.skipped++;
-    finals.set(coordinate(partitionId, record.offset), {
+/** The failure history loaded for a record (same offset and fingerprint), if any. */
+function previousFailure(
+  input: PostDispatchInput,
+  partitionId: string,
+  record: DecodedRecord,
+): FailureRecord | undefined {
+  return failureOf(input.progress.get(partitionId), record.offset, recordFingerprint(record));
+}
+
+/** Dead-letters a record: its letter, and its final outcome `terminal` saying so. */
+function park(
+  settling: Settling,
+  outcome: Pick<RecordOutcome, "partitionId" | "record" | "httpStatus">,
+  kind: DeadLetterKind,
+  reason: string,
+  failure: FailureRecord | undefined,
+  parksKey: string | undefined,
+): void {
+  const { subscriptionId, now } = settling.input;
+  const { partitionId, record } = outcome;
+  settling.letters.push(
+    buildDeadLetter({
+      subscriptionId,
+      partitionId,
+      record,
+      kind,
+      reason,
+      attempts: failure?.attempts ?? 0,
+      firstFailedAt: failure?.firstFailedAt ?? now,
+      parkedAt: now,
+      ...(outcome.httpStatus === undefined ? {} : { httpStatus: outcome.httpStatus }),
+      ...(parksKey === undefined ? {} : { parksKey }),
+    }),
+  );
+  const id = coordinate(partitionId, record.offset);
+  settling.deadLettered.add(id);
+  settling.finals.set(id, {
+    partitionId,
+    record,
+    status: "terminal",
+    reason: `dead-lettered (${kind}): ${reason}`,
+    attempts: failure?.attempts ?? 0,
+    ...(outcome.httpStatus === undefined ? {} : { httpStatus: outcome.httpStatus }),
+  });
+  if (kind === "terminal") settling.counts.terminal++;
+  else if (kind === "exhausted") settling.counts.exhausted++;
+  else settling.counts.parkedBehind++;
+}
+
+/** Step 1: records settled by an earlier invocation are `delivered` with 0 attempts. */
+function settleSkipped(settling: Settling): void {
+  for (const { partitionId, record } of settling.input.pre.skipped) {
+    settling.counts.skipped++;
+    settling.finals.set(coordinate(partitionId, record.offset), {
       partitionId,
       record,
       status: "delivered",
@@ -228,84 +311,74 @@ export function postDispatch(input: PostDispatchInput): PostDispatch {
       attempts: 0,
     });
   }
+}
 
-  // When nothing this invocation sent got through and every failure says "unavailable" (no HTTP
-  // answer, 408, 429, 502, 503, 504), the sink or the way to it is down rather than these records
-  // bad — however many lanes failed: a quiet or single-key stream sees an outage through one lane.
-  // Their attempts do not count against the budget, or a short outage would dead-letter them; the
-  // age budget (dead.letter.max.age.seconds) still runs. A handler's own error (500, ...) counts.
-  const failed = input.outcomes.filter((o) => o.status === "failed");
-  const sinkDown =
-    failed.length > 0 &&
-    failed.every((o) => o.httpStatus === undefined || UNAVAILABLE_STATUS.has(o.httpStatus)) &&
-    !input.outcomes.some((o) => o.status === "delivered");
-  const counted = (o: RecordOutcome) => (sinkDown && o.status === "failed" ? 0 : o.attempts);
-
-  // 2. Terminal and exhausted records (offset order, so a key is parked by its first exhausted).
-  const sorted = [...input.outcomes].sort(
-    (a, b) =>
-      (a.partitionId < b.partitionId ? -1 : a.partitionId > b.partitionId ? 1 : 0) ||
-      a.record.offset - b.record.offset,
-  );
+/**
+ * Step 2: a terminal record is dead-lettered "terminal" (its key is not parked); a failed one
+ * whose failures exceed the budget is dead-lettered "exhausted" and, under key policy `park`,
+ * parks its key; every other outcome stands.
+ */
+function settleDispatched(settling: Settling, sorted: readonly RecordOutcome[]): void {
+  const { input } = settling;
+  const { settings, now } = input;
   for (const o of sorted) {
+    const prev = previousFailure(input, o.partitionId, o.record);
     const fingerprint = recordFingerprint(o.record);
-    const prev = failureOf(input.progress.get(o.partitionId), o.record.offset, fingerprint);
     if (o.status === "terminal") {
       const failure = accumulateFailure(prev, fingerprint, o.attempts, o.reason, now);
-      park(o, "terminal", o.reason ?? "terminal failure", failure, undefined);
+      park(settling, o, "terminal", o.reason ?? "terminal failure", failure, undefined);
       continue;
     }
     if (o.status === "failed") {
-      const failure = accumulateFailure(prev, fingerprint, counted(o), o.reason, now);
+      const failure = accumulateFailure(prev, fingerprint, settling.counted(o), o.reason, now);
       if (!exceedsBudget(failure, settings, now)) {
-        finals.set(coordinate(o.partitionId, o.record.offset), o);
+        settling.finals.set(coordinate(o.partitionId, o.record.offset), o);
         continue;
       }
-      const key = laneKey(o.partitionId, o.record);
-      if (key !== undefined && !newlyParked.has(key)) newlyParked.set(key, o.record.offset);
+      const key = laneKey(input, o.partitionId, o.record);
+      if (key !== undefined && !settling.newlyParked.has(key)) {
+        settling.newlyParked.set(key, o.record.offset);
+      }
       const budget =
         failure.attempts >= settings.maxAttempts
           ? `${failure.attempts} attempts (budget ${settings.maxAttempts})`
           : `failing for ${Math.round((now - failure.firstFailedAt) / 1000)} s (budget ${Math.round(settings.maxAgeMs / 1000)} s)`;
-      park(o, "exhausted", `${failure.lastError}; gave up after ${budget}`, failure, key);
+      park(settling, o, "exhausted", `${failure.lastError}; gave up after ${budget}`, failure, key);
       continue;
     }
-    finals.set(coordinate(o.partitionId, o.record.offset), o);
+    settling.finals.set(coordinate(o.partitionId, o.record.offset), o);
   }
+}
 
-  // 3. Not-attempted records behind a key parked just now.
-  if (newlyParked.size > 0) {
-    for (const o of sorted) {
-      if (o.status !== "not_attempted") continue;
-      const key = laneKey(o.partitionId, o.record);
-      const parkedAt = key === undefined ? undefined : newlyParked.get(key);
-      if (parkedAt === undefined || o.record.offset < parkedAt) continue;
-      const prev = failureOf(
-        input.progress.get(o.partitionId),
-        o.record.offset,
-        recordFingerprint(o.record),
-      );
-      park(o, "parked-behind", `key parked behind offset ${parkedAt}`, prev, key);
-    }
+/** Step 3: not-attempted records at or after the record that parked their key just now. */
+function parkBehindNewlyParked(settling: Settling, sorted: readonly RecordOutcome[]): void {
+  if (settling.newlyParked.size === 0) return;
+  for (const o of sorted) {
+    if (o.status !== "not_attempted") continue;
+    const key = laneKey(settling.input, o.partitionId, o.record);
+    const parkedAt = key === undefined ? undefined : settling.newlyParked.get(key);
+    if (parkedAt === undefined || o.record.offset < parkedAt) continue;
+    const prev = previousFailure(settling.input, o.partitionId, o.record);
+    park(settling, o, "parked-behind", `key parked behind offset ${parkedAt}`, prev, key);
   }
+}
 
-  // 4. Records whose key was already parked.
-  for (const held of input.pre.parkedBehind) {
+/** Step 4: records held back by preDispatch because their key was already parked. */
+function parkBehindParkedKeys(settling: Settling): void {
+  for (const held of settling.input.pre.parkedBehind) {
     const key = parkedKeyId(held.partitionId, held.record.key as Uint8Array);
-    const prev = failureOf(
-      input.progress.get(held.partitionId),
-      held.record.offset,
-      recordFingerprint(held.record),
-    );
-    park(held, "parked-behind", "key is parked behind earlier dead letters", prev, key);
+    const prev = previousFailure(settling.input, held.partitionId, held.record);
+    park(settling, held, "parked-behind", "key is parked behind earlier dead letters", prev, key);
   }
+}
 
-  // 5. One outcome per record of the batch, and the mode.
+/** Step 5: one outcome per record of the batch, in batch order, and the mode they make. */
+function finalOutcomes(settling: Settling): { outcomes: RecordOutcome[]; mode: ProgressMode } {
   const outcomes: RecordOutcome[] = [];
   let unsettled = false;
-  for (const partition of input.event.partitions) {
+  for (const partition of settling.input.event.partitions) {
     for (const record of partition.records) {
-      const final = finals.get(coordinate(partition.id, record.offset)) ?? {
+      const final = settling.finals.get(coordinate(partition.id, record.offset)) ?? {
         // Not dispatched and not held: cannot happen when the consumer follows the flow; treat as
         // not attempted so that nothing is lost.
         partitionId: partition.id,
@@ -320,12 +393,20 @@ export function postDispatch(input: PostDispatchInput): PostDispatch {
   }
   const mode: ProgressMode = !unsettled
     ? "done"
-    : input.partialBatchResponse
+    : settling.input.partialBatchResponse
       ? "partial"
       : "retry-batch";
+  return { outcomes, mode };
+}
 
-  // 6. Progress per partition.
-  const progress: ProgressChange[] = [];
+/** Step 6: per partition, the next progress (or its removal) where the stored state changes. */
+function progressChanges(
+  settling: Settling,
+  outcomes: readonly RecordOutcome[],
+  mode: ProgressMode,
+): ProgressChange[] {
+  const { input } = settling;
+  const changes: ProgressChange[] = [];
   let index = 0;
   for (const partition of input.event.partitions) {
     const first = partition.records[0];
@@ -333,35 +414,24 @@ export function postDispatch(input: PostDispatchInput): PostDispatch {
     index += partition.records.length;
     const prev = input.progress.get(partition.id);
     if (first === undefined) continue;
-    const progressOutcomes: ProgressOutcome[] = own.map((o) => {
-      const id = coordinate(o.partitionId, o.record.offset);
-      return {
-        offset: o.record.offset,
-        fingerprint: recordFingerprint(o.record),
-        status: deadLettered.has(id) ? "dead_lettered" : o.status,
-        attempts: counted(o),
-        ...(o.reason === undefined ? {} : { reason: o.reason }),
-      };
-    });
+    const progressOutcomes: ProgressOutcome[] = own.map((o) => ({
+      offset: o.record.offset,
+      fingerprint: recordFingerprint(o.record),
+      status: settling.deadLettered.has(coordinate(o.partitionId, o.record.offset))
+        ? "dead_lettered"
+        : o.status,
+      attempts: settling.counted(o),
+      ...(o.reason === undefined ? {} : { reason: o.reason }),
+    }));
     const next = nextProgress(prev, {
       partitionId: partition.id,
       firstOffset: first.offset,
       outcomes: progressOutcomes,
       mode,
-      now,
+      now: input.now,
     });
     if (prev === undefined && next === undefined) continue;
-    progress.push({ partitionId: partition.id, next, expectedVersion: prev?.version });
+    changes.push({ partitionId: partition.id, next, expectedVersion: prev?.version });
   }
-
-  const keysParked = new Set(
-    letters.flatMap((l) => (l.parksKey === undefined ? [] : [l.parksKey])),
-  );
-  return {
-    letters,
-    progress,
-    outcomes,
-    mode,
-    counts: { ...counts, deadLettered: letters.length, keysParked: keysParked.size, sinkDown },
-  };
+  return changes;
 }

@@ -60,6 +60,18 @@ export function classifyStatus(status: number, detail = "", retryAfterMs?: numbe
   return { kind: "terminal", reason, status };
 }
 
+/** Answers that say the sink (or the way to it) is unavailable, not that the record is bad. */
+const UNAVAILABLE_STATUSES: ReadonlySet<number> = new Set([408, 429, 502, 503, 504]);
+
+/**
+ * Whether a failed attempt says the sink is unavailable: no HTTP answer at all (`status`
+ * undefined), 408, 429, 502, 503 or 504. A handler's own error (500, ...) is an answer about the
+ * record, retryable as classifyStatus says but not a sign of an outage.
+ */
+export function isUnavailableStatus(status: number | undefined): boolean {
+  return status === undefined || UNAVAILABLE_STATUSES.has(status);
+}
+
 /** `Retry-After` as delay-seconds or an HTTP date; undefined when absent or unparseable. */
 export function parseRetryAfter(value: string | undefined, nowMs: number): number | undefined {
   if (value === undefined) return undefined;

@@ -5,7 +5,7 @@ import { readFile } from "node:fs/promises";
 import { parseArgs } from "node:util";
 import { DynamoAdminStore } from "../adapters/dynamo/admin-store.ts";
 import { consumerConfig } from "../config.ts";
-import { createConsumerHandler, reliabilityStores } from "../handlers/consumer.ts";
+import { createConsumerHandler, reliabilityStores } from "../wiring/consumer.ts";
 import { localInvocationContext } from "./lambda-context.ts";
 import { localSecretResolver } from "./local-secrets.ts";
 import { localDynamoDbClient } from "./stack.ts";

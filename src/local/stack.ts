@@ -5,12 +5,10 @@ import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { DynamoAdminStore } from "../adapters/dynamo/admin-store.ts";
 import { ensureTable } from "../adapters/dynamo/ensure-table.ts";
 import { createAdminApi } from "../app/admin-api.ts";
-import { recordLimits } from "../app/consumer.ts";
-import { createReplayDeliveries } from "../app/replay-delivery.ts";
 import { consumerConfig } from "../config.ts";
 import { parseEndpointAllowList } from "../core/endpoint-policy.ts";
 import { sinkTokenCheck } from "../core/secrets.ts";
-import { createConsumerHandler, reliabilityStores } from "../handlers/consumer.ts";
+import { createConsumerFunction, reliabilityStores } from "../wiring/consumer.ts";
 import { startAdminServer } from "./admin-server.ts";
 import { readConfigFileClusters, splitCredentials } from "./config-file.ts";
 import { startEmbeddedDynamoDb } from "./embedded-dynamodb.ts";
@@ -100,7 +98,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     }
 
     const reliability = reliabilityStores(client, tableName);
-    const consumer = createConsumerHandler({
+    const consumer = createConsumerFunction({
       catalog: store,
       config,
       reliability,
@@ -108,20 +106,15 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       log,
     });
     const feeds = new LocalFeedControl({
-      invoke: (subscription, event) => consumer(event, localInvocationContext(subscription.id)),
+      invoke: (subscription, event) =>
+        consumer.batch(event, localInvocationContext(subscription.id)),
       log,
       clusterCredentials,
       ...(options.consumeKafka === undefined ? {} : { consumeKafka: options.consumeKafka }),
     });
     const maxBodyBytes = options.maxBodyBytes ?? 64 * 1024;
-    const replay = createReplayDeliveries({
-      catalog: store,
-      deadLetters: reliability.deadLetters,
-      requestTimeoutMs: config.REQUEST_TIMEOUT_MS,
-      limits: recordLimits(config),
-      secrets,
-      ...(endpointAllow ? { endpointAllow } : {}),
-    });
+    // Replays go through the consumer's sink, tokens and record limits, as on AWS.
+    const replay = consumer.replayDeliveries();
     const api = createAdminApi({
       store,
       feeds,
@@ -165,6 +158,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
         await server.close();
         await feeds.close();
         await replay.close();
+        await consumer.close();
         if (options.dataDir) await removeStackInfo(options.dataDir);
         client.destroy();
         await db.close();

@@ -5,14 +5,17 @@ import { DynamoAdminStore } from "../../src/adapters/dynamo/admin-store.ts";
 import { DynamoDeadLetterStore } from "../../src/adapters/dynamo/dead-letter-store.ts";
 import { DynamoProgressStore } from "../../src/adapters/dynamo/progress-store.ts";
 import { type AdminApi, type AdminApiDeps, createAdminApi } from "../../src/app/admin-api.ts";
-import { createReplayDeliveries, type ReplayDeliveries } from "../../src/app/replay-delivery.ts";
+import type { ReplayDeliveries } from "../../src/app/replay-delivery.ts";
 import { clustersFromConfigFile } from "../../src/core/cluster-properties.ts";
 import { buildDeadLetter, type DeadLetter, parkedKeyId } from "../../src/core/dead-letters.ts";
 import { parseEndpointAllowList } from "../../src/core/endpoint-policy.ts";
 import type { DecodedRecord } from "../../src/core/event.ts";
 import type { DeadLetterStore } from "../../src/core/reliability-ports.ts";
 import { REPLAY_PAGE_SIZE } from "../../src/core/replay-batch.ts";
-import { createConsumerHandler } from "../../src/handlers/consumer.ts";
+import {
+  createConsumerHandler,
+  createHttpReplayDeliveries as createReplayDeliveries,
+} from "../../src/wiring/consumer.ts";
 import { call, FakeFeedControl } from "../helpers/admin.ts";
 import { startTestDynamo, type TestDynamo } from "../helpers/dynamo.ts";
 import { selfManagedEvent } from "../helpers/kafka-events.ts";

@@ -10,7 +10,7 @@ import {
 } from "@aws-sdk/client-dynamodb";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { BatchRetryError } from "../../src/core/errors.ts";
-import { createConsumerHandler, reliabilityStores } from "../../src/handlers/consumer.ts";
+import { createConsumerHandler, reliabilityStores } from "../../src/wiring/consumer.ts";
 import { startTestDynamo, type TestDynamo } from "../helpers/dynamo.ts";
 import { type RecordSpec, selfManagedEvent } from "../helpers/kafka-events.ts";
 import {

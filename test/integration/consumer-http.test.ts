@@ -7,8 +7,8 @@ import { type ConsumerSettings, createConsumer } from "../../src/app/consumer.ts
 import { parseEndpointAllowList } from "../../src/core/endpoint-policy.ts";
 import { BatchRetryError, SecretUnavailableError } from "../../src/core/errors.ts";
 import type { SecretResolver } from "../../src/core/secrets.ts";
-import { createConsumerHandler } from "../../src/handlers/consumer.ts";
 import { localSecretResolver } from "../../src/local/local-secrets.ts";
+import { createConsumerHandler } from "../../src/wiring/consumer.ts";
 import { loadEvent, manyRecords, mskEvent, type SyntheticRecord } from "../helpers/kafka-events.ts";
 import {
   demoCluster,
@@ -538,7 +538,9 @@ describe("sink auth over real HTTP", () => {
 
     const first = await handler(event, context());
     expect(first?.batchItemFailures.map((f) => f.itemIdentifier.offset)).toEqual([0, 0]);
-    expect(forgotten).toEqual([TOKEN_ARN]);
+    // Forgotten twice: for the re-read at the first 401 (which still read the old token), and
+    // when the batch ended with the token still refused, so the next invocation reads afresh.
+    expect(forgotten).toEqual([TOKEN_ARN, TOKEN_ARN]);
     expect(new Set(sink.requests.map((r) => r.headers.authorization))).toEqual(
       new Set(["Bearer old-token"]),
     );
@@ -548,6 +550,37 @@ describe("sink auth over real HTTP", () => {
     expect(await handler(event, context())).toEqual({ batchItemFailures: [] });
     expect(sink.requests).toHaveLength(6);
     expect(sink.requests.every((r) => r.headers.authorization === "Bearer new-token")).toBe(true);
+  });
+
+  it("a 401 re-reads the secret at once: a token rotated before the batch costs one request, no retry", async () => {
+    const sink = await sinkServer((request) => ({
+      status: request.headers.authorization === "Bearer new-token" ? 200 : 401,
+    }));
+    let stored = "old-token";
+    let cached: string | undefined;
+    const reads: string[] = [];
+    const secrets: SecretResolver = {
+      resolve: async () => {
+        cached ??= stored;
+        reads.push(cached);
+        return boundTo(sink.url, cached);
+      },
+      forget: () => {
+        cached = undefined;
+      },
+    };
+    const handler = authedHandler(sink.url, secrets, []);
+    await secrets.resolve(TOKEN_ARN); // a warm container holds the old token
+    stored = "new-token"; // rotated in Secrets Manager
+    reads.length = 0;
+    expect(await handler(mskEvent(manyRecords(6, 1, 1)), context())).toEqual({
+      batchItemFailures: [],
+    });
+    expect(reads).toEqual(["old-token", "new-token"]); // the batch's read, then one re-read
+    expect(sink.requests.map((r) => r.headers.authorization)).toEqual([
+      "Bearer old-token",
+      ...Array(6).fill("Bearer new-token"),
+    ]);
   });
 
   it("a secret that cannot be read fails the invocation (retryable), naming the ARN only; nothing is sent", async () => {

@@ -13,7 +13,7 @@ import {
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { DeadLetter } from "../../src/core/dead-letters.ts";
 import type { DeadLetterStore } from "../../src/core/reliability-ports.ts";
-import { createConsumerHandler, reliabilityStores } from "../../src/handlers/consumer.ts";
+import { createConsumerHandler, reliabilityStores } from "../../src/wiring/consumer.ts";
 import { startTestDynamo, type TestDynamo } from "../helpers/dynamo.ts";
 import { type RecordSpec, selfManagedEvent } from "../helpers/kafka-events.ts";
 import {

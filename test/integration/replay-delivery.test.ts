@@ -1,16 +1,16 @@
 // Replay delivery of dead letters with sink auth, the record limits and the endpoint policy, over
 // real HTTP.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import {
-  createReplayDeliveries,
-  type LetterDelivery,
-  type ReplayDeliveryOptions,
-} from "../../src/app/replay-delivery.ts";
+import type { LetterDelivery } from "../../src/app/replay-delivery.ts";
 import { buildDeadLetter, type DeadLetter } from "../../src/core/dead-letters.ts";
 import { parseEndpointAllowList } from "../../src/core/endpoint-policy.ts";
 import { ConflictError, SecretUnavailableError } from "../../src/core/errors.ts";
 import type { SecretResolver } from "../../src/core/secrets.ts";
 import { localSecretResolver } from "../../src/local/local-secrets.ts";
+import {
+  createHttpReplayDeliveries as createReplayDeliveries,
+  type HttpReplayOptions as ReplayDeliveryOptions,
+} from "../../src/wiring/consumer.ts";
 import { memoryCatalog, service, subscription } from "../helpers/memory-catalog.ts";
 import { type RecordingSink, startRecordingSink } from "../helpers/recording-sink.ts";
 
@@ -129,7 +129,7 @@ describe("replay delivery", () => {
       "Bearer new-token",
     ]);
     expect(forgotten).toEqual([TOKEN_ARN]);
-    // A token that stays wrong is not re-read forever: one re-read per letter, then it fails.
+    // A token that stays wrong is not re-read forever: one re-read per replay, then it fails.
     current = "still-wrong";
     const again = await replay.letterDelivery(subscription());
     expect(await again(letter('{"n":8}'), soon())).toMatchObject({ outcome: "failed" });

@@ -23,7 +23,7 @@ import {
   encodeTokenCheckCommand,
   TOKEN_CHECK_COMMAND,
 } from "../../src/core/token-check-command.ts";
-import { createConsumerFunction } from "../../src/handlers/consumer.ts";
+import { createConsumerFunction } from "../../src/wiring/consumer.ts";
 import { call, FakeFeedControl } from "../helpers/admin.ts";
 import { startTestDynamo, type TestDynamo } from "../helpers/dynamo.ts";
 import {

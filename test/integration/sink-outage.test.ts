@@ -4,7 +4,7 @@
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createConsumerHandler, reliabilityStores } from "../../src/handlers/consumer.ts";
+import { createConsumerHandler, reliabilityStores } from "../../src/wiring/consumer.ts";
 import { startTestDynamo, type TestDynamo } from "../helpers/dynamo.ts";
 import { type RecordSpec, selfManagedEvent } from "../helpers/kafka-events.ts";
 import {

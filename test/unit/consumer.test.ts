@@ -1,10 +1,9 @@
 import { describe, expect, it } from "vitest";
+import { type ConsumerSettings, createConsumer } from "../../src/app/consumer.ts";
 import {
-  type ConsumerSettings,
   clusterMatchesSource,
-  createConsumer,
   subscriptionIdFromArn,
-} from "../../src/app/consumer.ts";
+} from "../../src/app/subscription-resolution.ts";
 import {
   BatchRetryError,
   MalformedEventError,

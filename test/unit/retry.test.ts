@@ -5,6 +5,7 @@ import {
   classifyStatus,
   DEFAULT_BACKOFF,
   detailExcerpt,
+  isUnavailableStatus,
   MAX_DETAIL_CHARS,
   parseRetryAfter,
   type RetryPolicy,
@@ -105,5 +106,15 @@ describe("attemptTimeout", () => {
     expect(attemptTimeout(60_000 - policy.minAttemptMs, 60_000, policy)).toBe(policy.minAttemptMs);
     expect(attemptTimeout(60_000 - policy.minAttemptMs + 1, 60_000, policy)).toBeUndefined();
     expect(attemptTimeout(70_000, 60_000, policy)).toBeUndefined();
+  });
+});
+
+describe("isUnavailableStatus", () => {
+  it("no answer, 408, 429, 502, 503 and 504 say the sink is unavailable; a handler's 500 does not", () => {
+    for (const status of [undefined, 408, 429, 502, 503, 504]) {
+      expect(isUnavailableStatus(status)).toBe(true);
+    }
+    for (const status of [200, 400, 401, 500, 501, 505])
+      expect(isUnavailableStatus(status)).toBe(false);
   });
 });
