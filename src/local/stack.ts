@@ -3,13 +3,13 @@ import { randomBytes } from "node:crypto";
 import { join } from "node:path";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { DynamoAdminStore, ensureTable } from "../adapters/dynamo-store.ts";
-import { createAdminApi } from "../app/admin-api.ts";
 import { recordLimits } from "../app/consumer.ts";
 import { createReplayDeliveries } from "../app/replay-delivery.ts";
 import { consumerConfig } from "../config.ts";
 import { parseEndpointAllowList } from "../core/endpoint-policy.ts";
 import { sinkTokenCheck } from "../core/secrets.ts";
 import { createConsumerHandler, reliabilityStores } from "../handlers/consumer.ts";
+import { adminApi } from "../wiring/admin.ts";
 import { startAdminServer } from "./admin-server.ts";
 import { readConfigFileClusters, splitCredentials } from "./config-file.ts";
 import { startEmbeddedDynamoDb } from "./embedded-dynamodb.ts";
@@ -121,7 +121,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       secrets,
       ...(endpointAllow ? { endpointAllow } : {}),
     });
-    const api = createAdminApi({
+    const api = adminApi({
       store,
       feeds,
       maxBodyBytes,

@@ -8,13 +8,12 @@ import { ConflictError, NotFoundError, ValidationError } from "../../core/errors
 import type { Subscription } from "../../core/model.ts";
 import type { DeadLetterStore } from "../../core/reliability-ports.ts";
 import { type AllCursor, decodeAllCursor, encodeAllCursor } from "../../core/replay-batch.ts";
+import type { ReplayDelivery } from "../../core/replay-ports.ts";
 import { quote } from "../../core/uris.ts";
-import type { AdminRequest, AdminResponse } from "../admin-api.ts";
 import {
   drainAll,
   drainKey,
   newTally,
-  type ReplayDelivery,
   type ReplayRun,
   type ReplayTally,
   replayLetter,
@@ -22,6 +21,7 @@ import {
 import type { AdminContext } from "./context.ts";
 import { HttpError, json, type Routes, readJson } from "./router.ts";
 import { getSubscription } from "./subscriptions.ts";
+import type { AdminRequest, AdminResponse } from "./types.ts";
 
 /** How the API shows a dead letter: as stored (key, value and header values in base64). */
 export function deadLetterView(letter: DeadLetter): Record<string, unknown> {

@@ -11,8 +11,8 @@ import {
   ValidationError,
 } from "../../core/errors.ts";
 import { quote } from "../../core/uris.ts";
-import type { AdminRequest, AdminResponse } from "../admin-api.ts";
 import type { AdminContext } from "./context.ts";
+import type { AdminRequest, AdminResponse } from "./types.ts";
 
 /** An error that already carries its HTTP status and a message safe to return. */
 export class HttpError extends Error {

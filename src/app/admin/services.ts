@@ -25,12 +25,12 @@ import {
 } from "../../core/restate-import.ts";
 
 import { quote } from "../../core/uris.ts";
-import type { AdminRequest, AdminResponse } from "../admin-api.ts";
 import { type AdminContext, usersOf } from "./context.ts";
 import { accepted, HttpError, json, type Routes, readJson } from "./router.ts";
+import type { AdminRequest, AdminResponse } from "./types.ts";
 
 export function serviceRoutes(ctx: AdminContext): Routes {
-  const { deps, restateAdmin } = ctx;
+  const { deps } = ctx;
   const { store } = deps;
 
   /**
@@ -88,6 +88,10 @@ export function serviceRoutes(ctx: AdminContext): Routes {
     const body = parseBody(importBodySchema, readJson(request), "import");
     checkEndpoint("import", "admin_url", body.admin_url);
     if (body.ingress_url !== undefined) checkEndpoint("import", "ingress_url", body.ingress_url);
+    const restateAdmin = deps.restateAdmin;
+    if (restateAdmin === undefined) {
+      throw new HttpError(501, "importing services is not available in this deployment");
+    }
     let listing: unknown;
     let ingressUrl = body.ingress_url;
     try {

@@ -11,9 +11,9 @@ import type { FeedRef, Subscription } from "../../core/model.ts";
 import type { AdminStore } from "../../core/ports.ts";
 import { normaliseSubscriptionOptions } from "../../core/subscription-options.ts";
 import { parseSink, parseSource, quote } from "../../core/uris.ts";
-import type { AdminRequest, AdminResponse } from "../admin-api.ts";
 import { type AdminContext, checkKafkaSecretBinding } from "./context.ts";
 import { accepted, errorDetail, HttpError, json, type Routes, readJson } from "./router.ts";
+import type { AdminRequest, AdminResponse } from "./types.ts";
 
 /** How the API shows a subscription. */
 export function subscriptionView(subscription: Subscription): Record<string, unknown> {
