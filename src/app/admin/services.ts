@@ -12,7 +12,9 @@ import { refusedEndpoint } from "../../core/endpoint-policy.ts";
 import {
   AlreadyExistsError,
   ConflictError,
+  MethodNotAllowedError,
   NotFoundError,
+  NotSupportedError,
   RestateAdminError,
   SecretUnavailableError,
   ValidationError,
@@ -26,7 +28,7 @@ import {
 
 import { quote } from "../../core/uris.ts";
 import { type AdminContext, usersOf } from "./context.ts";
-import { accepted, HttpError, json, type Routes, readJson } from "./router.ts";
+import { accepted, json, type Routes, readJson } from "./router.ts";
 import type { AdminRequest, AdminResponse } from "./types.ts";
 
 export function serviceRoutes(ctx: AdminContext): Routes {
@@ -90,17 +92,11 @@ export function serviceRoutes(ctx: AdminContext): Routes {
     if (body.ingress_url !== undefined) checkEndpoint("import", "ingress_url", body.ingress_url);
     const restateAdmin = deps.restateAdmin;
     if (restateAdmin === undefined) {
-      throw new HttpError(501, "importing services is not available in this deployment");
+      throw new NotSupportedError("importing services is not available in this deployment");
     }
-    let listing: unknown;
-    let ingressUrl = body.ingress_url;
-    try {
-      listing = await restateAdmin.listServices(body.admin_url);
-      ingressUrl ??= await restateAdmin.ingressEndpoint(body.admin_url);
-    } catch (error) {
-      if (error instanceof RestateAdminError) throw new HttpError(502, error.message);
-      throw error;
-    }
+    // A RestateAdminError says what went wrong in words fit for the caller (502).
+    const listing = await restateAdmin.listServices(body.admin_url);
+    const ingressUrl = body.ingress_url ?? (await restateAdmin.ingressEndpoint(body.admin_url));
     if (ingressUrl === undefined) {
       throw new ValidationError(
         `"ingress_url" is required: the Restate admin API does not report its ingress endpoint`,
@@ -115,7 +111,7 @@ export function serviceRoutes(ctx: AdminContext): Routes {
         ...(body.services ? { only: body.services } : {}),
       });
     } catch (error) {
-      if (error instanceof ValidationError) throw new HttpError(502, error.message);
+      if (error instanceof ValidationError) throw new RestateAdminError(error.message);
       throw error;
     }
     const imported: ServiceDefinition[] = [];
@@ -187,9 +183,7 @@ export function serviceRoutes(ctx: AdminContext): Routes {
       // `/services/import` is an action; GET and DELETE still reach a service named "import".
       POST: async (request, [name = ""]) => {
         if (name === "import") return importServices(request);
-        throw new HttpError(405, "method POST is not allowed here; allowed: GET, DELETE, PATCH", {
-          allow: "GET, DELETE, PATCH",
-        });
+        throw new MethodNotAllowedError("POST", ["GET", "DELETE", "PATCH"]);
       },
     },
   };
