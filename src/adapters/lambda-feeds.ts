@@ -9,31 +9,47 @@ import {
   type LambdaClient,
   UpdateEventSourceMappingCommand,
 } from "@aws-sdk/client-lambda";
-import { ConflictError, DependencyError, ValidationError } from "../core/errors.ts";
+import {
+  ConflictError,
+  DependencyError,
+  type IngressError,
+  NotFoundError,
+  ValidationError,
+} from "../core/errors.ts";
 import { buildFeedParams } from "../core/feed-params.ts";
 import type { FeedRef, KafkaCluster, Subscription } from "../core/model.ts";
 import { consoleAt } from "../core/outcome.ts";
 import type { FeedControl } from "../core/ports.ts";
+import { listedDelays, retrying, sleep } from "../core/retry.ts";
 
 const errorName = (error: unknown): string =>
   String((error as { name?: unknown } | null)?.name ?? "Error");
 const errorMessage = (error: unknown): string =>
   String((error as { message?: unknown } | null)?.message ?? error);
 
-function translate(operation: string, error: unknown): Error {
-  if (errorName(error) === "InvalidParameterValueException") {
-    // AWS's own explanation of what it refused; it describes our request, so it is safe to return.
-    return new ValidationError(`AWS Lambda rejected ${operation}: ${errorMessage(error)}`);
+/**
+ * A Lambda control-plane error in the vocabulary: NotFoundError when the mapping or alias is
+ * gone, ConflictError while it is busy (a mapping still Creating or Updating, an alias in use),
+ * ValidationError when AWS refused the request as invalid, DependencyError otherwise.
+ */
+export function lambdaError(operation: string, error: unknown): IngressError {
+  const failed = `Lambda ${operation} failed: ${errorName(error)}: ${errorMessage(error)}`;
+  switch (errorName(error)) {
+    case "ResourceNotFoundException":
+      return new NotFoundError(failed, { cause: error });
+    case "ResourceInUseException":
+    case "ResourceConflictException":
+      return new ConflictError(failed, { cause: error });
+    case "InvalidParameterValueException":
+      // AWS's own explanation of what it refused; it describes our request, so it is safe to return.
+      return new ValidationError(`AWS Lambda rejected ${operation}: ${errorMessage(error)}`);
+    default:
+      return new DependencyError(failed, { cause: error });
   }
-  return new DependencyError(
-    `Lambda ${operation} failed: ${errorName(error)}: ${errorMessage(error)}`,
-    {
-      cause: error,
-    },
-  );
 }
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+/** Only a busy mapping or alias is worth another try here; other failures answer at once. */
+const isBusy = (error: unknown): boolean => error instanceof ConflictError;
 
 export interface LambdaFeedControlOptions {
   /**
@@ -93,7 +109,7 @@ export class LambdaFeedControl implements FeedControl {
       );
       aliasArn = alias.AliasArn;
     } catch (error) {
-      throw translate("CreateAlias", error);
+      throw lambdaError("CreateAlias", error);
     }
     if (!aliasArn) {
       await this.#deleteAliasQuietly(subscription.id);
@@ -108,7 +124,7 @@ export class LambdaFeedControl implements FeedControl {
       uuid = mapping.UUID;
     } catch (error) {
       await this.#deleteAliasQuietly(subscription.id);
-      throw translate("CreateEventSourceMapping", error);
+      throw lambdaError("CreateEventSourceMapping", error);
     }
     if (!uuid) {
       await this.#deleteAliasQuietly(subscription.id);
@@ -119,13 +135,13 @@ export class LambdaFeedControl implements FeedControl {
 
   async remove(subscription: Subscription, feed: FeedRef): Promise<void> {
     if (feed.kind === "aws") {
-      await this.#retrying("DeleteEventSourceMapping", () =>
+      await this.#deleting("DeleteEventSourceMapping", () =>
         this.#client.send(
           new DeleteEventSourceMappingCommand({ UUID: feed.eventSourceMappingUuid }),
         ),
       );
     }
-    await this.#retrying("DeleteAlias", () =>
+    await this.#deleting("DeleteAlias", () =>
       this.#client.send(
         new DeleteAliasCommand({ FunctionName: this.#functionName, Name: subscription.id }),
       ),
@@ -145,52 +161,64 @@ export class LambdaFeedControl implements FeedControl {
   async #setEnabled(feed: FeedRef, enabled: boolean): Promise<void> {
     if (feed.kind !== "aws") return;
     const uuid = feed.eventSourceMappingUuid;
-    for (let attempt = 0; ; attempt++) {
-      try {
-        await this.#client.send(
-          new UpdateEventSourceMappingCommand({ UUID: uuid, Enabled: enabled }),
+    try {
+      await this.#whileBusy(this.#toggleRetryDelaysMs, "UpdateEventSourceMapping", () =>
+        this.#client.send(new UpdateEventSourceMappingCommand({ UUID: uuid, Enabled: enabled })),
+      );
+    } catch (error) {
+      if (error instanceof NotFoundError) {
+        throw new ConflictError(
+          `the event source mapping ${uuid} of this subscription no longer exists; delete the subscription and create it again`,
         );
-        return;
-      } catch (error) {
-        const name = errorName(error);
-        if (name === "ResourceNotFoundException") {
-          throw new ConflictError(
-            `the event source mapping ${uuid} of this subscription no longer exists; delete the subscription and create it again`,
-          );
-        }
-        const busy = name === "ResourceInUseException" || name === "ResourceConflictException";
-        if (!busy) throw translate("UpdateEventSourceMapping", error);
-        const delay = this.#toggleRetryDelaysMs[attempt];
-        if (delay === undefined) {
-          throw new ConflictError(
-            `the event source mapping ${uuid} is busy (being created or updated, which can take about 90 s); try again later`,
-          );
-        }
-        await sleep(delay);
       }
+      if (error instanceof ConflictError) {
+        throw new ConflictError(
+          `the event source mapping ${uuid} is busy (being created or updated, which can take about 90 s); try again later`,
+        );
+      }
+      throw error;
     }
   }
 
   /** Runs a delete; "not found" counts as done, "busy" is retried with the configured waits. */
-  async #retrying(operation: string, action: () => Promise<unknown>): Promise<void> {
-    for (let attempt = 0; ; attempt++) {
-      try {
-        await action();
-        return;
-      } catch (error) {
-        const name = errorName(error);
-        if (name === "ResourceNotFoundException") return;
-        const busy = name === "ResourceInUseException" || name === "ResourceConflictException";
-        const delay = this.#retryDelaysMs[attempt];
-        if (!busy || delay === undefined) throw translate(operation, error);
-        await sleep(delay);
-      }
+  async #deleting(operation: string, action: () => Promise<unknown>): Promise<void> {
+    try {
+      await this.#whileBusy(this.#retryDelaysMs, operation, action);
+    } catch (error) {
+      if (error instanceof NotFoundError) return;
+      // Still busy after every wait: the delete failed, as any other failure does.
+      if (error instanceof ConflictError)
+        throw new DependencyError(error.message, { cause: error });
+      throw error;
     }
+  }
+
+  /** Runs `action`, errors in the vocabulary, again after each of `delaysMs` while it is busy. */
+  #whileBusy(
+    delaysMs: readonly number[],
+    operation: string,
+    action: () => Promise<unknown>,
+  ): Promise<unknown> {
+    return retrying(
+      async () => {
+        try {
+          return await action();
+        } catch (error) {
+          throw lambdaError(operation, error);
+        }
+      },
+      {
+        maxAttempts: delaysMs.length + 1,
+        delayMs: listedDelays(delaysMs),
+        sleep,
+        isRetryable: isBusy,
+      },
+    );
   }
 
   async #deleteAliasQuietly(name: string): Promise<void> {
     try {
-      await this.#retrying("DeleteAlias", () =>
+      await this.#deleting("DeleteAlias", () =>
         this.#client.send(new DeleteAliasCommand({ FunctionName: this.#functionName, Name: name })),
       );
     } catch (error) {

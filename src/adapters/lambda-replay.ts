@@ -3,7 +3,6 @@
 // (core/replay-command.ts). The consumer may read the sink tokens the admin role is denied, so
 // replays to services with `auth` work, and the admin still never holds a token.
 import { InvokeCommand, type InvokeCommandOutput, type LambdaClient } from "@aws-sdk/client-lambda";
-import type { ReplayDelivery } from "../app/dead-letter-replay.ts";
 import { ConflictError, DependencyError, NotFoundError } from "../core/errors.ts";
 import type { Subscription } from "../core/model.ts";
 import { type LetterOutcome, MIN_REPLAY_START_MS } from "../core/replay-batch.ts";
@@ -14,6 +13,7 @@ import {
   type ReplayCommand,
   type ReplayReply,
 } from "../core/replay-command.ts";
+import type { ReplayDelivery } from "../core/replay-ports.ts";
 
 /**
  * How long the admin waits for a command past the time the command may take (a cold start, the

@@ -8,21 +8,11 @@ import { ConflictError } from "../core/errors.ts";
 import type { DeadLetterStore } from "../core/reliability-ports.ts";
 import {
   type AllCursor,
-  type BatchOptions,
-  type LetterOutcome,
   MIN_REPLAY_START_MS,
   REPLAY_BATCH_SIZE,
   REPLAY_PAGE_SIZE,
 } from "../core/replay-batch.ts";
-
-/**
- * Delivers a batch of letters in order within `options.deadline` (letters may be `spilled` stubs:
- * the delivery reads them whole); one outcome per letter, in order.
- */
-export type ReplayDelivery = (
-  letters: readonly DeadLetter[],
-  options: BatchOptions,
-) => Promise<readonly LetterOutcome[]>;
+import type { ReplayDelivery } from "../core/replay-ports.ts";
 
 export interface ReplayFailure {
   readonly keyId?: string;

@@ -13,6 +13,7 @@ import { checkRecord, deliveryMode, type RecordLimits } from "../core/plan.ts";
 import type { CatalogReader } from "../core/ports.ts";
 import type { DeadLetterStore } from "../core/reliability-ports.ts";
 import { deliverInOrder, type LetterOutcome, MIN_REPLAY_START_MS } from "../core/replay-batch.ts";
+import type { ReplayDelivery } from "../core/replay-ports.ts";
 import {
   attemptTimeout,
   DEFAULT_BACKOFF,
@@ -22,7 +23,6 @@ import {
 } from "../core/retry.ts";
 import type { SecretResolver } from "../core/secrets.ts";
 import { type AuthorizedDeliver, authorizedDeliver } from "./authorized-deliver.ts";
-import type { ReplayDelivery } from "./dead-letter-replay.ts";
 
 /** The sink a replay sends through, and how to release it when the replay is done. */
 export interface ReplaySink {

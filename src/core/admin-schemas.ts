@@ -1,10 +1,11 @@
 // Request bodies of the admin API: zod schemas (strict: unknown keys are refused) and one readable
 // message per invalid body. Messages name fields, never echo values.
-import { type ZodType, z } from "zod";
+import * as z from "zod/mini";
 import { ValidationError } from "./errors.ts";
 import type { HandlerSpec, ServiceDefinition } from "./model.ts";
 import { SECRET_ARN_PATTERN } from "./secrets.ts";
 import { CLUSTER_NAME_PATTERN, HANDLER_NAME_PATTERN, SERVICE_NAME_PATTERN } from "./uris.ts";
+import "./zod-messages.ts";
 
 const scalar = z.union([z.string(), z.number(), z.boolean()], {
   error: "must be a string, a number or a boolean",
@@ -13,22 +14,21 @@ const scalar = z.union([z.string(), z.number(), z.boolean()], {
 export const subscriptionBodySchema = z.strictObject({
   source: z.string({ error: "is required and must be a string like kafka://<cluster>/<topic>" }),
   sink: z.string({ error: "is required and must be a string like service://<Service>/<handler>" }),
-  options: z.record(z.string(), scalar, { error: "must be an object" }).optional(),
+  options: z.optional(z.record(z.string(), scalar, { error: "must be an object" })),
 });
 export type SubscriptionBody = z.infer<typeof subscriptionBodySchema>;
 
 export const clusterBodySchema = z.strictObject({
   name: z
     .string({ error: "is required and must be a string" })
-    .regex(CLUSTER_NAME_PATTERN, { error: "must be 1 to 64 letters, digits, '_' or '-'" }),
+    .check(z.regex(CLUSTER_NAME_PATTERN, { error: "must be 1 to 64 letters, digits, '_' or '-'" })),
   properties: z.record(z.string(), scalar, { error: "is required and must be an object" }),
 });
 export type ClusterBody = z.infer<typeof clusterBodySchema>;
 
 /** An http(s) URL without credentials, query or fragment. */
-export const endpointSchema = z
-  .string({ error: "is required and must be a string" })
-  .superRefine((value, ctx) => {
+export const endpointSchema = z.string({ error: "is required and must be a string" }).check(
+  z.superRefine((value, ctx) => {
     let url: URL;
     try {
       url = new URL(value);
@@ -43,12 +43,13 @@ export const endpointSchema = z
     } else if (url.search || url.hash) {
       ctx.addIssue({ code: "custom", message: "must not contain a query or a fragment" });
     }
-  });
+  }),
+);
 
 const handlerSchema = z.strictObject(
   {
-    shared: z.boolean({ error: "must be a boolean" }).optional(),
-    input: z.enum(["json", "binary"], { error: 'must be "json" or "binary"' }).optional(),
+    shared: z.optional(z.boolean({ error: "must be a boolean" })),
+    input: z.optional(z.enum(["json", "binary"], { error: 'must be "json" or "binary"' })),
   },
   { error: "must be an object" },
 );
@@ -62,78 +63,89 @@ const SECRET_REFERENCE_HINT =
  * `bearer_token`, `password`...) is refused with a message asking for a secret reference; no
  * message ever echoes a value.
  */
-const authSchema = z
-  .record(z.string(), z.unknown(), {
-    error: `must be an object like {"bearer_token_secret": "arn:aws:secretsmanager:..."}: ${SECRET_REFERENCE_HINT}`,
-  })
-  .superRefine((auth, ctx) => {
-    for (const key of Object.keys(auth)) {
-      if (key === "bearer_token_secret") continue;
-      ctx.addIssue({
-        code: "custom",
-        path: [key],
-        message: `is not accepted: credentials are never sent in clear; ${SECRET_REFERENCE_HINT}`,
-      });
-    }
-    const ref = auth.bearer_token_secret;
-    if (ref === undefined) {
-      ctx.addIssue({
-        code: "custom",
-        path: ["bearer_token_secret"],
-        message: `is required: ${SECRET_REFERENCE_HINT}`,
-      });
-    } else if (typeof ref !== "string" || !SECRET_ARN_PATTERN.test(ref)) {
-      ctx.addIssue({
-        code: "custom",
-        path: ["bearer_token_secret"],
-        message:
-          "must be a Secrets Manager secret ARN (arn:aws:secretsmanager:<region>:<account>:secret:<name>), " +
-          "not a token: store the token in AWS Secrets Manager and give the secret's ARN",
-      });
-    }
-  })
-  .transform((auth) => ({ bearer_token_secret: auth.bearer_token_secret as string }));
+const authSchema = z.pipe(
+  z
+    .record(z.string(), z.unknown(), {
+      error: `must be an object like {"bearer_token_secret": "arn:aws:secretsmanager:..."}: ${SECRET_REFERENCE_HINT}`,
+    })
+    .check(z.superRefine(checkAuth)),
+  z.transform((auth: Record<string, unknown>) => ({
+    bearer_token_secret: auth.bearer_token_secret as string,
+  })),
+);
+
+function checkAuth(auth: Record<string, unknown>, ctx: z.core.$RefinementCtx): void {
+  for (const key of Object.keys(auth)) {
+    if (key === "bearer_token_secret") continue;
+    ctx.addIssue({
+      code: "custom",
+      path: [key],
+      message: `is not accepted: credentials are never sent in clear; ${SECRET_REFERENCE_HINT}`,
+    });
+  }
+  const ref = auth.bearer_token_secret;
+  if (ref === undefined) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["bearer_token_secret"],
+      message: `is required: ${SECRET_REFERENCE_HINT}`,
+    });
+  } else if (typeof ref !== "string" || !SECRET_ARN_PATTERN.test(ref)) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["bearer_token_secret"],
+      message:
+        "must be a Secrets Manager secret ARN (arn:aws:secretsmanager:<region>:<account>:secret:<name>), " +
+        "not a token: store the token in AWS Secrets Manager and give the secret's ARN",
+    });
+  }
+}
 
 export const serviceBodySchema = z
   .strictObject({
-    name: z.string({ error: "is required and must be a string" }).regex(SERVICE_NAME_PATTERN, {
-      error: "must start with a letter or '_', then letters, digits, '_', '.' or '-' (at most 128)",
-    }),
+    name: z.string({ error: "is required and must be a string" }).check(
+      z.regex(SERVICE_NAME_PATTERN, {
+        error:
+          "must start with a letter or '_', then letters, digits, '_', '.' or '-' (at most 128)",
+      }),
+    ),
     type: z.enum(["service", "virtual_object", "workflow"], {
       error: 'must be "service", "virtual_object" or "workflow"',
     }),
     endpoint: endpointSchema,
-    invocation: z.enum(["call", "send"], { error: 'must be "call" or "send"' }).optional(),
+    invocation: z.optional(z.enum(["call", "send"], { error: 'must be "call" or "send"' })),
     handlers: z.record(z.string(), handlerSchema, { error: "is required and must be an object" }),
-    auth: authSchema.optional(),
+    auth: z.optional(authSchema),
   })
-  .superRefine((body, ctx) => {
-    const names = Object.keys(body.handlers);
-    if (names.length === 0) {
-      ctx.addIssue({
-        code: "custom",
-        path: ["handlers"],
-        message: "must declare at least one handler",
-      });
-    }
-    for (const name of names) {
-      if (!HANDLER_NAME_PATTERN.test(name)) {
+  .check(
+    z.superRefine((body, ctx) => {
+      const names = Object.keys(body.handlers);
+      if (names.length === 0) {
         ctx.addIssue({
           code: "custom",
-          path: ["handlers", name],
-          message:
-            "is not a valid handler name: start with a letter or '_', then letters, digits or '_'",
+          path: ["handlers"],
+          message: "must declare at least one handler",
         });
       }
-      if (body.handlers[name]?.shared === true && body.type === "service") {
-        ctx.addIssue({
-          code: "custom",
-          path: ["handlers", name, "shared"],
-          message: "is only allowed for virtual_object and workflow services",
-        });
+      for (const name of names) {
+        if (!HANDLER_NAME_PATTERN.test(name)) {
+          ctx.addIssue({
+            code: "custom",
+            path: ["handlers", name],
+            message:
+              "is not a valid handler name: start with a letter or '_', then letters, digits or '_'",
+          });
+        }
+        if (body.handlers[name]?.shared === true && body.type === "service") {
+          ctx.addIssue({
+            code: "custom",
+            path: ["handlers", name, "shared"],
+            message: "is only allowed for virtual_object and workflow services",
+          });
+        }
       }
-    }
-  });
+    }),
+  );
 export type ServiceBody = z.infer<typeof serviceBodySchema>;
 
 /**
@@ -143,13 +155,15 @@ export type ServiceBody = z.infer<typeof serviceBodySchema>;
  */
 export const servicePatchSchema = z
   .strictObject({
-    endpoint: endpointSchema.optional(),
-    invocation: z.enum(["call", "send"], { error: 'must be "call" or "send"' }).optional(),
-    auth: authSchema.nullable().optional(),
+    endpoint: z.optional(endpointSchema),
+    invocation: z.optional(z.enum(["call", "send"], { error: 'must be "call" or "send"' })),
+    auth: z.optional(z.nullable(authSchema)),
   })
-  .refine((body) => Object.keys(body).length > 0, {
-    error: 'give at least one of "endpoint", "invocation" or "auth"',
-  });
+  .check(
+    z.refine((body) => Object.keys(body).length > 0, {
+      error: 'give at least one of "endpoint", "invocation" or "auth"',
+    }),
+  );
 
 export type ServicePatch = z.infer<typeof servicePatchSchema>;
 
@@ -158,22 +172,27 @@ export type ServicePatch = z.infer<typeof servicePatchSchema>;
 /** A Kafka partition number, or a partition id `<topic>-<partition>`. */
 const partitionSchema = z.union(
   [
-    z.number().int().min(0).max(2_147_483_647),
-    z.string().regex(/^[A-Za-z0-9._-]{1,249}-\d{1,10}$/),
+    z.number().check(z.int(), z.gte(0), z.lte(2_147_483_647)),
+    z.string().check(z.regex(/^[A-Za-z0-9._-]{1,249}-\d{1,10}$/)),
   ],
   { error: "must be a partition number or a partition id like <topic>-<partition>" },
 );
 const offsetSchema = z.union(
-  [z.number().int().min(0).max(Number.MAX_SAFE_INTEGER), z.string().regex(/^\d{1,16}$/)],
+  [
+    z.number().check(z.int(), z.gte(0), z.lte(Number.MAX_SAFE_INTEGER)),
+    z.string().check(z.regex(/^\d{1,16}$/)),
+  ],
   { error: "must be a whole number (the record's offset)" },
 );
 /** `<topic>-<partition>#<base64 key | sha256:hex>`, as `parkedKeyId` makes them. */
 const keyIdSchema = z
   .string({ error: "must be a string (a parked key id from GET .../parked-keys)" })
-  .max(1024, { error: "must be at most 1024 characters" })
-  .regex(/^[A-Za-z0-9._-]{1,249}-\d{1,10}#(?:[A-Za-z0-9+/]+={0,2}|sha256:[0-9a-f]{64})$/, {
-    error: "must be a parked key id like <topic>-<partition>#<base64 key> (GET .../parked-keys)",
-  });
+  .check(
+    z.maxLength(1024, { error: "must be at most 1024 characters" }),
+    z.regex(/^[A-Za-z0-9._-]{1,249}-\d{1,10}#(?:[A-Za-z0-9+/]+={0,2}|sha256:[0-9a-f]{64})$/, {
+      error: "must be a parked key id like <topic>-<partition>#<base64 key> (GET .../parked-keys)",
+    }),
+  );
 
 function exactlyOneTarget(
   body: {
@@ -206,26 +225,30 @@ function exactlyOneTarget(
 }
 
 const targetShape = {
-  key_id: keyIdSchema.optional(),
-  all: z.literal(true, { error: "must be true" }).optional(),
+  key_id: z.optional(keyIdSchema),
+  all: z.optional(z.literal(true, { error: "must be true" })),
   /** With `all`: where an earlier incomplete call stopped (its answer's `cursor`). */
-  cursor: z
-    .string({ error: "must be the cursor of an earlier answer" })
-    .regex(/^[A-Za-z0-9_-]{1,2048}$/, { error: "must be the cursor of an earlier answer" })
-    .optional(),
-  partition: partitionSchema.optional(),
-  offset: offsetSchema.optional(),
+  cursor: z.optional(
+    z
+      .string({ error: "must be the cursor of an earlier answer" })
+      .check(
+        z.regex(/^[A-Za-z0-9_-]{1,2048}$/, { error: "must be the cursor of an earlier answer" }),
+      ),
+  ),
+  partition: z.optional(partitionSchema),
+  offset: z.optional(offsetSchema),
   /** A letter's `variant` (another record parked at a reused offset). */
-  variant: z
-    .string({ error: "must be a letter's variant (8 hex digits)" })
-    .regex(/^[0-9a-f]{8}$/, { error: "must be a letter's variant (8 hex digits)" })
-    .optional(),
+  variant: z.optional(
+    z
+      .string({ error: "must be a letter's variant (8 hex digits)" })
+      .check(z.regex(/^[0-9a-f]{8}$/, { error: "must be a letter's variant (8 hex digits)" })),
+  ),
 };
 
 /** `POST /subscriptions/{id}/dead-letters/replay`. */
-export const replayBodySchema = z.strictObject(targetShape).superRefine(exactlyOneTarget);
+export const replayBodySchema = z.strictObject(targetShape).check(z.superRefine(exactlyOneTarget));
 /** `POST /subscriptions/{id}/dead-letters/discard`. */
-export const discardBodySchema = z.strictObject(targetShape).superRefine(exactlyOneTarget);
+export const discardBodySchema = z.strictObject(targetShape).check(z.superRefine(exactlyOneTarget));
 export type DeadLetterTargetBody = z.infer<typeof replayBodySchema>;
 
 function formatPath(path: readonly PropertyKey[]): string {
@@ -258,7 +281,7 @@ function describeIssue(issue: z.core.$ZodIssue): string {
 }
 
 /** Parses `value` with `schema`, or throws one ValidationError listing every problem. */
-export function parseBody<T>(schema: ZodType<T>, value: unknown, what: string): T {
+export function parseBody<T>(schema: z.ZodMiniType<T>, value: unknown, what: string): T {
   const result = schema.safeParse(value);
   if (result.success) return result.data;
   const problems = result.error.issues.map(describeIssue);

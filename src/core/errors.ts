@@ -47,6 +47,26 @@ export class KafkaConfigError extends ValidationError {
   override readonly name = "KafkaConfigError";
 }
 
+/** A request method the addressed resource does not answer; `allowed` lists those it does. */
+export class MethodNotAllowedError extends ValidationError {
+  override readonly name = "MethodNotAllowedError";
+  readonly allowed: readonly string[];
+  constructor(method: string, allowed: readonly string[]) {
+    super(`method ${method} is not allowed here; allowed: ${allowed.join(", ")}`);
+    this.allowed = allowed;
+  }
+}
+
+/** A request body larger than the API accepts. */
+export class BodyTooLargeError extends ValidationError {
+  override readonly name = "BodyTooLargeError";
+}
+
+/** A request body of a content type the API does not read. */
+export class UnsupportedContentTypeError extends ValidationError {
+  override readonly name = "UnsupportedContentTypeError";
+}
+
 export class NotFoundError extends IngressError {
   override readonly name: string = "NotFoundError";
   readonly retryable = false;
@@ -70,6 +90,12 @@ export class EndpointRefusedError extends IngressError {
   readonly code = "ERR_ENDPOINT_REFUSED";
 }
 
+/** What this deployment was not given the means to do (e.g. no dead-letter store). */
+export class NotSupportedError extends IngressError {
+  override readonly name = "NotSupportedError";
+  readonly retryable = false;
+}
+
 // ---- retryable: the same request may succeed later ----
 
 /** The entity exists but cannot be changed now: it changed meanwhile, is busy, or is in use. */
@@ -85,8 +111,14 @@ export class DependencyError extends IngressError {
   readonly retryable = true;
 }
 
-/** A Restate admin API could not be read; the message is safe to return to the API caller. */
-export class RestateAdminError extends DependencyError {
+/** A dependency failed and the operation stopped; unlike DependencyError's, the message is
+ * written for the API caller (what failed, what is left, what to do) and safe to return. */
+export class DependencyFailedError extends DependencyError {
+  override readonly name: string = "DependencyFailedError";
+}
+
+/** A Restate admin API could not be read, or answered something unusable. */
+export class RestateAdminError extends DependencyFailedError {
   override readonly name = "RestateAdminError";
 }
 

@@ -2,30 +2,34 @@
 // them: pure mapping from Restate's service listing to our ServiceDefinition, plus the body of
 // `POST /services/import`. What cannot be invoked through an ingress (private services and
 // handlers) or does not fit our model is skipped with a reason, never guessed.
-import { z } from "zod";
+import * as z from "zod/mini";
 import { endpointSchema, parseBody, serviceBodySchema, serviceFromBody } from "./admin-schemas.ts";
 import { ValidationError } from "./errors.ts";
 import type { InvocationMode, PayloadFormat, ServiceDefinition, ServiceType } from "./model.ts";
 import { quote, SERVICE_NAME_PATTERN } from "./uris.ts";
+import "./zod-messages.ts";
 
 /** `POST /services/import` body. */
 export const importBodySchema = z.strictObject({
   /** Restate's admin API, e.g. `http://127.0.0.1:9070` (http/https only). */
   admin_url: endpointSchema,
   /** The ingress our consumer calls; default: the `ingress_endpoint` Restate's `/version` reports. */
-  ingress_url: endpointSchema.optional(),
-  invocation: z.enum(["call", "send"], { error: 'must be "call" or "send"' }).optional(),
+  ingress_url: z.optional(endpointSchema),
+  invocation: z.optional(z.enum(["call", "send"], { error: 'must be "call" or "send"' })),
   /** Only these services (default: every service Restate lists). */
-  services: z
-    .array(
-      z.string({ error: "must be a string" }).regex(SERVICE_NAME_PATTERN, {
-        error: "must be a service name",
-      }),
-      { error: "must be an array of service names" },
-    )
-    .min(1, { error: "must name at least one service" })
-    .max(500, { error: "must name at most 500 services" })
-    .optional(),
+  services: z.optional(
+    z
+      .array(
+        z
+          .string({ error: "must be a string" })
+          .check(z.regex(SERVICE_NAME_PATTERN, { error: "must be a service name" })),
+        { error: "must be an array of service names" },
+      )
+      .check(
+        z.minLength(1, { error: "must name at least one service" }),
+        z.maxLength(500, { error: "must name at most 500 services" }),
+      ),
+  ),
 });
 export type ImportBody = z.infer<typeof importBodySchema>;
 
@@ -59,14 +63,14 @@ export interface RestateAdminReader {
 const restateHandlerSchema = z.looseObject({
   name: z.string(),
   /** Exclusive | Shared | Workflow; absent for handlers of plain services. */
-  ty: z.string().nullish(),
-  public: z.boolean().nullish(),
-  input_description: z.string().nullish(),
+  ty: z.nullish(z.string()),
+  public: z.nullish(z.boolean()),
+  input_description: z.nullish(z.string()),
 });
 const restateServiceSchema = z.looseObject({
   name: z.string(),
   ty: z.string(),
-  public: z.boolean().nullish(),
+  public: z.nullish(z.boolean()),
   handlers: z.array(restateHandlerSchema),
 });
 const restateListingSchema = z.looseObject({ services: z.array(z.unknown()) });

@@ -1,17 +1,9 @@
 // API Gateway HTTP API (payload format 2.0) entry point of the admin API. Thin: it maps the event
-// to an AdminRequest and the AdminResponse back; everything else lives in app/admin-api.ts.
-import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
-import { LambdaClient } from "@aws-sdk/client-lambda";
+// to an AdminRequest and the AdminResponse back; wiring/admin.ts builds the API behind it.
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from "aws-lambda";
-import { DynamoAdminStore } from "../adapters/dynamo/admin-store.ts";
-import { DynamoDeadLetterStore } from "../adapters/dynamo/dead-letter-store.ts";
-import { DynamoProgressStore } from "../adapters/dynamo/progress-store.ts";
-import { LambdaFeedControl } from "../adapters/lambda-feeds.ts";
-import { ConsumerFunctionReplay } from "../adapters/lambda-replay.ts";
-import { consumerFunctionTokenCheck } from "../adapters/lambda-token-check.ts";
-import { secretsManagerKafkaBindings } from "../adapters/secrets-manager.ts";
-import { type AdminApiDeps, type AdminRequest, createAdminApi } from "../app/admin-api.ts";
+import type { AdminApi, AdminApiDeps, AdminRequest } from "../app/admin-api.ts";
 import { type AdminConfig, adminConfig } from "../config.ts";
+import { adminApi, awsAdminApi } from "../wiring/admin.ts";
 
 export type AdminHandler = (
   event: APIGatewayProxyEventV2,
@@ -45,9 +37,8 @@ export function toAdminRequest(event: APIGatewayProxyEventV2): AdminRequest {
   };
 }
 
-/** Builds the handler from explicit dependencies (tests, or other wiring). */
-export function createAdminHandler(deps: AdminApiDeps): AdminHandler {
-  const api = createAdminApi(deps);
+/** The handler answering with `api`. */
+export function adminHandlerFor(api: AdminApi): AdminHandler {
   return async (event) => {
     const response = await api.handle(toAdminRequest(event));
     return {
@@ -59,41 +50,13 @@ export function createAdminHandler(deps: AdminApiDeps): AdminHandler {
   };
 }
 
-/** The production wiring: DynamoDB store and Lambda event source mappings, from the environment. */
-export function adminHandlerFromConfig(config: AdminConfig): AdminHandler {
-  if (!config.CONSUMER_FUNCTION_NAME) {
-    throw new Error(
-      "Invalid admin configuration: CONSUMER_FUNCTION_NAME is required (name or ARN of the consumer function that event source mappings invoke)",
-    );
-  }
-  const dynamodb = new DynamoDBClient(
-    config.DYNAMODB_ENDPOINT ? { endpoint: config.DYNAMODB_ENDPOINT } : {},
-  );
-  const lambda = new LambdaClient({});
-  const store = new DynamoAdminStore(dynamodb, config.TABLE_NAME);
-  // Replays run in the consumer function, which may read the sink tokens this role is denied.
-  // An attempt takes at most half the budget, so each request's first letter gets a whole one.
-  const replay = new ConsumerFunctionReplay(
-    lambda,
-    config.CONSUMER_FUNCTION_NAME,
-    Math.min(config.REPLAY_REQUEST_TIMEOUT_MS, Math.floor(config.REPLAY_BUDGET_MS / 2)),
-  );
-  return createAdminHandler({
-    store,
-    feeds: new LambdaFeedControl(lambda, config.CONSUMER_FUNCTION_NAME),
-    maxBodyBytes: config.MAX_BODY_BYTES,
-    deadLetters: new DynamoDeadLetterStore(dynamodb, config.TABLE_NAME),
-    progress: new DynamoProgressStore(dynamodb, config.TABLE_NAME),
-    replayDelivery: (subscription) => replay.forSubscription(subscription),
-    replayBudgetMs: config.REPLAY_BUDGET_MS,
-    deleteSettleMs: config.DELETE_SETTLE_MS,
-    ...(config.SERVICE_ENDPOINT_ALLOW ? { endpointAllow: config.SERVICE_ENDPOINT_ALLOW } : {}),
-    // Where a sink token may go is in its secret, which only the consumer may read; a Kafka
-    // secret's brokers are in its tags, which this role may describe (never its value).
-    sinkTokenCheck: consumerFunctionTokenCheck(lambda, config.CONSUMER_FUNCTION_NAME),
-    kafkaSecretBindings: secretsManagerKafkaBindings(),
-  });
-}
+/** Builds the handler from explicit dependencies (tests, or other wiring). */
+export const createAdminHandler = (deps: AdminApiDeps): AdminHandler =>
+  adminHandlerFor(adminApi(deps));
+
+/** The AWS deployment's handler: DynamoDB, Lambda and Secrets Manager, from the environment. */
+export const adminHandlerFromConfig = (config: AdminConfig): AdminHandler =>
+  adminHandlerFor(awsAdminApi(config));
 
 let coldStart: AdminHandler | undefined;
 

@@ -4,10 +4,10 @@ import { join } from "node:path";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { DynamoAdminStore } from "../adapters/dynamo/admin-store.ts";
 import { ensureTable } from "../adapters/dynamo/ensure-table.ts";
-import { createAdminApi } from "../app/admin-api.ts";
 import { consumerConfig } from "../config.ts";
 import { parseEndpointAllowList } from "../core/endpoint-policy.ts";
 import { sinkTokenCheck } from "../core/secrets.ts";
+import { adminApi } from "../wiring/admin.ts";
 import { createConsumerFunction, reliabilityStores } from "../wiring/consumer.ts";
 import { startAdminServer } from "./admin-server.ts";
 import { readConfigFileClusters, splitCredentials } from "./config-file.ts";
@@ -115,7 +115,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     const maxBodyBytes = options.maxBodyBytes ?? 64 * 1024;
     // Replays go through the consumer's sink, tokens and record limits, as on AWS.
     const replay = consumer.replayDeliveries();
-    const api = createAdminApi({
+    const api = adminApi({
       store,
       feeds,
       maxBodyBytes,

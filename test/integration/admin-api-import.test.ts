@@ -237,6 +237,22 @@ describe("POST /services/import", () => {
     expect(await store.listServices()).toEqual([]);
   });
 
+  it("answers 501 where the deployment reads no Restate admin API", async () => {
+    const bare = createAdminApi({
+      store,
+      feeds: new FakeFeedControl(),
+      maxBodyBytes: 4096,
+      log: () => {},
+    });
+    const response = await call(bare, "POST", "/services/import", {
+      admin_url: fakeUrl,
+      ingress_url: INGRESS,
+    });
+    expect(response.status).toBe(501);
+    expect(response.json.message).toMatch(/not available in this deployment/);
+    expect(requests).toEqual([]);
+  });
+
   it("keeps /services/import usable as a service name for GET and DELETE", async () => {
     expect((await call(api, "GET", "/services/import")).status).toBe(404);
     const post = await call(api, "POST", "/services/other", {});

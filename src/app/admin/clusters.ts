@@ -6,9 +6,9 @@ import { redactCluster, validateClusterProperties } from "../../core/cluster-pro
 import { AlreadyExistsError, ConflictError, NotFoundError } from "../../core/errors.ts";
 import type { KafkaCluster } from "../../core/model.ts";
 import { quote } from "../../core/uris.ts";
-import type { AdminRequest, AdminResponse } from "../admin-api.ts";
 import { type AdminContext, checkKafkaSecretBinding, usersOf } from "./context.ts";
 import { accepted, json, type Routes, readJson } from "./router.ts";
+import type { AdminRequest, AdminResponse } from "./types.ts";
 
 export function clusterRoutes(ctx: AdminContext): Routes {
   const { store } = ctx.deps;

@@ -6,17 +6,14 @@ import { SecretUnavailableError, ValidationError } from "../../core/errors.ts";
 import { kafkaSecretRefusal } from "../../core/kafka-secret-binding.ts";
 import type { KafkaCluster } from "../../core/model.ts";
 import type { AdminStore } from "../../core/ports.ts";
-import type { RestateAdminReader } from "../../core/restate-import.ts";
-
 import { quote } from "../../core/uris.ts";
-import type { AdminApiDeps, AdminLog } from "../admin-api.ts";
+import type { AdminApiDeps, AdminLog } from "./types.ts";
 
 export interface AdminContext {
   readonly deps: AdminApiDeps;
   readonly newId: () => string;
   readonly now: () => Date;
   readonly log: AdminLog;
-  readonly restateAdmin: RestateAdminReader;
 }
 
 export async function usersOf(

@@ -4,24 +4,29 @@
 
 import { discardBodySchema, parseBody, replayBodySchema } from "../../core/admin-schemas.ts";
 import type { DeadLetter, DeadLetterRef, ParkedKey } from "../../core/dead-letters.ts";
-import { ConflictError, NotFoundError, ValidationError } from "../../core/errors.ts";
+import {
+  ConflictError,
+  NotFoundError,
+  NotSupportedError,
+  ValidationError,
+} from "../../core/errors.ts";
 import type { Subscription } from "../../core/model.ts";
 import type { DeadLetterStore } from "../../core/reliability-ports.ts";
 import { type AllCursor, decodeAllCursor, encodeAllCursor } from "../../core/replay-batch.ts";
+import type { ReplayDelivery } from "../../core/replay-ports.ts";
 import { quote } from "../../core/uris.ts";
-import type { AdminRequest, AdminResponse } from "../admin-api.ts";
 import {
   drainAll,
   drainKey,
   newTally,
-  type ReplayDelivery,
   type ReplayRun,
   type ReplayTally,
   replayLetter,
 } from "../dead-letter-replay.ts";
 import type { AdminContext } from "./context.ts";
-import { HttpError, json, type Routes, readJson } from "./router.ts";
+import { json, type Routes, readJson } from "./router.ts";
 import { getSubscription } from "./subscriptions.ts";
+import type { AdminRequest, AdminResponse } from "./types.ts";
 
 /** How the API shows a dead letter: as stored (key, value and header values in base64). */
 export function deadLetterView(letter: DeadLetter): Record<string, unknown> {
@@ -84,14 +89,14 @@ export function deadLetterRoutes(ctx: AdminContext): Routes {
 
   function requireDeadLetters(): DeadLetterStore {
     if (!deadLetters) {
-      throw new HttpError(501, "dead letters are not available in this deployment");
+      throw new NotSupportedError("dead letters are not available in this deployment");
     }
     return deadLetters;
   }
 
   async function deliveryFor(subscription: Subscription): Promise<ReplayDelivery> {
     if (!deps.replayDelivery) {
-      throw new HttpError(501, "replaying dead letters is not available in this deployment");
+      throw new NotSupportedError("replaying dead letters is not available in this deployment");
     }
     try {
       return await deps.replayDelivery(subscription);

@@ -1,30 +1,23 @@
 // The admin API's HTTP plumbing, independent of any transport: routing by path and method
 // (404, 405), the body size limit (413), JSON bodies in (415 for any other type) and out, and the
-// one place where errors map to status codes (`toResponse`); 5xx bodies never carry details,
-// which go to the log instead.
+// one place where the error vocabulary maps to status codes (`toResponse`); 5xx bodies carry no
+// details beyond the messages written for the caller, the rest goes to the log.
 import { isJsonContentType } from "../../core/admin-request-policy.ts";
 import {
   AlreadyExistsError,
+  BodyTooLargeError,
   ConflictError,
   DependencyError,
+  DependencyFailedError,
+  MethodNotAllowedError,
   NotFoundError,
+  NotSupportedError,
+  UnsupportedContentTypeError,
   ValidationError,
 } from "../../core/errors.ts";
 import { quote } from "../../core/uris.ts";
-import type { AdminRequest, AdminResponse } from "../admin-api.ts";
 import type { AdminContext } from "./context.ts";
-
-/** An error that already carries its HTTP status and a message safe to return. */
-export class HttpError extends Error {
-  override readonly name = "HttpError";
-  readonly status: number;
-  readonly headers: Record<string, string>;
-  constructor(status: number, message: string, headers: Record<string, string> = {}) {
-    super(message);
-    this.status = status;
-    this.headers = headers;
-  }
-}
+import type { AdminRequest, AdminResponse } from "./types.ts";
 
 const JSON_HEADERS = { "content-type": "application/json" };
 
@@ -64,7 +57,7 @@ function header(request: AdminRequest, name: string): string | undefined {
 export function readJson(request: AdminRequest): unknown {
   const body = request.body;
   if (body === undefined || body.trim() === "") {
-    throw new HttpError(400, "request body is required (a JSON object)");
+    throw new ValidationError("request body is required (a JSON object)");
   }
   let pollution = false;
   let parsed: unknown;
@@ -76,10 +69,10 @@ export function readJson(request: AdminRequest): unknown {
       return value;
     });
   } catch {
-    throw new HttpError(400, "request body is not valid JSON");
+    throw new ValidationError("request body is not valid JSON");
   }
   if (pollution) {
-    throw new HttpError(400, 'request body must not contain a field named "__proto__"');
+    throw new ValidationError('request body must not contain a field named "__proto__"');
   }
   return parsed;
 }
@@ -102,7 +95,7 @@ export function createRouter(
     try {
       decoded = segments.map((segment) => decodeURIComponent(segment));
     } catch {
-      throw new HttpError(400, "request path is not valid URL encoding");
+      throw new ValidationError("request path is not valid URL encoding");
     }
     const [collection, item, ...extra] = decoded;
     if (
@@ -111,13 +104,13 @@ export function createRouter(
       !Object.hasOwn(routes, collection) ||
       extra.some((segment) => segment === "" || segment.includes("/"))
     ) {
-      throw new HttpError(404, `no route for ${quote(shorten(raw))}`);
+      throw new NotFoundError(`no route for ${quote(shorten(raw))}`);
     }
     if (item === undefined) return { pattern: collection, params: [] };
     // Segments become DynamoDB keys: lone surrogates cannot be encoded, and no name or id is
     // longer than a sort key may be (1,024 bytes), so neither can name anything that exists.
     if (/\p{Surrogate}/u.test(item)) {
-      throw new HttpError(400, "request path is not valid URL encoding");
+      throw new ValidationError("request path is not valid URL encoding");
     }
     if (Buffer.byteLength(item, "utf8") > 1024) {
       throw new NotFoundError(`${quote(shorten(item))} not found`);
@@ -125,18 +118,24 @@ export function createRouter(
     const base = `${collection}/:${collection === "subscriptions" ? "id" : "name"}`;
     const pattern = extra.length === 0 ? base : `${base}/${extra.join("/")}`;
     if (!Object.hasOwn(routes, pattern))
-      throw new HttpError(404, `no route for ${quote(shorten(raw))}`);
+      throw new NotFoundError(`no route for ${quote(shorten(raw))}`);
     return { pattern, params: [item] };
   }
 
   function toResponse(error: unknown, request: AdminRequest): AdminResponse {
-    if (error instanceof HttpError)
-      return json(error.status, { message: error.message }, error.headers);
-    if (error instanceof ValidationError) return json(400, { message: error.message });
-    if (error instanceof NotFoundError) return json(404, { message: error.message });
-    if (error instanceof AlreadyExistsError || error instanceof ConflictError) {
-      return json(409, { message: error.message });
+    const message = { message: error instanceof Error ? error.message : String(error) };
+    if (error instanceof MethodNotAllowedError) {
+      return json(405, message, { allow: error.allowed.join(", ") });
     }
+    if (error instanceof BodyTooLargeError) return json(413, message);
+    if (error instanceof UnsupportedContentTypeError) return json(415, message);
+    if (error instanceof ValidationError) return json(400, message);
+    if (error instanceof NotFoundError) return json(404, message);
+    if (error instanceof AlreadyExistsError || error instanceof ConflictError) {
+      return json(409, message);
+    }
+    if (error instanceof NotSupportedError) return json(501, message);
+    if (error instanceof DependencyFailedError) return json(502, message);
     const where = { method: request.method, path: request.path };
     if (error instanceof DependencyError) {
       log({ level: "error", msg: "admin: dependency failed", ...where, ...errorDetail(error) });
@@ -153,22 +152,18 @@ export function createRouter(
       const method = request.method.toUpperCase();
       const handler = methods[method];
       if (!handler) {
-        const allow = Object.keys(methods).join(", ");
-        throw new HttpError(405, `method ${method} is not allowed here; allowed: ${allow}`, {
-          allow,
-        });
+        throw new MethodNotAllowedError(method, Object.keys(methods));
       }
       if (
         request.body !== undefined &&
         Buffer.byteLength(request.body, "utf8") > deps.maxBodyBytes
       ) {
-        throw new HttpError(413, `request body is larger than ${deps.maxBodyBytes} bytes`);
+        throw new BodyTooLargeError(`request body is larger than ${deps.maxBodyBytes} bytes`);
       }
       // Browsers send text/plain, form and multipart bodies to any site without asking it first.
       const type = header(request, "content-type");
       if (request.body !== undefined && request.body !== "" && !isJsonContentType(type)) {
-        throw new HttpError(
-          415,
+        throw new UnsupportedContentTypeError(
           `request bodies must be JSON with content-type application/json, got ${type === undefined ? "none" : quote(type)}`,
         );
       }

@@ -12,7 +12,9 @@ import { refusedEndpoint } from "../../core/endpoint-policy.ts";
 import {
   AlreadyExistsError,
   ConflictError,
+  MethodNotAllowedError,
   NotFoundError,
+  NotSupportedError,
   RestateAdminError,
   SecretUnavailableError,
   ValidationError,
@@ -25,12 +27,12 @@ import {
 } from "../../core/restate-import.ts";
 
 import { quote } from "../../core/uris.ts";
-import type { AdminRequest, AdminResponse } from "../admin-api.ts";
 import { type AdminContext, usersOf } from "./context.ts";
-import { accepted, HttpError, json, type Routes, readJson } from "./router.ts";
+import { accepted, json, type Routes, readJson } from "./router.ts";
+import type { AdminRequest, AdminResponse } from "./types.ts";
 
 export function serviceRoutes(ctx: AdminContext): Routes {
-  const { deps, restateAdmin } = ctx;
+  const { deps } = ctx;
   const { store } = deps;
 
   /**
@@ -88,15 +90,13 @@ export function serviceRoutes(ctx: AdminContext): Routes {
     const body = parseBody(importBodySchema, readJson(request), "import");
     checkEndpoint("import", "admin_url", body.admin_url);
     if (body.ingress_url !== undefined) checkEndpoint("import", "ingress_url", body.ingress_url);
-    let listing: unknown;
-    let ingressUrl = body.ingress_url;
-    try {
-      listing = await restateAdmin.listServices(body.admin_url);
-      ingressUrl ??= await restateAdmin.ingressEndpoint(body.admin_url);
-    } catch (error) {
-      if (error instanceof RestateAdminError) throw new HttpError(502, error.message);
-      throw error;
+    const restateAdmin = deps.restateAdmin;
+    if (restateAdmin === undefined) {
+      throw new NotSupportedError("importing services is not available in this deployment");
     }
+    // A RestateAdminError says what went wrong in words fit for the caller (502).
+    const listing = await restateAdmin.listServices(body.admin_url);
+    const ingressUrl = body.ingress_url ?? (await restateAdmin.ingressEndpoint(body.admin_url));
     if (ingressUrl === undefined) {
       throw new ValidationError(
         `"ingress_url" is required: the Restate admin API does not report its ingress endpoint`,
@@ -111,7 +111,7 @@ export function serviceRoutes(ctx: AdminContext): Routes {
         ...(body.services ? { only: body.services } : {}),
       });
     } catch (error) {
-      if (error instanceof ValidationError) throw new HttpError(502, error.message);
+      if (error instanceof ValidationError) throw new RestateAdminError(error.message);
       throw error;
     }
     const imported: ServiceDefinition[] = [];
@@ -183,9 +183,7 @@ export function serviceRoutes(ctx: AdminContext): Routes {
       // `/services/import` is an action; GET and DELETE still reach a service named "import".
       POST: async (request, [name = ""]) => {
         if (name === "import") return importServices(request);
-        throw new HttpError(405, "method POST is not allowed here; allowed: GET, DELETE, PATCH", {
-          allow: "GET, DELETE, PATCH",
-        });
+        throw new MethodNotAllowedError("POST", ["GET", "DELETE", "PATCH"]);
       },
     },
   };

@@ -4,6 +4,7 @@ import { parseBody, subscriptionBodySchema } from "../../core/admin-schemas.ts";
 import {
   AlreadyExistsError,
   ConflictError,
+  DependencyFailedError,
   NotFoundError,
   ValidationError,
 } from "../../core/errors.ts";
@@ -11,9 +12,9 @@ import type { FeedRef, Subscription } from "../../core/model.ts";
 import type { AdminStore } from "../../core/ports.ts";
 import { normaliseSubscriptionOptions } from "../../core/subscription-options.ts";
 import { parseSink, parseSource, quote } from "../../core/uris.ts";
-import type { AdminRequest, AdminResponse } from "../admin-api.ts";
 import { type AdminContext, checkKafkaSecretBinding } from "./context.ts";
-import { accepted, errorDetail, HttpError, json, type Routes, readJson } from "./router.ts";
+import { accepted, errorDetail, json, type Routes, readJson } from "./router.ts";
+import type { AdminRequest, AdminResponse } from "./types.ts";
 
 /** How the API shows a subscription. */
 export function subscriptionView(subscription: Subscription): Record<string, unknown> {
@@ -139,8 +140,7 @@ export function subscriptionRoutes(ctx: AdminContext): Routes {
         ...context,
         ...errorDetail(error),
       });
-      throw new HttpError(
-        502,
+      throw new DependencyFailedError(
         "could not create the event source mapping for this subscription; nothing was created, try again",
       );
     }
@@ -159,7 +159,9 @@ export function subscriptionRoutes(ctx: AdminContext): Routes {
       await cleanUp("delete subscription", context, () =>
         store.deleteSubscription(subscription.id),
       );
-      throw new HttpError(502, "could not store the subscription; nothing was created, try again");
+      throw new DependencyFailedError(
+        "could not store the subscription; nothing was created, try again",
+      );
     }
     return json(201, subscriptionView(active), { location: `subscriptions/${active.id}` });
   }
@@ -207,8 +209,7 @@ export function subscriptionRoutes(ctx: AdminContext): Routes {
           subscription: id,
           ...errorDetail(error),
         });
-        throw new HttpError(
-          502,
+        throw new DependencyFailedError(
           "could not remove the event source mapping; the subscription stays in status deleting, retry the DELETE",
         );
       }
@@ -231,8 +232,7 @@ export function subscriptionRoutes(ctx: AdminContext): Routes {
         subscription: id,
         ...errorDetail(error),
       });
-      throw new HttpError(
-        502,
+      throw new DependencyFailedError(
         "could not clear the subscription's progress and dead letters; the subscription stays in status deleting, retry the DELETE",
       );
     }
