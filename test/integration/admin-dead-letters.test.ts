@@ -14,9 +14,9 @@ import type { DeadLetterStore } from "../../src/core/reliability-ports.ts";
 import { REPLAY_PAGE_SIZE } from "../../src/core/replay-batch.ts";
 import { createConsumerHandler } from "../../src/handlers/consumer.ts";
 import { call, FakeFeedControl } from "../helpers/admin.ts";
+import { functionArn } from "../helpers/catalog-fixtures.ts";
 import { startTestDynamo, type TestDynamo } from "../helpers/dynamo.ts";
 import { selfManagedEvent } from "../helpers/kafka-events.ts";
-import { functionArn } from "../helpers/memory-catalog.ts";
 import {
   type RecordedRequest,
   type RecordingSink,

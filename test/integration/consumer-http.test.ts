@@ -9,15 +9,15 @@ import { BatchRetryError, SecretUnavailableError } from "../../src/core/errors.t
 import type { SecretResolver } from "../../src/core/secrets.ts";
 import { createConsumerHandler } from "../../src/handlers/consumer.ts";
 import { localSecretResolver } from "../../src/local/local-secrets.ts";
-import { loadEvent, manyRecords, mskEvent, type SyntheticRecord } from "../helpers/kafka-events.ts";
+import { memoryCatalog } from "../../src/local/memory-catalog.ts";
 import {
   demoCluster,
   functionArn,
-  memoryCatalog,
   SUB_ID,
   service,
   subscription,
-} from "../helpers/memory-catalog.ts";
+} from "../helpers/catalog-fixtures.ts";
+import { loadEvent, manyRecords, mskEvent, type SyntheticRecord } from "../helpers/kafka-events.ts";
 import {
   type RecordedRequest,
   type RecordingSink,
