@@ -1,7 +1,7 @@
 // A hand-made SVG chart of the benchmark: per workload row, horizontal bars (log time scale) for
 // our median span, the bare-undici reference, the lower bound, the baselines and, where it
 // exists, the Parallel Consumer README figure.
-import type { RowResult } from "./run.ts";
+import type { RowResult } from "./results.ts";
 
 interface Series {
   readonly label: string;

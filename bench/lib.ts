@@ -1,11 +1,11 @@
 // Shared pieces of the benchmark: the sink process handle and its IPC messages, seeded random
-// numbers, workload events, the baseline clients (bare undici), and statistics.
+// numbers, workload events, the baseline clients (bare undici), progress lines and statistics.
 import { type ChildProcess, fork } from "node:child_process";
 import { Agent, request } from "undici";
 import { decodeKafkaEvent } from "../src/core/event.ts";
 import { createRequestBuilder, type SinkRequest } from "../src/core/invocation.ts";
 import { type DeliveryMode, planBatch } from "../src/core/plan.ts";
-import { mskEvent, type RawEvent, type SyntheticRecord } from "../test/helpers/kafka-events.ts";
+import { type EsmKafkaRecord, toEsmRecord } from "../src/local/kafka/batching.ts";
 
 // ---------------------------------------------------------------------------------------------
 // Sink process
@@ -13,6 +13,9 @@ import { mskEvent, type RawEvent, type SyntheticRecord } from "../test/helpers/k
 export type Latency =
   | { readonly kind: "zero" }
   | { readonly kind: "uniform"; readonly minMs: number; readonly maxMs: number };
+
+export const UNIFORM_0_5: Latency = { kind: "uniform", minMs: 0, maxMs: 5 };
+export const ZERO: Latency = { kind: "zero" };
 
 export type ToSink =
   | { readonly type: "config"; readonly latency: Latency; readonly seed: number }
@@ -166,6 +169,9 @@ export function zipf(n: number, s: number, random: () => number): () => number {
   };
 }
 
+/** Records of every workload's batch (the largest batch an event source mapping sends). */
+export const RECORDS = 10_000;
+
 export interface WorkloadShape {
   readonly count: number;
   readonly partitions: number;
@@ -175,9 +181,24 @@ export interface WorkloadShape {
   readonly padding?: number;
 }
 
+/** The MSK cluster of the benchmark's events (and of its catalog's cluster). */
+export const BENCH_CLUSTER_ARN =
+  "arn:aws:kafka:us-east-1:123456789012:cluster/demo/abcd1234-5678-90ab-cdef-1234567890ab-1";
+const BENCH_BOOTSTRAP =
+  "b-1.demo.abc123.c2.kafka.us-east-1.amazonaws.com:9098,b-2.demo.abc123.c2.kafka.us-east-1.amazonaws.com:9098";
+const TOPIC = "orders";
+
+/** An MSK event as the event source mapping sends it; records keyed `"<topic>-<partition>"`. */
+export interface MskEvent {
+  readonly eventSource: "aws:kafka";
+  readonly eventSourceArn: string;
+  readonly bootstrapServers: string;
+  readonly records: Record<string, EsmKafkaRecord[]>;
+}
+
 /** An MSK event; a key lives in one partition (hash of the key), offsets ascend per partition. */
-export function buildEvent(shape: WorkloadShape): RawEvent {
-  const records: SyntheticRecord[] = [];
+export function buildEvent(shape: WorkloadShape): MskEvent {
+  const records: Record<string, EsmKafkaRecord[]> = {};
   const next = new Array<number>(shape.partitions).fill(0);
   const pad = shape.padding ? "x".repeat(shape.padding) : undefined;
   for (let i = 0; i < shape.count; i++) {
@@ -186,17 +207,32 @@ export function buildEvent(shape: WorkloadShape): RawEvent {
     const offset = next[partition] ?? 0;
     next[partition] = offset + 1;
     const value = pad === undefined ? { i, key } : { i, key, pad };
-    records.push({ partition, offset, key, value });
+    const id = `${TOPIC}-${partition}`;
+    records[id] ??= [];
+    records[id].push(
+      toEsmRecord({
+        topic: TOPIC,
+        partition,
+        offset,
+        timestamp: 1_700_000_000_000 + offset,
+        key: Buffer.from(key, "utf8"),
+        value: Buffer.from(JSON.stringify(value), "utf8"),
+        headers: [],
+      }),
+    );
   }
-  return mskEvent(records);
+  return {
+    eventSource: "aws:kafka",
+    eventSourceArn: BENCH_CLUSTER_ARN,
+    bootstrapServers: BENCH_BOOTSTRAP,
+    records,
+  };
 }
 
 /** The first `count` records of each partition of an event. */
-export function sliceEvent(event: RawEvent, count: number): RawEvent {
-  const records: Record<string, unknown[]> = {};
-  for (const [id, list] of Object.entries(event.records as Record<string, unknown[]>)) {
-    records[id] = list.slice(0, count);
-  }
+export function sliceEvent(event: MskEvent, count: number): MskEvent {
+  const records: Record<string, EsmKafkaRecord[]> = {};
+  for (const [id, list] of Object.entries(event.records)) records[id] = list.slice(0, count);
   return { ...event, records };
 }
 
@@ -221,7 +257,7 @@ export interface Prepared {
 }
 
 /** Exactly the requests the consumer sends for this event, built ahead (not timed). */
-export function prepare(event: RawEvent, mode: DeliveryMode, target: SinkTargetSpec): Prepared {
+export function prepare(event: MskEvent, mode: DeliveryMode, target: SinkTargetSpec): Prepared {
   const decoded = decodeKafkaEvent(event);
   const plan = planBatch(decoded, mode);
   if (plan.rejected.length > 0) throw new Error("bench events must be fully deliverable");
@@ -289,7 +325,12 @@ export async function partitionSerial(
 }
 
 // ---------------------------------------------------------------------------------------------
-// Statistics
+// Progress and statistics
+
+/** A progress line on stderr (stdout carries the report). */
+export const progress = (line: string): void => {
+  process.stderr.write(`${line}\n`);
+};
 
 export function median(samples: readonly number[]): number {
   const sorted = [...samples].sort((a, b) => a - b);

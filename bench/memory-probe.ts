@@ -1,6 +1,7 @@
 // Workload 4, run in a fresh process per sample so the number is clean: one ~6 MB batch through
-// the full consumer path (createConsumerHandler, real HTTP sink, DynamoDB progress and
-// dead-letter stores in a new table) against the sink at `sinkUrl` and the store at `storeEndpoint`.
+// the full consumer path (the consumer handler of bench/consumer.ts, real HTTP sink, DynamoDB
+// progress and dead-letter stores in a new table) against the sink at `sinkUrl` and the store at
+// `storeEndpoint`.
 //
 //   node --expose-gc bench/memory-probe.ts <sinkUrl> <eventFile> <storeEndpoint>
 //
@@ -10,16 +11,7 @@
 import { readFileSync } from "node:fs";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { ensureTable } from "../src/adapters/dynamo/ensure-table.ts";
-import { consumerConfig } from "../src/config.ts";
-import { createConsumerHandler, reliabilityStores } from "../src/wiring/consumer.ts";
-import {
-  demoCluster,
-  functionArn,
-  memoryCatalog,
-  SUB_ID,
-  service,
-  subscription,
-} from "../test/helpers/memory-catalog.ts";
+import { benchConsumer, invocationContext } from "./consumer.ts";
 
 const [sinkUrl, eventFile, storeEndpoint] = process.argv.slice(2);
 if (sinkUrl === undefined || eventFile === undefined || storeEndpoint === undefined) {
@@ -28,7 +20,6 @@ if (sinkUrl === undefined || eventFile === undefined || storeEndpoint === undefi
 }
 const gc = (globalThis as { gc?: () => void }).gc ?? (() => {});
 
-const config = consumerConfig({});
 const client = new DynamoDBClient({
   endpoint: storeEndpoint,
   region: "local",
@@ -36,20 +27,7 @@ const client = new DynamoDBClient({
 });
 const table = `memory-probe-${process.pid}`;
 await ensureTable(client, table, { pollMs: 5 });
-const handler = createConsumerHandler({
-  catalog: memoryCatalog({
-    subscriptions: [subscription()],
-    services: [service({ endpoint: sinkUrl })],
-    clusters: [demoCluster],
-  }),
-  config,
-  reliability: reliabilityStores(client, table),
-  log: () => {},
-});
-const context = {
-  invokedFunctionArn: functionArn(SUB_ID),
-  getRemainingTimeInMillis: () => 840_000,
-};
+const handler = benchConsumer({ sinkUrl, store: { client, table } });
 
 let text: string | undefined = readFileSync(eventFile, "utf8");
 const eventBytes = Buffer.byteLength(text);
@@ -72,7 +50,7 @@ const started = performance.now();
 // The Lambda runtime parses the invocation payload before calling the handler.
 const event: unknown = JSON.parse(text);
 text = undefined;
-const response = await handler(event, context);
+const response = await handler(event, invocationContext);
 const spanMs = performance.now() - started;
 sample();
 clearInterval(timer);

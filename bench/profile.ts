@@ -4,16 +4,7 @@
 //   node --cpu-prof --cpu-prof-dir=bench/results/profiles bench/profile.ts [--batches 20] [--unordered] [--reference]
 //   node bench/profile-summary.ts bench/results/profiles/<file>.cpuprofile
 import { parseArgs } from "node:util";
-import { consumerConfig } from "../src/config.ts";
-import { createConsumerHandler } from "../src/wiring/consumer.ts";
-import {
-  demoCluster,
-  functionArn,
-  memoryCatalog,
-  SUB_ID,
-  service,
-  subscription,
-} from "../test/helpers/memory-catalog.ts";
+import { benchConsumer, invocationContext, sinkTarget } from "./consumer.ts";
 import { bareAgent, buildEvent, median, prepare, referenceLanes, SinkProcess } from "./lib.ts";
 
 const { values } = parseArgs({
@@ -26,40 +17,20 @@ const { values } = parseArgs({
 });
 const sink = await SinkProcess.start();
 await sink.configure({ kind: "zero" }, 1);
-const handler = createConsumerHandler({
-  catalog: memoryCatalog({
-    subscriptions: [subscription()],
-    services: [
-      service({ endpoint: sink.url, type: values.unordered ? "service" : "virtual_object" }),
-    ],
-    clusters: [demoCluster],
-  }),
-  config: consumerConfig({}),
-  log: () => {},
-});
-const context = {
-  invokedFunctionArn: functionArn(SUB_ID),
-  getRemainingTimeInMillis: () => 840_000,
-};
+const handler = benchConsumer({ sinkUrl: sink.url, keyed: !values.unordered });
 const event = buildEvent({ count: 10_000, partitions: 4, keyOf: (i) => `key-${i}` });
 const mode = values.unordered
   ? { keyed: false, ordered: false, input: "json" as const }
   : { keyed: true, ordered: true, input: "json" as const };
 const agent = bareAgent(128);
-const lanes = prepare(event, mode, {
-  subscriptionId: SUB_ID,
-  endpoint: sink.url,
-  service: "Orders",
-  handler: "process",
-  invocation: "call",
-}).lanes;
+const lanes = prepare(event, mode, sinkTarget(sink.url)).lanes;
 const run = values.reference
   ? () => referenceLanes(agent, lanes, 128).then(() => undefined)
-  : () => handler(event, context);
+  : () => handler(event, invocationContext);
 // --compare: ours and the reference alternate, batch by batch (a noisy machine drifts).
 const contenders = values.compare
   ? [
-      { name: "ours", run: () => handler(event, context) },
+      { name: "ours", run: () => handler(event, invocationContext) },
       { name: "reference", run: () => referenceLanes(agent, lanes, 128).then(() => undefined) },
     ]
   : [{ name: values.reference ? "reference" : "ours", run }];

@@ -12,15 +12,15 @@ import {
 } from "../../infra/local/restate.ts";
 import { createHttpSink, type HttpSink } from "../../src/adapters/http-sink.ts";
 import { createConsumer } from "../../src/app/consumer.ts";
-import { mskEvent } from "../helpers/kafka-events.ts";
+import { memoryCatalog } from "../../src/local/memory-catalog.ts";
 import {
   demoCluster,
   functionArn,
-  memoryCatalog,
   SUB_ID,
   service,
   subscription,
-} from "../helpers/memory-catalog.ts";
+} from "../helpers/catalog-fixtures.ts";
+import { mskEvent } from "../helpers/kafka-events.ts";
 
 /** What the object's handler saw, per Kafka offset. */
 const seen = new Map<number, string>();

@@ -17,9 +17,9 @@ import {
   createHttpReplayDeliveries as createReplayDeliveries,
 } from "../../src/wiring/consumer.ts";
 import { call, FakeFeedControl } from "../helpers/admin.ts";
+import { functionArn } from "../helpers/catalog-fixtures.ts";
 import { startTestDynamo, type TestDynamo } from "../helpers/dynamo.ts";
 import { selfManagedEvent } from "../helpers/kafka-events.ts";
-import { functionArn } from "../helpers/memory-catalog.ts";
 import {
   type RecordedRequest,
   type RecordingSink,

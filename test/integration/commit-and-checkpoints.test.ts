@@ -10,16 +10,11 @@ import {
 } from "@aws-sdk/client-dynamodb";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { BatchRetryError } from "../../src/core/errors.ts";
+import { memoryCatalog } from "../../src/local/memory-catalog.ts";
 import { createConsumerHandler, reliabilityStores } from "../../src/wiring/consumer.ts";
+import { demoCluster, functionArn, service, subscription } from "../helpers/catalog-fixtures.ts";
 import { startTestDynamo, type TestDynamo } from "../helpers/dynamo.ts";
 import { type RecordSpec, selfManagedEvent } from "../helpers/kafka-events.ts";
-import {
-  demoCluster,
-  functionArn,
-  memoryCatalog,
-  service,
-  subscription,
-} from "../helpers/memory-catalog.ts";
 
 let dynamo: TestDynamo;
 beforeAll(async () => {

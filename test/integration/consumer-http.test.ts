@@ -8,16 +8,16 @@ import { parseEndpointAllowList } from "../../src/core/endpoint-policy.ts";
 import { BatchRetryError, SecretUnavailableError } from "../../src/core/errors.ts";
 import type { SecretResolver } from "../../src/core/secrets.ts";
 import { localSecretResolver } from "../../src/local/local-secrets.ts";
+import { memoryCatalog } from "../../src/local/memory-catalog.ts";
 import { createConsumerHandler } from "../../src/wiring/consumer.ts";
-import { loadEvent, manyRecords, mskEvent, type SyntheticRecord } from "../helpers/kafka-events.ts";
 import {
   demoCluster,
   functionArn,
-  memoryCatalog,
   SUB_ID,
   service,
   subscription,
-} from "../helpers/memory-catalog.ts";
+} from "../helpers/catalog-fixtures.ts";
+import { loadEvent, manyRecords, mskEvent, type SyntheticRecord } from "../helpers/kafka-events.ts";
 import {
   type RecordedRequest,
   type RecordingSink,

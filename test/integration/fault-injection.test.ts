@@ -13,16 +13,11 @@ import {
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { DeadLetter } from "../../src/core/dead-letters.ts";
 import type { DeadLetterStore } from "../../src/core/reliability-ports.ts";
+import { memoryCatalog } from "../../src/local/memory-catalog.ts";
 import { createConsumerHandler, reliabilityStores } from "../../src/wiring/consumer.ts";
+import { demoCluster, functionArn, service, subscription } from "../helpers/catalog-fixtures.ts";
 import { startTestDynamo, type TestDynamo } from "../helpers/dynamo.ts";
 import { type RecordSpec, selfManagedEvent } from "../helpers/kafka-events.ts";
-import {
-  demoCluster,
-  functionArn,
-  memoryCatalog,
-  service,
-  subscription,
-} from "../helpers/memory-catalog.ts";
 
 const PARTITIONS = 4;
 const RECORDS_PER_PARTITION = 600;

@@ -7,11 +7,12 @@ import { parseEndpointAllowList } from "../../src/core/endpoint-policy.ts";
 import { ConflictError, SecretUnavailableError } from "../../src/core/errors.ts";
 import type { SecretResolver } from "../../src/core/secrets.ts";
 import { localSecretResolver } from "../../src/local/local-secrets.ts";
+import { memoryCatalog } from "../../src/local/memory-catalog.ts";
 import {
   createHttpReplayDeliveries as createReplayDeliveries,
   type HttpReplayOptions as ReplayDeliveryOptions,
 } from "../../src/wiring/consumer.ts";
-import { memoryCatalog, service, subscription } from "../helpers/memory-catalog.ts";
+import { service, subscription } from "../helpers/catalog-fixtures.ts";
 import { type RecordingSink, startRecordingSink } from "../helpers/recording-sink.ts";
 
 const TOKEN_ARN = "arn:aws:secretsmanager:us-east-1:123456789012:secret:restate-token-Ab12Cd";

@@ -4,16 +4,11 @@
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { memoryCatalog } from "../../src/local/memory-catalog.ts";
 import { createConsumerHandler, reliabilityStores } from "../../src/wiring/consumer.ts";
+import { demoCluster, functionArn, service, subscription } from "../helpers/catalog-fixtures.ts";
 import { startTestDynamo, type TestDynamo } from "../helpers/dynamo.ts";
 import { type RecordSpec, selfManagedEvent } from "../helpers/kafka-events.ts";
-import {
-  demoCluster,
-  functionArn,
-  memoryCatalog,
-  service,
-  subscription,
-} from "../helpers/memory-catalog.ts";
 
 let dynamo: TestDynamo;
 beforeAll(async () => {

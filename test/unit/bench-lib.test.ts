@@ -1,6 +1,8 @@
 // The benchmark's arithmetic: the lower bound every row is judged by, the skewed key draw of
-// workload 2 and the events the contenders share. A mistake here would misstate every figure.
+// workload 2, the events the contenders share, and that the consumer it runs sends exactly what
+// the baselines send. A mistake here would misstate every figure.
 import { describe, expect, it } from "vitest";
+import { benchConsumer, invocationContext, sinkTarget } from "../../bench/consumer.ts";
 import {
   buildEvent,
   lowerBound,
@@ -11,6 +13,7 @@ import {
   zipf,
 } from "../../bench/lib.ts";
 import { decodeKafkaEvent } from "../../src/core/event.ts";
+import type { SinkRequest } from "../../src/core/invocation.ts";
 
 describe("lowerBound (SPEC §7)", () => {
   const collected = {
@@ -108,4 +111,31 @@ describe("workload events", () => {
       [10, 10, 10, 10],
     );
   });
+});
+
+describe("the benchmark's consumer", () => {
+  const event = buildEvent({ count: 300, partitions: 4, keyOf: (i) => `key-${i % 29}` });
+  const sinkUrl = "http://127.0.0.1:1";
+  const asText = (r: SinkRequest) =>
+    JSON.stringify([r.url, r.headers, Buffer.from(r.body ?? new Uint8Array()).toString("base64")]);
+
+  for (const keyed of [true, false]) {
+    it(`takes a workload event whole and sends what the baselines send (${keyed ? "virtual object" : "service"})`, async () => {
+      const sent: SinkRequest[] = [];
+      const handler = benchConsumer({
+        sinkUrl,
+        keyed,
+        deliver: async (request) => {
+          sent.push(request);
+          return { kind: "success", status: 200 };
+        },
+      });
+      await expect(handler(event, invocationContext)).resolves.toBeUndefined();
+      const mode = keyed
+        ? { keyed: true, ordered: true, input: "json" as const }
+        : { keyed: false, ordered: false, input: "json" as const };
+      const prepared = prepare(event, mode, sinkTarget(sinkUrl));
+      expect(sent.map(asText).sort()).toEqual(prepared.all.map(asText).sort());
+    });
+  }
 });

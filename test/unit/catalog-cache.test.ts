@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { cachedCatalog } from "../../src/app/catalog-cache.ts";
-import { memoryCatalog, SUB_ID, service, subscription } from "../helpers/memory-catalog.ts";
+import { memoryCatalog } from "../../src/local/memory-catalog.ts";
+import { SUB_ID, service, subscription } from "../helpers/catalog-fixtures.ts";
 
 describe("cachedCatalog", () => {
   it("reuses a read for ttlMs, then reads again", async () => {

@@ -11,16 +11,15 @@ import {
 } from "../../src/core/errors.ts";
 import type { SinkRequest } from "../../src/core/invocation.ts";
 import type { DeliveryResult } from "../../src/core/retry.ts";
-import { loadEvent } from "../helpers/kafka-events.ts";
+import { type MemoryCatalog, memoryCatalog } from "../../src/local/memory-catalog.ts";
 import {
   demoCluster,
   functionArn,
-  type MemoryCatalog,
-  memoryCatalog,
   SUB_ID,
   service,
   subscription,
-} from "../helpers/memory-catalog.ts";
+} from "../helpers/catalog-fixtures.ts";
+import { loadEvent } from "../helpers/kafka-events.ts";
 
 const config: ConsumerSettings = {
   MAX_CONCURRENCY: 8,

@@ -202,6 +202,52 @@ describe("startLocalEventSource", () => {
     expect(source.status().state).toBe("running");
   });
 
+  it("stops at once while a failed batch waits for its retry, invoking it no more", async () => {
+    const kafka = new FakeKafka();
+    kafka.produce(0, 3);
+    let calls = 0;
+    const started = startLocalEventSource({
+      subscription: {
+        id: "sub_1",
+        topic: "t",
+        options: { "auto.offset.reset": "earliest", "lambda.batch.window.seconds": "0" },
+      },
+      cluster: { name: "local", properties: { "bootstrap.servers": "PLAINTEXT://127.0.0.1:9" } },
+      invoke: async () => {
+        calls++;
+        throw new Error("sink down");
+      },
+      log: () => {},
+      openFeed: kafka.open,
+      retry: { initialMs: 60_000, maxMs: 60_000 },
+    });
+    await until("first failure", () => started.status().state === "retrying");
+    const stopping = Date.now();
+    await started.stop();
+    expect(Date.now() - stopping).toBeLessThan(1_000);
+    expect(calls).toBe(1);
+    expect(started.status().state).toBe("stopped");
+    expect(kafka.commits.size).toBe(0);
+  });
+
+  it("stops at once while waiting to reconnect", async () => {
+    const kafka = new FakeKafka();
+    kafka.failOpens = 1_000;
+    const started = startLocalEventSource({
+      subscription: { id: "sub_1", topic: "t", options: {} },
+      cluster: { name: "local", properties: { "bootstrap.servers": "127.0.0.1:9" } },
+      invoke: async () => {},
+      log: () => {},
+      openFeed: kafka.open,
+      retry: { initialMs: 60_000, maxMs: 60_000 },
+    });
+    await until("first open failed", () => started.status().state === "retrying");
+    const stopping = Date.now();
+    await started.stop();
+    expect(Date.now() - stopping).toBeLessThan(1_000);
+    expect(kafka.opens).toBe(1);
+  });
+
   it("does not deliver duplicates when a reconnect refetches from the committed offsets", async () => {
     const kafka = new FakeKafka();
     kafka.produce(0, 10);

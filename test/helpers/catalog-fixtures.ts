@@ -1,40 +1,7 @@
-// A CatalogReader over plain arrays, counting reads (for cache tests).
+// Catalog entries for tests: the demo cluster, a subscription and a service with overridable
+// fields, and the consumer function ARN whose alias names the subscription.
 import type { KafkaCluster, ServiceDefinition, Subscription } from "../../src/core/model.ts";
-import type { CatalogReader } from "../../src/core/ports.ts";
 import { CLUSTER_ARN } from "./kafka-events.ts";
-
-export interface MemoryCatalog extends CatalogReader {
-  readonly subscriptions: Subscription[];
-  readonly services: ServiceDefinition[];
-  readonly clusters: KafkaCluster[];
-  readonly reads: { count: number };
-}
-
-export function memoryCatalog(init: {
-  subscriptions?: Subscription[];
-  services?: ServiceDefinition[];
-  clusters?: KafkaCluster[];
-}): MemoryCatalog {
-  const subscriptions = init.subscriptions ?? [];
-  const services = init.services ?? [];
-  const clusters = init.clusters ?? [];
-  const reads = { count: 0 };
-  const read = <T>(value: T): Promise<T> => {
-    reads.count++;
-    return Promise.resolve(structuredClone(value));
-  };
-  return {
-    subscriptions,
-    services,
-    clusters,
-    reads,
-    getSubscription: (id) => read(subscriptions.find((s) => s.id === id)),
-    listSubscriptions: () => read(subscriptions),
-    getService: (name) => read(services.find((s) => s.name === name)),
-    getCluster: (name) => read(clusters.find((c) => c.name === name)),
-    listClusters: () => read(clusters),
-  };
-}
 
 export const SUB_ID = "sub_0123456789abcdefABCDEF";
 export const functionArn = (qualifier?: string) =>

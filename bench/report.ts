@@ -1,0 +1,217 @@
+// The benchmark's output: the machine it ran on, results.md (the tables and their notes),
+// results.json (everything measured) and chart.svg, written to the output directory, the
+// markdown also to stdout.
+import { execFileSync } from "node:child_process";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { cpus } from "node:os";
+import { join } from "node:path";
+import { renderChart } from "./chart.ts";
+import type { ContenderResult, Measured, RowResult } from "./results.ts";
+
+/** The machine the benchmark runs on, as the report names it. */
+export interface Machine {
+  readonly description: string;
+  readonly nproc: number;
+  readonly cpuModel: string;
+}
+
+export function thisMachine(): Machine {
+  const cpuModel =
+    readFileSync("/proc/cpuinfo", "utf8")
+      .split("\n")
+      .find((l) => l.startsWith("model name"))
+      ?.split(":")[1]
+      ?.trim() ??
+    (cpus()[0]?.model || "unknown");
+  const nproc = Number(execFileSync("nproc", { encoding: "utf8" }).trim());
+  return {
+    description: `${nproc} × ${cpuModel}, Node ${process.version}, ${process.platform}/${process.arch}`,
+    nproc,
+    cpuModel,
+  };
+}
+
+export function fmtMs(ms: number): string {
+  if (!Number.isFinite(ms)) return "–";
+  return ms >= 1000 ? `${(ms / 1000).toFixed(2)} s` : `${ms.toFixed(ms >= 100 ? 0 : 1)} ms`;
+}
+const fmtX = (x: number) => (Number.isFinite(x) ? `${x.toFixed(x >= 10 ? 1 : 2)}×` : "–");
+const fmtMB = (bytes: number) => `${(bytes / 1_048_576).toFixed(1)} MiB`;
+const fmtRate = (perS: number) => `${Math.round(perS).toLocaleString("en-US")}/s`;
+
+/**
+ * The most any order-keeping scheduler could gain over a baseline: its span over our lower bound,
+ * the bound rescaled to the latency the sink applied to the baseline's runs (its draws are the
+ * same, but the applied latency is measured per run and can differ slightly).
+ */
+function ceiling(baseline: ContenderResult, ours: ContenderResult): number {
+  const rescale = baseline.medianMeanLatencyMs / ours.medianMeanLatencyMs;
+  return baseline.medianSpanMs / (ours.medianBoundMs * rescale);
+}
+
+function rowsTable(rows: readonly RowResult[]): string {
+  const head =
+    "| workload | ours (median span) | lower bound | efficiency (bound/span) | bare-undici reference | reference/ours | vs partition-serial | vs sequential loop | records/s | peak RSS | Parallel Consumer |";
+  const sep = `|${" --- |".repeat(11)}`;
+  const lines = [head, sep];
+  for (const row of rows) {
+    const ours = row.contenders.ours;
+    if (ours === undefined) continue;
+    const ref = row.contenders.reference;
+    const ps = row.contenders["partition-serial"];
+    const seq = row.contenders.sequential;
+    const zero = row.latency === "zero";
+    const speedup = (c: ContenderResult | undefined) =>
+      c === undefined
+        ? "–"
+        : `${fmtX(c.medianSpanMs / ours.medianSpanMs)} (${zero ? "" : `max ${fmtX(ceiling(c, ours))}; `}${fmtMs(c.medianSpanMs)}${c.scale !== 1 ? ", extrapolated" : ""}${c.note?.includes("same") ? "†" : ""})`;
+    lines.push(
+      [
+        "",
+        ` ${row.title} `,
+        ` ${fmtMs(ours.medianSpanMs)} `,
+        ` ${zero ? "– (zero latency)" : fmtMs(ours.medianBoundMs)} `,
+        ` ${zero ? "–" : `${(ours.medianEfficiency * 100).toFixed(0)}%`} `,
+        ` ${ref ? fmtMs(ref.medianSpanMs) : "–"}${ref?.note?.includes("same") ? "†" : ""} `,
+        ` ${ref ? fmtX(ref.medianSpanMs / ours.medianSpanMs) : "–"} `,
+        ` ${speedup(ps)} `,
+        ` ${speedup(seq)} `,
+        ` ${fmtRate(row.records / (ours.medianSpanMs / 1000))} `,
+        ` ${fmtMB(ours.peakRss)} `,
+        ` ${row.parallelConsumerMs === undefined ? "–" : `${fmtMs(row.parallelConsumerMs)} (ours ${fmtX(row.parallelConsumerMs / ours.medianSpanMs)})`} `,
+        "",
+      ].join("|"),
+    );
+  }
+  return lines.join("\n");
+}
+
+export interface ReportInput extends Measured {
+  readonly machine: Machine;
+  readonly concurrency: number;
+  readonly runs: number;
+  /** Notes the workloads left (e.g. what could not be measured), before the rows' own. */
+  readonly notes: readonly string[];
+}
+
+/** results.md. */
+export function renderMarkdown(input: ReportInput): string {
+  const { rows, memory, bundles } = input;
+  const notes = [...input.notes];
+  const out: string[] = [];
+  out.push("# Consumer benchmark");
+  out.push("");
+  out.push(
+    `Machine: ${input.machine.description}. Concurrency (MAX_CONCURRENCY) ${input.concurrency} for us and the reference.`,
+  );
+  out.push(
+    `Runs: ${input.runs} per contender after a warm-up (more for the short rows); medians. Total bench time ${input.elapsedSeconds} s.`,
+  );
+  out.push("");
+  if (rows.length > 0) {
+    out.push(rowsTable(rows));
+    out.push("");
+    out.push(
+      "Lower bound = max(longest lane's summed latency, total latency / concurrency), from the latencies the sink recorded (SPEC §7). " +
+        "reference/ours = reference span / our span (≥ 1: we are as fast as bare undici on the same lanes). " +
+        "vs X = X's span / our span. † = identical program to the sequential loop in this shape. " +
+        "Peak RSS: bench process (consumer, sink client, events) during our runs; the sink runs in its own process.",
+    );
+    const latencyLine = rows
+      .map((r) => {
+        if (r.latency === "zero") return undefined;
+        const each = Object.values(r.contenders)
+          .filter((c) => c !== undefined && !c.note?.includes("same"))
+          .map((c) => `${c?.name} ${c?.medianMeanLatencyMs.toFixed(2)}`);
+        return each.length === 0 ? undefined : `${r.id}: ${each.join(", ")}`;
+      })
+      .filter((x) => x !== undefined);
+    if (latencyLine.length > 0) {
+      out.push("");
+      out.push(
+        "Mean latency the sink applied per request, ms (nominal 2.5; its timers fire early when its event loop is busy, so the busiest runs get a little less): " +
+          `${latencyLine.join("; ")}.`,
+      );
+    }
+    const notesOf = rows.flatMap((r) =>
+      Object.values(r.contenders)
+        .filter((c) => c?.note !== undefined && c.name !== "partition-serial")
+        .map((c) => `${r.id} ${c?.name}: ${c?.note}`),
+    );
+    for (const n of new Set(notesOf)) notes.push(n);
+  }
+  if (memory !== undefined) {
+    out.push("");
+    out.push(
+      "| workload 4: one batch in a fresh process | event size | records | span | RSS before | peak RSS | peak RSS − before | heap used before → peak | peak external+arrayBuffers |",
+    );
+    out.push(`|${" --- |".repeat(9)}`);
+    out.push(
+      `| ~6 MB batch, 4 partitions, 1,000 keys, zero-latency sink (${memory.runs} runs) | ${(memory.eventBytes / 1e6).toFixed(2)} MB | ${memory.records.toLocaleString("en-US")} | ${fmtMs(memory.medianSpanMs)} | ${fmtMB(memory.medianRssBefore)} | ${fmtMB(memory.medianPeakRss)} | ${fmtMB(memory.medianPeakRss - memory.medianRssBefore)} | ${fmtMB(memory.medianHeapUsedBefore)} → ${fmtMB(memory.medianPeakHeapUsed)} | ${fmtMB(memory.medianPeakExternal)} |`,
+    );
+  }
+  if (bundles !== undefined) {
+    out.push("");
+    out.push(
+      "| workload 5: cold start | bundle bytes | import (median) | fresh `node` process wall (median) | Lambda runtime emulator: init (median) | first invocation (median) |",
+    );
+    out.push(`|${" --- |".repeat(6)}`);
+    for (const b of bundles) {
+      out.push(
+        `| ${b.entry} (${b.runs} runs) | ${b.bytes.toLocaleString("en-US")} (${fmtMB(b.bytes)}) | ${fmtMs(b.medianImportMs)} | ${fmtMs(b.medianProcessMs)} | ${b.emulator ? fmtMs(b.emulator.medianInitMs) : "–"} | ${b.emulator ? fmtMs(b.emulator.medianFirstInvokeMs) : "–"} |`,
+      );
+    }
+    out.push("");
+    out.push(
+      "Init: the emulator's init phase (Node start, the runtime interface client, the bundle's import; what Lambda reports as Init Duration). " +
+        "First invocation: the handler's time for the admin's first request (POST /kafka-clusters) and the consumer's first batch (9 records to the loopback sink), SDK clients and connections included; each run is a fresh emulator (infra/cold-start.ts).",
+    );
+  }
+  if (notes.length > 0) {
+    out.push("");
+    for (const n of notes) out.push(`- ${n}`);
+  }
+  return `${out.join("\n")}\n`;
+}
+
+/** What a results.json holds that the report is made from. */
+export function readMeasured(file: string): Measured {
+  const saved = JSON.parse(readFileSync(file, "utf8"));
+  return {
+    rows: saved.rows,
+    memory: saved.memory,
+    bundles: saved.bundles,
+    elapsedSeconds: saved.elapsedSeconds,
+  };
+}
+
+/** Writes results.md, results.json and (with rows) chart.svg into `dir`; returns the markdown. */
+export function writeReport(dir: string, input: ReportInput): string {
+  const markdown = renderMarkdown(input);
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, "results.md"), markdown);
+  writeFileSync(
+    join(dir, "results.json"),
+    `${JSON.stringify(
+      {
+        machine: input.machine.description,
+        nproc: input.machine.nproc,
+        cpuModel: input.machine.cpuModel,
+        node: process.version,
+        concurrency: input.concurrency,
+        runs: input.runs,
+        elapsedSeconds: input.elapsedSeconds,
+        date: new Date().toISOString(),
+        rows: input.rows,
+        memory: input.memory,
+        bundles: input.bundles,
+      },
+      null,
+      2,
+    )}\n`,
+  );
+  if (input.rows.length > 0) {
+    writeFileSync(join(dir, "chart.svg"), renderChart(input.rows, input.machine.description));
+  }
+  return markdown;
+}
