@@ -1,9 +1,9 @@
-import { SecretUnavailableError } from "./errors.ts";
 // Sink credentials by reference: a service declares the ARN of a Secrets Manager secret holding
 // its bearer token, never the token, and the secret names the endpoints the token may go to. The
 // consumer (and the dead-letter replay) resolve the reference through a SecretResolver and attach
 // the token only to requests for a bound endpoint; values stay in memory, are never logged, and
 // every error names the secret's ARN only.
+import { SecretUnavailableError } from "./errors.ts";
 
 /** The origin (and optional path prefix) a token may be sent to, as the secret names it. */
 export interface BoundEndpoint {
