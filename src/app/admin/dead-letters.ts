@@ -47,7 +47,6 @@ export function parkedKeyView(key: ParkedKey, letters: number): Record<string, u
 const MAX_PAGE = 1000;
 /** `remaining` counts letters up to this many. */
 const MAX_COUNTED = 10_000;
-const DEFAULT_REPLAY_BUDGET_MS = 20_000;
 
 function pageOptions(
   limit: string | undefined,
@@ -234,7 +233,7 @@ export function deadLetterRoutes(ctx: AdminContext): Routes {
     id: string,
     replay: boolean,
   ): Promise<AdminResponse> {
-    const deadline = Date.now() + (deps.replayBudgetMs ?? DEFAULT_REPLAY_BUDGET_MS);
+    const deadline = Date.now() + deps.replayBudgetMs;
     const letters = requireDeadLetters();
     const subscription = await getSubscription(store, id);
     const body = replay

@@ -47,9 +47,9 @@ export interface AdminApiDeps {
   readonly replayDelivery?: ReplayDeliveryFor | undefined;
   /**
    * Time a replay or discard request may spend before it stops starting new work and answers
-   * with what remains (call again). Default 20 s, inside API Gateway's 30 s.
+   * with what remains (call again): REPLAY_BUDGET_MS, inside API Gateway's 30 s.
    */
-  readonly replayBudgetMs?: number | undefined;
+  readonly replayBudgetMs: number;
   /**
    * How long a DELETE waits, once the feed is removed, before it looks for dead letters: a
    * consumer invocation that checked the subscription just before it was marked deleting may
