@@ -86,10 +86,8 @@ export function benchConsumer(options: BenchConsumerOptions): ConsumerHandler {
       clusters: [cluster],
     }),
     config: CONSUMER_CONFIG,
-    ...(options.deliver ? { deliver: options.deliver } : {}),
-    ...(options.store
-      ? { reliability: reliabilityStores(options.store.client, options.store.table) }
-      : {}),
+    deliver: options.deliver,
+    reliability: options.store && reliabilityStores(options.store.client, options.store.table),
     log: () => {},
   });
 }

@@ -281,7 +281,7 @@ async function post(agent: Agent, req: SinkRequest): Promise<void> {
   const res = await request(req.url, {
     method: req.method,
     headers: req.headers,
-    body: req.body,
+    body: req.body ?? null,
     dispatcher: agent,
   });
   await res.body.dump();

@@ -226,10 +226,12 @@ export function serverProperties(options: {
   controllerPort: number;
   logDir: string;
   numPartitions: number;
-  sasl?: {
-    users: Readonly<Record<string, string>>;
-    broker: { username: string; password: string };
-  };
+  sasl?:
+    | {
+        users: Readonly<Record<string, string>>;
+        broker: { username: string; password: string };
+      }
+    | undefined;
 }): string {
   const { brokerPort, controllerPort, logDir, numPartitions, sasl } = options;
   const listener = sasl ? "SASL_PLAINTEXT" : "PLAINTEXT";
@@ -318,7 +320,7 @@ async function attemptStart(
       controllerPort,
       logDir,
       numPartitions: options.numPartitions ?? 1,
-      ...(options.sasl && broker ? { sasl: { users: options.sasl.users, broker } } : {}),
+      sasl: options.sasl && broker ? { users: options.sasl.users, broker } : undefined,
     }),
     { mode: 0o600 },
   );

@@ -12,11 +12,11 @@ import { EndpointRefusedError } from "../core/errors.ts";
 
 export interface EndpointGuardOptions {
   /** SERVICE_ENDPOINT_ALLOW as configured now; undefined allows any host not refused. */
-  readonly allow?: EndpointAllowList;
+  readonly allow?: EndpointAllowList | undefined;
   /** Connect timeout (ms). */
   readonly timeoutMs: number;
   /** Name resolution (default `dns.lookup`, what node:net uses); a test seam. */
-  readonly lookup?: LookupFunction;
+  readonly lookup?: LookupFunction | undefined;
 }
 
 const defaultLookup = dnsLookup as LookupFunction;

@@ -25,12 +25,12 @@ export interface HttpSinkOptions {
   /** Headers and body timeouts of the agent (REQUEST_TIMEOUT_MS); attempts also carry a signal. */
   readonly requestTimeoutMs: number;
   /** How long an idle connection is kept (default 10 s). */
-  readonly keepAliveTimeoutMs?: number;
+  readonly keepAliveTimeoutMs?: number | undefined;
   /** SERVICE_ENDPOINT_ALLOW, checked against the host of every connection the sink opens. */
-  readonly endpointAllow?: EndpointAllowList;
+  readonly endpointAllow?: EndpointAllowList | undefined;
   /** Name resolution for connections (default `dns.lookup`); a test seam. */
-  readonly lookup?: LookupFunction;
-  readonly now?: () => number;
+  readonly lookup?: LookupFunction | undefined;
+  readonly now?: (() => number) | undefined;
 }
 
 export interface HttpSink {
@@ -249,8 +249,8 @@ export function createHttpSink(options: HttpSinkOptions): HttpSink {
     bodyTimeout: options.requestTimeoutMs,
     connect: guardedConnector({
       timeoutMs: Math.min(options.requestTimeoutMs, 10_000),
-      ...(options.endpointAllow ? { allow: options.endpointAllow } : {}),
-      ...(options.lookup ? { lookup: options.lookup } : {}),
+      allow: options.endpointAllow,
+      lookup: options.lookup,
     }),
   });
 

@@ -65,10 +65,7 @@ export function secretsManagerResolver(options: SecretsManagerResolverOptions): 
     }
     return credentialFromSecretString(secretRef, secret);
   }
-  return cachedSecretResolver(fetch, {
-    ttlMs: options.ttlMs,
-    ...(options.now ? { now: options.now } : {}),
-  });
+  return cachedSecretResolver(fetch, { ttlMs: options.ttlMs, now: options.now });
 }
 
 /** Errors that say the caller named a secret this function may not describe, or none at all. */

@@ -6,6 +6,7 @@
 import type { ConsumerConfig } from "../config.ts";
 import { deadLetterSettings } from "../core/dead-letters.ts";
 import { dispatchLanes } from "../core/dispatch.ts";
+import type { EndpointAllowList } from "../core/endpoint-policy.ts";
 import { SecretUnavailableError } from "../core/errors.ts";
 import { decodeKafkaEvent } from "../core/event.ts";
 import { createRequestBuilder, type SinkRequest, sinkTarget } from "../core/invocation.ts";
@@ -39,6 +40,7 @@ export interface InvocationContext {
   getRemainingTimeInMillis(): number;
 }
 
+/** The settings the consumer runs with, every one given (config.ts's CONSUMER_DEFAULTS fill them). */
 export type ConsumerSettings = Pick<
   ConsumerConfig,
   | "MAX_CONCURRENCY"
@@ -46,55 +48,47 @@ export type ConsumerSettings = Pick<
   | "MAX_ATTEMPTS"
   | "REQUEST_TIMEOUT_MS"
   | "DEADLINE_MARGIN_MS"
-> &
-  Partial<
-    Pick<
-      ConsumerConfig,
-      | "RETRY_BASE_DELAY_MS"
-      | "RETRY_MAX_DELAY_MS"
-      | "MAX_REQUEST_BYTES"
-      | "COMMIT_MARGIN_MS"
-      | "CHECKPOINT_INTERVAL_MS"
-      | "MAX_KEY_URL_BYTES"
-      | "SERVICE_ENDPOINT_ALLOW"
-    >
-  >;
+  | "COMMIT_MARGIN_MS"
+  | "CHECKPOINT_INTERVAL_MS"
+  | "RETRY_BASE_DELAY_MS"
+  | "RETRY_MAX_DELAY_MS"
+  | "MAX_REQUEST_BYTES"
+  | "MAX_KEY_URL_BYTES"
+> & {
+  /** Undefined: any host but the always-refused ones (core/endpoint-policy.ts). */
+  readonly SERVICE_ENDPOINT_ALLOW?: EndpointAllowList | undefined;
+};
 
 export interface ConsumerDeps {
   readonly catalog: CatalogReader;
   readonly config: ConsumerSettings;
   readonly deliver: Deliver<SinkRequest>;
   /** Reads the bearer tokens of services that declare `auth`; without it such services fail. */
-  readonly secrets?: SecretResolver;
+  readonly secrets?: SecretResolver | undefined;
   /**
    * What is remembered between invocations (app/reliability-flow.ts). storedReliability: a
    * redelivered batch skips what was already delivered and a record that keeps failing is
    * dead-lettered; noReliability (the default): every record of a redelivered batch is sent again
    * and failures block their lane until they succeed.
    */
-  readonly reliability?: Reliability;
-  readonly now?: () => number;
-  readonly log?: Logger;
+  readonly reliability?: Reliability | undefined;
+  readonly now?: (() => number) | undefined;
+  readonly log?: Logger | undefined;
   /** Where each batch's EMF line goes: stdout in the Lambda (see core/metrics.ts); default `log`. */
-  readonly metrics?: MetricsWriter;
+  readonly metrics?: MetricsWriter | undefined;
   /** See ResolutionOptions.requireAlias. */
-  readonly requireAlias?: boolean;
-  readonly sleep?: (ms: number) => Promise<void>;
-  readonly random?: () => number;
+  readonly requireAlias?: boolean | undefined;
+  readonly sleep?: ((ms: number) => Promise<void>) | undefined;
+  readonly random?: (() => number) | undefined;
 }
 
 export interface Consumer {
   processEvent(event: unknown, context: InvocationContext): Promise<BatchResponse | undefined>;
 }
 
-/** The record checks' limits from the settings (the core's defaults for those not set). */
-export function recordLimits(config: ConsumerSettings): RecordLimits {
-  return {
-    ...(config.MAX_REQUEST_BYTES === undefined
-      ? {}
-      : { maxRequestBytes: config.MAX_REQUEST_BYTES }),
-    ...(config.MAX_KEY_URL_BYTES === undefined ? {} : { maxKeyUrlBytes: config.MAX_KEY_URL_BYTES }),
-  };
+/** The record checks' limits from the settings. */
+export function recordLimits(config: ConsumerSettings): Required<RecordLimits> {
+  return { maxRequestBytes: config.MAX_REQUEST_BYTES, maxKeyUrlBytes: config.MAX_KEY_URL_BYTES };
 }
 
 /** The per-record retry policy of one invocation, from the settings. */
@@ -103,8 +97,8 @@ function retryPolicy(config: ConsumerSettings): RetryPolicy {
     ...DEFAULT_BACKOFF,
     maxAttempts: config.MAX_ATTEMPTS,
     requestTimeoutMs: config.REQUEST_TIMEOUT_MS,
-    baseDelayMs: config.RETRY_BASE_DELAY_MS ?? DEFAULT_BACKOFF.baseDelayMs,
-    maxDelayMs: config.RETRY_MAX_DELAY_MS ?? DEFAULT_BACKOFF.maxDelayMs,
+    baseDelayMs: config.RETRY_BASE_DELAY_MS,
+    maxDelayMs: config.RETRY_MAX_DELAY_MS,
   };
 }
 
@@ -162,7 +156,7 @@ export function createConsumer(deps: ConsumerDeps): Consumer {
     // that margin less COMMIT_MARGIN_MS, so a throttled write at the end of a long batch is
     // retried instead of failing the invocation.
     const deadlineMs = endMs - config.DEADLINE_MARGIN_MS;
-    const commitDeadlineMs = Math.max(deadlineMs, endMs - (config.COMMIT_MARGIN_MS ?? 500));
+    const commitDeadlineMs = Math.max(deadlineMs, endMs - config.COMMIT_MARGIN_MS);
 
     // Decode, and find where the batch goes.
     const event = decodeKafkaEvent(rawEvent);
@@ -180,7 +174,7 @@ export function createConsumer(deps: ConsumerDeps): Consumer {
     const plan = planBatch(pre.toDispatch, mode, recordLimits(config));
     const build = createRequestBuilder(sinkTarget(subscription, service, mode));
     const checkpoints = reliability.checkpoints(subscription.id, event, state, {
-      intervalMs: config.CHECKPOINT_INTERVAL_MS ?? 5_000,
+      intervalMs: config.CHECKPOINT_INTERVAL_MS,
       now,
       log,
       accepting: () => stillActive(subscription.id),

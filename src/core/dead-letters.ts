@@ -89,14 +89,15 @@ export interface DeadLetterRef {
   readonly partitionId: string;
   readonly offset: number;
   /** The letter's `variant`, when it has one. */
-  readonly variant?: string;
+  readonly variant?: string | undefined;
 }
 
 /** The coordinates that address this letter in the store. */
-export const letterRef = (letter: DeadLetter): DeadLetterRef =>
-  letter.variant === undefined
-    ? { partitionId: letter.partitionId, offset: letter.offset }
-    : { partitionId: letter.partitionId, offset: letter.offset, variant: letter.variant };
+export const letterRef = (letter: DeadLetter): DeadLetterRef => ({
+  partitionId: letter.partitionId,
+  offset: letter.offset,
+  variant: letter.variant,
+});
 
 /** A (partition, key) whose later records are parked until it is replayed or discarded. */
 export interface ParkedKey {
@@ -158,9 +159,9 @@ export interface LetterFacts {
   readonly attempts: number;
   readonly firstFailedAt: number;
   readonly parkedAt: number;
-  readonly httpStatus?: number;
+  readonly httpStatus?: number | undefined;
   /** Set when this letter parks its key. */
-  readonly parksKey?: string;
+  readonly parksKey?: string | undefined;
 }
 
 /** A dead letter for a decoded record: the whole record, whatever its size (see spillLetter). */

@@ -20,7 +20,7 @@ export interface HostPattern {
   /** `*.example.com`: any name below example.com (not example.com itself). `*`: any host. */
   readonly wildcard: boolean;
   /** Required port, or undefined for any port. */
-  readonly port?: number;
+  readonly port?: number | undefined;
 }
 
 export type EndpointAllowList = readonly HostPattern[];
@@ -69,7 +69,7 @@ export function parseEndpointAllowList(text: string): EndpointAllowList {
     patterns.push({
       host: normaliseHost(url.hostname),
       wildcard,
-      ...(port === undefined ? {} : { port }),
+      port,
     });
   }
   return patterns;

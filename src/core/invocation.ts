@@ -17,7 +17,7 @@ export interface SinkTarget {
   readonly input: PayloadFormat;
   /** `authorization` header value (`Bearer <token>`) when the service declares `auth`. Never
    * logged: it lives only in requests. */
-  readonly authorization?: string;
+  readonly authorization?: string | undefined;
 }
 
 export interface SinkRequest {
@@ -179,7 +179,7 @@ export function sinkTarget(
   authorization?: string,
 ): SinkTarget {
   return {
-    ...(authorization === undefined ? {} : { authorization }),
+    authorization,
     subscriptionId: subscription.id,
     endpoint: service.endpoint,
     service: service.name,

@@ -21,7 +21,9 @@ export type KafkaSecretBindingReader = (secretRef: string) => Promise<readonly s
 
 /** The binding entries in a secret's tags (Secrets Manager's `{Key, Value}` list). */
 export function brokersFromTags(
-  tags: readonly { readonly Key?: string; readonly Value?: string }[] | undefined,
+  tags:
+    | readonly { readonly Key?: string | undefined; readonly Value?: string | undefined }[]
+    | undefined,
 ): string[] {
   const entries: string[] = [];
   for (const tag of tags ?? []) {

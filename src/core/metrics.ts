@@ -24,7 +24,7 @@ export interface BatchFigures {
    * The consumer function's name: each metric is then also published per function (all its
    * subscriptions together), which the template's alarms and dashboard read for their stack.
    */
-  readonly functionName?: string;
+  readonly functionName?: string | undefined;
   readonly outcomes: readonly RecordOutcome[];
   /** Records skipped because an earlier invocation settled them, and records dead-lettered. */
   readonly skipped: number;

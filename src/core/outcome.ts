@@ -17,11 +17,11 @@ export interface RecordOutcome {
   readonly partitionId: string;
   readonly record: DecodedRecord;
   readonly status: OutcomeStatus;
-  readonly reason?: string;
+  readonly reason?: string | undefined;
   readonly attempts: number;
-  readonly httpStatus?: number;
+  readonly httpStatus?: number | undefined;
   /** Of a delivered record: how long its successful attempt took, in ms. */
-  readonly latencyMs?: number;
+  readonly latencyMs?: number | undefined;
 }
 
 export interface BatchItemFailure {

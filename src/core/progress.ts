@@ -66,7 +66,7 @@ export interface ProgressOutcome {
   readonly status: ProgressStatus;
   /** Attempts made in this invocation. */
   readonly attempts: number;
-  readonly reason?: string;
+  readonly reason?: string | undefined;
 }
 
 export interface ProgressInput {

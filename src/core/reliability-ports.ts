@@ -34,15 +34,15 @@ export interface DeadLetterPage {
 }
 
 export interface ListDeadLettersOptions {
-  readonly limit?: number;
-  readonly cursor?: string;
+  readonly limit?: number | undefined;
+  readonly cursor?: string | undefined;
   /** Start after this letter (instead of `cursor`), e.g. where an earlier walk stopped. */
-  readonly startAfter?: DeadLetterRef;
+  readonly startAfter?: DeadLetterRef | undefined;
   /** Only this partition (`<topic>-<partition>`). */
-  readonly partitionId?: string;
+  readonly partitionId?: string | undefined;
   /** Only the letters parked on this key (`parkedKeyId`), i.e. what must be replayed before it
    * can be unparked. */
-  readonly parkedKey?: string;
+  readonly parkedKey?: string | undefined;
 }
 
 export interface DeadLetterStore {
@@ -60,7 +60,9 @@ export interface DeadLetterStore {
    */
   count(
     subscriptionId: string,
-    options?: Pick<ListDeadLettersOptions, "partitionId" | "parkedKey"> & { upTo?: number },
+    options?: Pick<ListDeadLettersOptions, "partitionId" | "parkedKey"> & {
+      upTo?: number | undefined;
+    },
   ): Promise<number>;
   get(subscriptionId: string, ref: DeadLetterRef): Promise<DeadLetter | undefined>;
   /**
@@ -80,7 +82,11 @@ export interface DeadLetterStore {
   /** In id order; `startAfter`: the keys after this id (instead of `cursor`). */
   listParkedKeys(
     subscriptionId: string,
-    options?: { limit?: number; cursor?: string; startAfter?: string },
+    options?: {
+      limit?: number | undefined;
+      cursor?: string | undefined;
+      startAfter?: string | undefined;
+    },
   ): Promise<{ items: ParkedKey[]; cursor?: string }>;
   getParkedKey(subscriptionId: string, id: string): Promise<ParkedKey | undefined>;
   /**

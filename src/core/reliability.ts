@@ -280,8 +280,8 @@ function park(
       attempts: failure?.attempts ?? 0,
       firstFailedAt: failure?.firstFailedAt ?? now,
       parkedAt: now,
-      ...(outcome.httpStatus === undefined ? {} : { httpStatus: outcome.httpStatus }),
-      ...(parksKey === undefined ? {} : { parksKey }),
+      httpStatus: outcome.httpStatus,
+      parksKey,
     }),
   );
   const id = coordinate(partitionId, record.offset);
@@ -292,7 +292,7 @@ function park(
     status: "terminal",
     reason: `dead-lettered (${kind}): ${reason}`,
     attempts: failure?.attempts ?? 0,
-    ...(outcome.httpStatus === undefined ? {} : { httpStatus: outcome.httpStatus }),
+    httpStatus: outcome.httpStatus,
   });
   if (kind === "terminal") settling.counts.terminal++;
   else if (kind === "exhausted") settling.counts.exhausted++;
@@ -421,7 +421,7 @@ function progressChanges(
         ? "dead_lettered"
         : o.status,
       attempts: settling.counted(o),
-      ...(o.reason === undefined ? {} : { reason: o.reason }),
+      reason: o.reason,
     }));
     const next = nextProgress(prev, {
       partitionId: partition.id,

@@ -46,9 +46,9 @@ export interface ImportPlan {
 export interface ImportOptions {
   /** Endpoint of every imported service (a Restate ingress URL). */
   readonly ingressUrl: string;
-  readonly invocation?: InvocationMode;
+  readonly invocation?: InvocationMode | undefined;
   /** Only these names; names Restate does not list are reported as skipped. */
-  readonly only?: readonly string[];
+  readonly only?: readonly string[] | undefined;
 }
 
 /** Reads a Restate admin API; implemented by src/adapters/restate-admin.ts. */

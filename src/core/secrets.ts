@@ -159,7 +159,7 @@ export function tokenRefusal(
 export interface SecretCacheOptions {
   /** How long a fetched value is used before it is fetched again (0: every call fetches). */
   readonly ttlMs: number;
-  readonly now?: () => number;
+  readonly now?: (() => number) | undefined;
 }
 
 interface CacheEntry<T> {

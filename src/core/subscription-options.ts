@@ -135,10 +135,10 @@ export function normaliseSubscriptionOptions(
 export interface FeedSettings {
   readonly startingPosition: "TRIM_HORIZON" | "LATEST";
   readonly consumerGroupId: string;
-  readonly batchSize?: number;
-  readonly batchingWindowSeconds?: number;
+  readonly batchSize?: number | undefined;
+  readonly batchingWindowSeconds?: number | undefined;
   /** Set when any poller option is given or partial batch responses are on (provisioned mode). */
-  readonly pollers?: { readonly minimum: number; readonly maximum: number };
+  readonly pollers?: { readonly minimum: number; readonly maximum: number } | undefined;
   readonly reportBatchItemFailures: boolean;
 }
 
@@ -183,9 +183,9 @@ export function feedSettings(
   return {
     startingPosition: options[OPTION_AUTO_OFFSET_RESET] === "earliest" ? "TRIM_HORIZON" : "LATEST",
     consumerGroupId: consumerGroupId(subscriptionId, options),
-    ...(batchSize !== undefined ? { batchSize } : {}),
-    ...(batchingWindowSeconds !== undefined ? { batchingWindowSeconds } : {}),
-    ...(provisioned ? { pollers: { minimum, maximum } } : {}),
+    batchSize,
+    batchingWindowSeconds,
+    pollers: provisioned ? { minimum, maximum } : undefined,
     reportBatchItemFailures,
   };
 }

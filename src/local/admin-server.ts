@@ -47,7 +47,7 @@ export async function startAdminServer(options: {
   port: number;
   maxBodyBytes: number;
   /** More names (or addresses) requests may give in `Host` and `Origin`, e.g. a hosts-file name. */
-  allowedHosts?: readonly string[];
+  allowedHosts?: readonly string[] | undefined;
 }): Promise<AdminServer> {
   const allowed = options.allowedHosts ?? [];
   const wildcard = isWildcardHost(options.host);

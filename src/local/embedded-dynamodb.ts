@@ -97,7 +97,12 @@ function requireAccessKey(server: Server, accessKeyId: string): void {
  * id are refused (403, before dynalite reads them); without, any client is served (tests).
  */
 export async function startEmbeddedDynamoDb(
-  options: { dataDir?: string; port?: number; host?: string; accessKeyId?: string } = {},
+  options: {
+    dataDir?: string | undefined;
+    port?: number;
+    host?: string;
+    accessKeyId?: string;
+  } = {},
 ): Promise<EmbeddedDynamoDb> {
   const host = options.host ?? "127.0.0.1";
   teachReturnValuesOnConditionCheckFailure();

@@ -18,7 +18,7 @@ export interface LocalFeedOptions {
   readonly invoke: (subscription: Subscription, event: EsmKafkaEvent) => Promise<unknown>;
   readonly log: (line: string) => void;
   /** False: register mappings without consuming Kafka (events arrive only through invoke). */
-  readonly consumeKafka?: boolean;
+  readonly consumeKafka?: boolean | undefined;
   /**
    * Clear credentials of config-file clusters, held in memory only: the store has the clusters
    * without them, and they are added back here, for the Kafka client alone.

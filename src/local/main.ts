@@ -38,8 +38,8 @@ async function main(): Promise<void> {
     throw new Error(`--port must be a port number, got ${values.port}`);
   }
   const stack = await startLocalStack({
-    ...(values["in-memory"] ? {} : { dataDir: values["data-dir"] }),
-    ...(values["config-file"] ? { configFile: values["config-file"] } : {}),
+    dataDir: values["in-memory"] ? undefined : values["data-dir"],
+    configFile: values["config-file"],
     host: values.host,
     port,
     allowedHosts: values["allow-host"].flatMap((names) =>

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { DynamoAdminStore } from "../adapters/dynamo/admin-store.ts";
 import { ensureTable } from "../adapters/dynamo/ensure-table.ts";
-import { consumerConfig } from "../config.ts";
+import { ADMIN_DEFAULTS, COMMON_DEFAULTS, consumerConfig } from "../config.ts";
 import { parseEndpointAllowList } from "../core/endpoint-policy.ts";
 import { sinkTokenCheck } from "../core/secrets.ts";
 import { adminApi } from "../wiring/admin.ts";
@@ -19,22 +19,22 @@ import { claimDataDir, makePrivateDir, removeStackInfo, writeStackInfo } from ".
 
 export interface LocalStackOptions {
   /** Where state persists; without it everything lives in memory. */
-  readonly dataDir?: string;
-  readonly host?: string;
-  readonly port?: number;
+  readonly dataDir?: string | undefined;
+  readonly host?: string | undefined;
+  readonly port?: number | undefined;
   /** More names the admin API answers to in `Host` and `Origin` (besides loopback and `host`). */
-  readonly allowedHosts?: readonly string[];
-  readonly configFile?: string;
-  readonly tableName?: string;
-  readonly maxBodyBytes?: number;
+  readonly allowedHosts?: readonly string[] | undefined;
+  readonly configFile?: string | undefined;
+  readonly tableName?: string | undefined;
+  readonly maxBodyBytes?: number | undefined;
   /** False: do not consume Kafka; events reach the consumer only through `npm run invoke`. */
-  readonly consumeKafka?: boolean;
+  readonly consumeKafka?: boolean | undefined;
   /**
    * Allowed service endpoint hosts, as `SERVICE_ENDPOINT_ALLOW` (core/endpoint-policy.ts);
    * default: that environment variable, unset = any host except link-local / metadata addresses.
    */
-  readonly serviceEndpointAllow?: string;
-  readonly log?: (line: string) => void;
+  readonly serviceEndpointAllow?: string | undefined;
+  readonly log?: ((line: string) => void) | undefined;
 }
 
 export interface LocalStack {
@@ -58,7 +58,7 @@ export function localDynamoDbClient(endpoint: string, accessKeyId: string): Dyna
 
 export async function startLocalStack(options: LocalStackOptions = {}): Promise<LocalStack> {
   const log = options.log ?? ((line: string) => console.log(line));
-  const tableName = options.tableName ?? "kafka-ingress";
+  const tableName = options.tableName ?? COMMON_DEFAULTS.TABLE_NAME;
   const configClusters = (
     options.configFile ? await readConfigFileClusters(options.configFile) : []
   ).map(splitCredentials);
@@ -82,7 +82,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   }
   const accessKeyId = randomBytes(24).toString("hex");
   const db = await startEmbeddedDynamoDb({
-    ...(options.dataDir ? { dataDir: join(options.dataDir, "dynamodb") } : {}),
+    dataDir: options.dataDir ? join(options.dataDir, "dynamodb") : undefined,
     accessKeyId,
   });
   const client = localDynamoDbClient(db.endpoint, accessKeyId);
@@ -110,19 +110,20 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
         consumer.batch(event, localInvocationContext(subscription.id)),
       log,
       clusterCredentials,
-      ...(options.consumeKafka === undefined ? {} : { consumeKafka: options.consumeKafka }),
+      consumeKafka: options.consumeKafka,
     });
-    const maxBodyBytes = options.maxBodyBytes ?? 64 * 1024;
+    const maxBodyBytes = options.maxBodyBytes ?? ADMIN_DEFAULTS.MAX_BODY_BYTES;
     // Replays go through the consumer's sink, tokens and record limits, as on AWS.
     const replay = consumer.replayDeliveries();
     const api = adminApi({
       store,
       feeds,
       maxBodyBytes,
+      replayBudgetMs: ADMIN_DEFAULTS.REPLAY_BUDGET_MS,
       deadLetters: reliability.deadLetters,
       progress: reliability.progress,
       replayDelivery: (subscription) => replay.forSubscription(subscription),
-      ...(endpointAllow ? { endpointAllow } : {}),
+      endpointAllow,
       sinkTokenCheck: sinkTokenCheck(secrets),
       kafkaSecretBindings: localKafkaSecretBindings,
     });
@@ -131,7 +132,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       host: options.host ?? "127.0.0.1",
       port: options.port ?? 9070,
       maxBodyBytes,
-      ...(options.allowedHosts ? { allowedHosts: options.allowedHosts } : {}),
+      allowedHosts: options.allowedHosts,
     });
     // Feeds start once the API listens: a stack that cannot (port taken) consumes nothing.
     // Only active subscriptions consume: paused ones stay stopped until `POST .../resume`.

@@ -48,7 +48,7 @@ export function awsAdminDeps(config: AdminConfig): AdminApiDeps {
     replayDelivery: (subscription) => replay.forSubscription(subscription),
     replayBudgetMs: config.REPLAY_BUDGET_MS,
     deleteSettleMs: config.DELETE_SETTLE_MS,
-    ...(config.SERVICE_ENDPOINT_ALLOW ? { endpointAllow: config.SERVICE_ENDPOINT_ALLOW } : {}),
+    endpointAllow: config.SERVICE_ENDPOINT_ALLOW,
     // Where a sink token may go is in its secret, which only the consumer may read; a Kafka
     // secret's brokers are in its tags, which this role may describe (never its value).
     sinkTokenCheck: consumerFunctionTokenCheck(lambda, consumerFunction),

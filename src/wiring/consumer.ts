@@ -58,21 +58,21 @@ export interface ConsumerHandlerDeps {
   readonly catalog: CatalogReader;
   readonly config: ConsumerSettings;
   /** Defaults to an HTTP sink (undici) sized from the config, checking SERVICE_ENDPOINT_ALLOW. */
-  readonly deliver?: Deliver<SinkRequest>;
+  readonly deliver?: Deliver<SinkRequest> | undefined;
   /**
    * Settled offsets and dead letters. With them, a redelivered batch skips what was already
    * delivered and a record that keeps failing is dead-lettered; without, every record of a
    * redelivered batch is sent again and failures block their lane until they succeed.
    */
-  readonly reliability?: ReliabilityStores;
+  readonly reliability?: ReliabilityStores | undefined;
   /** Bearer tokens of services that declare `auth` (Secrets Manager on AWS, LOCAL_SECRETS locally). */
-  readonly secrets?: SecretResolver;
-  readonly log?: Logger;
+  readonly secrets?: SecretResolver | undefined;
+  readonly log?: Logger | undefined;
   /** Where the per-batch EMF line goes (see ConsumerDeps.metrics). */
-  readonly metrics?: MetricsWriter;
-  readonly now?: () => number;
+  readonly metrics?: MetricsWriter | undefined;
+  readonly now?: (() => number) | undefined;
   /** See ConsumerDeps.requireAlias (on in the Lambda, off for tests, `sam local` and locally). */
-  readonly requireAlias?: boolean;
+  readonly requireAlias?: boolean | undefined;
 }
 
 /**
@@ -97,9 +97,7 @@ export function createConsumerFunction(deps: ConsumerHandlerDeps): ConsumerFunct
       ? createHttpSink({
           connections: deps.config.MAX_CONCURRENCY,
           requestTimeoutMs: deps.config.REQUEST_TIMEOUT_MS,
-          ...(deps.config.SERVICE_ENDPOINT_ALLOW
-            ? { endpointAllow: deps.config.SERVICE_ENDPOINT_ALLOW }
-            : {}),
+          endpointAllow: deps.config.SERVICE_ENDPOINT_ALLOW,
         })
       : undefined;
   const deliver = deps.deliver ?? (sink as NonNullable<typeof sink>).deliver;
@@ -133,10 +131,10 @@ export function createConsumerFunction(deps: ConsumerHandlerDeps): ConsumerFunct
     deliver,
     log,
     reliability: deps.reliability ? storedReliability(deps.reliability) : noReliability,
-    ...(deps.metrics ? { metrics: deps.metrics } : {}),
-    ...(deps.secrets ? { secrets: deps.secrets } : {}),
-    ...(deps.now ? { now: deps.now } : {}),
-    ...(deps.requireAlias ? { requireAlias: true } : {}),
+    metrics: deps.metrics,
+    secrets: deps.secrets,
+    now: deps.now,
+    requireAlias: deps.requireAlias,
   });
   const batch: ConsumerHandler = async (event, context) => {
     try {
@@ -189,7 +187,7 @@ export function lambdaConsumerFunction(
 
 export interface HttpReplayOptions extends Omit<ReplayDeliveryOptions, "sink"> {
   /** SERVICE_ENDPOINT_ALLOW, checked when the sink connects. */
-  readonly endpointAllow?: EndpointAllowList;
+  readonly endpointAllow?: EndpointAllowList | undefined;
 }
 
 /** Replay deliveries over a small HTTP sink of their own, closed with them. */
@@ -198,7 +196,7 @@ export function createHttpReplayDeliveries(options: HttpReplayOptions): ReplayDe
   const sink = createHttpSink({
     connections: 4,
     requestTimeoutMs: options.requestTimeoutMs,
-    ...(endpointAllow ? { endpointAllow } : {}),
+    endpointAllow,
   });
   return createReplayDeliveries({ ...rest, sink });
 }

@@ -12,6 +12,7 @@ import {
 } from "../../infra/local/restate.ts";
 import { createHttpSink, type HttpSink } from "../../src/adapters/http-sink.ts";
 import { createConsumer } from "../../src/app/consumer.ts";
+import { CONSUMER_DEFAULTS } from "../../src/config.ts";
 import { memoryCatalog } from "../../src/local/memory-catalog.ts";
 import {
   demoCluster,
@@ -88,6 +89,7 @@ describe("object keys through a real Restate ingress", () => {
         clusters: [demoCluster],
       }),
       config: {
+        ...CONSUMER_DEFAULTS,
         MAX_CONCURRENCY: 4,
         CATALOG_CACHE_TTL_MS: 10_000,
         MAX_ATTEMPTS: 3,

@@ -6,6 +6,7 @@ import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { createRestateAdminClient } from "../../src/adapters/restate-admin.ts";
 import { type AdminApi, createAdminApi } from "../../src/app/admin-api.ts";
+import { ADMIN_DEFAULTS } from "../../src/config.ts";
 import { clustersFromConfigFile } from "../../src/core/cluster-properties.ts";
 import type { AdminStore } from "../../src/core/ports.ts";
 import { call, FakeFeedControl } from "../helpers/admin.ts";
@@ -82,6 +83,7 @@ beforeEach(async () => {
     store,
     feeds: new FakeFeedControl(),
     maxBodyBytes: 4096,
+    replayBudgetMs: ADMIN_DEFAULTS.REPLAY_BUDGET_MS,
     log: () => {},
     restateAdmin: createRestateAdminClient({ timeoutMs: 500 }),
   });
@@ -242,6 +244,7 @@ describe("POST /services/import", () => {
       store,
       feeds: new FakeFeedControl(),
       maxBodyBytes: 4096,
+      replayBudgetMs: ADMIN_DEFAULTS.REPLAY_BUDGET_MS,
       log: () => {},
     });
     const response = await call(bare, "POST", "/services/import", {

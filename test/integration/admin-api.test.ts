@@ -8,6 +8,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import type { DynamoAdminStore } from "../../src/adapters/dynamo/admin-store.ts";
 import { secretsManagerKafkaBindings } from "../../src/adapters/secrets-manager.ts";
 import { type AdminApi, type AdminApiDeps, createAdminApi } from "../../src/app/admin-api.ts";
+import { ADMIN_DEFAULTS } from "../../src/config.ts";
 import { clustersFromConfigFile } from "../../src/core/cluster-properties.ts";
 import { DependencyError, ValidationError } from "../../src/core/errors.ts";
 import type { Subscription } from "../../src/core/model.ts";
@@ -65,6 +66,7 @@ function apiOver(target: AdminStore, extra: Partial<AdminApiDeps> = {}): AdminAp
     store: target,
     feeds,
     maxBodyBytes: 2048,
+    replayBudgetMs: ADMIN_DEFAULTS.REPLAY_BUDGET_MS,
     log: (e) => logs.push(e),
     sinkTokenCheck: sinkTokenCheck(sinkSecrets),
     kafkaSecretBindings: secretsManagerKafkaBindings({ client: secretsManager }),

@@ -6,6 +6,7 @@ import { DynamoDeadLetterStore } from "../../src/adapters/dynamo/dead-letter-sto
 import { DynamoProgressStore } from "../../src/adapters/dynamo/progress-store.ts";
 import { type AdminApi, type AdminApiDeps, createAdminApi } from "../../src/app/admin-api.ts";
 import type { ReplayDeliveries } from "../../src/app/replay-delivery.ts";
+import { ADMIN_DEFAULTS, CONSUMER_DEFAULTS } from "../../src/config.ts";
 import { clustersFromConfigFile } from "../../src/core/cluster-properties.ts";
 import { buildDeadLetter, type DeadLetter, parkedKeyId } from "../../src/core/dead-letters.ts";
 import { parseEndpointAllowList } from "../../src/core/endpoint-policy.ts";
@@ -47,6 +48,7 @@ function apiWith(overrides: Partial<AdminApiDeps> = {}): AdminApi {
     store,
     feeds,
     maxBodyBytes: 64 * 1024,
+    replayBudgetMs: ADMIN_DEFAULTS.REPLAY_BUDGET_MS,
     deadLetters: letters,
     progress,
     replayDelivery: (subscription) => replay.forSubscription(subscription),
@@ -642,6 +644,7 @@ describe("deleting while records are still being dead-lettered", () => {
     const consumer = createConsumerHandler({
       catalog: store,
       config: {
+        ...CONSUMER_DEFAULTS,
         MAX_CONCURRENCY: 4,
         CATALOG_CACHE_TTL_MS: 60_000, // a warm cache still says "active"
         MAX_ATTEMPTS: 1,
@@ -674,7 +677,13 @@ describe("deleting while records are still being dead-lettered", () => {
 
 describe("without the reliability stores", () => {
   it("answers 501 with a clear message", async () => {
-    const bare = createAdminApi({ store, feeds, maxBodyBytes: 4096, log: () => {} });
+    const bare = createAdminApi({
+      store,
+      feeds,
+      maxBodyBytes: 4096,
+      replayBudgetMs: ADMIN_DEFAULTS.REPLAY_BUDGET_MS,
+      log: () => {},
+    });
     for (const [method, path, body] of [
       ["GET", `/subscriptions/${subId}/dead-letters`, undefined],
       ["GET", `/subscriptions/${subId}/parked-keys`, undefined],
@@ -739,6 +748,7 @@ describe("pause and resume", () => {
         },
       }),
       maxBodyBytes: 4096,
+      replayBudgetMs: ADMIN_DEFAULTS.REPLAY_BUDGET_MS,
       log: () => {},
     });
     const response = await call(racing, "POST", `/subscriptions/${subId}/pause`);

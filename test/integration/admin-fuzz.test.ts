@@ -9,6 +9,7 @@ import { DynamoAdminStore } from "../../src/adapters/dynamo/admin-store.ts";
 import { DynamoDeadLetterStore } from "../../src/adapters/dynamo/dead-letter-store.ts";
 import { DynamoProgressStore } from "../../src/adapters/dynamo/progress-store.ts";
 import { type AdminApi, type AdminRequest, createAdminApi } from "../../src/app/admin-api.ts";
+import { ADMIN_DEFAULTS } from "../../src/config.ts";
 import { clustersFromConfigFile } from "../../src/core/cluster-properties.ts";
 import { buildDeadLetter, parkedKeyId } from "../../src/core/dead-letters.ts";
 import { FakeFeedControl } from "../helpers/admin.ts";
@@ -37,6 +38,7 @@ async function makeFixture(): Promise<Fixture> {
     store,
     feeds: new FakeFeedControl(),
     maxBodyBytes: 64 * 1024,
+    replayBudgetMs: ADMIN_DEFAULTS.REPLAY_BUDGET_MS,
     deadLetters: letters,
     progress,
     replayDelivery: async () => async (batch) =>

@@ -1,6 +1,7 @@
 import type { APIGatewayProxyEventV2 } from "aws-lambda";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import type { DynamoAdminStore } from "../../src/adapters/dynamo/admin-store.ts";
+import { ADMIN_DEFAULTS } from "../../src/config.ts";
 import {
   adminHandlerFromConfig,
   createAdminHandler,
@@ -85,7 +86,12 @@ beforeEach(async () => {
 
 describe("admin handler", () => {
   it("serves the subscription flow from API Gateway events, base64 bodies included", async () => {
-    const handle = createAdminHandler({ store, feeds, maxBodyBytes: 4096 });
+    const handle = createAdminHandler({
+      store,
+      feeds,
+      maxBodyBytes: 4096,
+      replayBudgetMs: ADMIN_DEFAULTS.REPLAY_BUDGET_MS,
+    });
     const cluster = await handle(
       httpApiEvent({
         method: "POST",
@@ -173,7 +179,12 @@ describe("admin handler", () => {
   });
 
   it("answers bad requests with JSON errors", async () => {
-    const handle = createAdminHandler({ store, feeds, maxBodyBytes: 16 });
+    const handle = createAdminHandler({
+      store,
+      feeds,
+      maxBodyBytes: 16,
+      replayBudgetMs: ADMIN_DEFAULTS.REPLAY_BUDGET_MS,
+    });
     const tooBig = await handle(
       httpApiEvent({
         method: "POST",
@@ -189,7 +200,12 @@ describe("admin handler", () => {
   });
 
   it("takes bodies only as JSON (415 otherwise), as on the local stack", async () => {
-    const handle = createAdminHandler({ store, feeds, maxBodyBytes: 4096 });
+    const handle = createAdminHandler({
+      store,
+      feeds,
+      maxBodyBytes: 4096,
+      replayBudgetMs: ADMIN_DEFAULTS.REPLAY_BUDGET_MS,
+    });
     const body = JSON.stringify({ name: "c", properties: { "bootstrap.servers": "b:9092" } });
     for (const contentType of ["text/plain", "application/x-www-form-urlencoded", null]) {
       const refused = await handle(

@@ -21,6 +21,7 @@ import type { DynamoAdminStore } from "../../src/adapters/dynamo/admin-store.ts"
 import { LambdaFeedControl } from "../../src/adapters/lambda-feeds.ts";
 import { secretsManagerKafkaBindings } from "../../src/adapters/secrets-manager.ts";
 import { type AdminApi, createAdminApi } from "../../src/app/admin-api.ts";
+import { ADMIN_DEFAULTS } from "../../src/config.ts";
 import { DependencyError } from "../../src/core/errors.ts";
 import type { AdminStore } from "../../src/core/ports.ts";
 import { call, storeWith } from "../helpers/admin.ts";
@@ -50,6 +51,7 @@ function apiOver(target: AdminStore, retryDelaysMs: number[] = [0, 0, 0]): Admin
     store: target,
     feeds,
     maxBodyBytes: 64 * 1024,
+    replayBudgetMs: ADMIN_DEFAULTS.REPLAY_BUDGET_MS,
     log: (e) => logs.push(e),
     kafkaSecretBindings: secretsManagerKafkaBindings(),
   });

@@ -9,6 +9,7 @@ import {
   ProvisionedThroughputExceededException,
 } from "@aws-sdk/client-dynamodb";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { CONSUMER_DEFAULTS } from "../../src/config.ts";
 import { BatchRetryError } from "../../src/core/errors.ts";
 import { memoryCatalog } from "../../src/local/memory-catalog.ts";
 import { createConsumerHandler, reliabilityStores } from "../../src/wiring/consumer.ts";
@@ -95,6 +96,7 @@ function consumerFor(
       clusters: [demoCluster],
     }),
     config: {
+      ...CONSUMER_DEFAULTS,
       MAX_CONCURRENCY: 4,
       CATALOG_CACHE_TTL_MS: 60_000,
       MAX_ATTEMPTS: 2,

@@ -4,6 +4,7 @@ import { createServer } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import { createHttpSink, type HttpSink } from "../../src/adapters/http-sink.ts";
 import { type ConsumerSettings, createConsumer } from "../../src/app/consumer.ts";
+import { CONSUMER_DEFAULTS } from "../../src/config.ts";
 import { parseEndpointAllowList } from "../../src/core/endpoint-policy.ts";
 import { BatchRetryError, SecretUnavailableError } from "../../src/core/errors.ts";
 import type { SecretResolver } from "../../src/core/secrets.ts";
@@ -26,6 +27,7 @@ import {
 } from "../helpers/recording-sink.ts";
 
 const config: ConsumerSettings = {
+  ...CONSUMER_DEFAULTS,
   MAX_CONCURRENCY: 16,
   CATALOG_CACHE_TTL_MS: 10_000,
   MAX_ATTEMPTS: 3,

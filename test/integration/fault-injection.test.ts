@@ -11,6 +11,7 @@ import {
   ProvisionedThroughputExceededException,
 } from "@aws-sdk/client-dynamodb";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { CONSUMER_DEFAULTS } from "../../src/config.ts";
 import type { DeadLetter } from "../../src/core/dead-letters.ts";
 import type { DeadLetterStore } from "../../src/core/reliability-ports.ts";
 import { memoryCatalog } from "../../src/local/memory-catalog.ts";
@@ -236,6 +237,7 @@ describe("fault injection: the consumer under a faulty sink and a throttling sto
           clusters: [demoCluster],
         }),
         config: {
+          ...CONSUMER_DEFAULTS,
           MAX_CONCURRENCY: 64,
           CATALOG_CACHE_TTL_MS: 60_000,
           MAX_ATTEMPTS: 3,
@@ -410,6 +412,7 @@ describe("fault injection: reused offsets, smaller redelivered batches, crashes 
         clusters: [demoCluster],
       }),
       config: {
+        ...CONSUMER_DEFAULTS,
         MAX_CONCURRENCY: 32,
         CATALOG_CACHE_TTL_MS: 60_000,
         MAX_ATTEMPTS: 3,

@@ -4,6 +4,7 @@
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { CONSUMER_DEFAULTS } from "../../src/config.ts";
 import { memoryCatalog } from "../../src/local/memory-catalog.ts";
 import { createConsumerHandler, reliabilityStores } from "../../src/wiring/consumer.ts";
 import { demoCluster, functionArn, service, subscription } from "../helpers/catalog-fixtures.ts";
@@ -61,6 +62,7 @@ function consumerFor(endpoint: string, table: string) {
       clusters: [demoCluster],
     }),
     config: {
+      ...CONSUMER_DEFAULTS,
       MAX_CONCURRENCY: 8,
       CATALOG_CACHE_TTL_MS: 60_000,
       MAX_ATTEMPTS: 2,

@@ -4,6 +4,7 @@ import {
   clusterMatchesSource,
   subscriptionIdFromArn,
 } from "../../src/app/subscription-resolution.ts";
+import { CONSUMER_DEFAULTS } from "../../src/config.ts";
 import {
   BatchRetryError,
   MalformedEventError,
@@ -22,6 +23,7 @@ import {
 import { loadEvent } from "../helpers/kafka-events.ts";
 
 const config: ConsumerSettings = {
+  ...CONSUMER_DEFAULTS,
   MAX_CONCURRENCY: 8,
   CATALOG_CACHE_TTL_MS: 10_000,
   MAX_ATTEMPTS: 2,

@@ -25,7 +25,7 @@ function resolve(
 ): Promise<{
   error: NodeJS.ErrnoException | null;
   address: string | LookupAddress[];
-  family?: number;
+  family?: number | undefined;
 }> {
   return new Promise((done) =>
     lookup("svc.example", { all }, (error, address, family) => done({ error, address, family })),

@@ -47,12 +47,11 @@ export function parkedKeyView(key: ParkedKey, letters: number): Record<string, u
 const MAX_PAGE = 1000;
 /** `remaining` counts letters up to this many. */
 const MAX_COUNTED = 10_000;
-const DEFAULT_REPLAY_BUDGET_MS = 20_000;
 
 function pageOptions(
   limit: string | undefined,
   cursor: string | undefined,
-): { limit?: number; cursor?: string } {
+): { limit: number | undefined; cursor: string | undefined } {
   let n: number | undefined;
   if (limit !== undefined) {
     n = /^\d{1,4}$/.test(limit) ? Number(limit) : Number.NaN;
@@ -65,10 +64,7 @@ function pageOptions(
   if (cursor !== undefined && !/^[A-Za-z0-9_-]{1,2048}$/.test(cursor)) {
     throw new ValidationError(`query parameter "cursor" is not a cursor this API returned`);
   }
-  return {
-    ...(n === undefined ? {} : { limit: n }),
-    ...(cursor === undefined ? {} : { cursor }),
-  };
+  return { limit: n, cursor };
 }
 
 const PARTITION_ID = /^[A-Za-z0-9._-]{1,249}-\d{1,10}$/;
@@ -119,7 +115,7 @@ export function deadLetterRoutes(ctx: AdminContext): Routes {
     const { limit, cursor, partition } = request.query;
     const page = await letters.list(id, {
       ...pageOptions(limit, cursor),
-      ...(partition === undefined ? {} : { partitionId: partitionId(subscription, partition) }),
+      partitionId: partition === undefined ? undefined : partitionId(subscription, partition),
     });
     return json(200, {
       dead_letters: page.items.map(deadLetterView),
@@ -206,10 +202,7 @@ export function deadLetterRoutes(ctx: AdminContext): Routes {
 
   /** Letters left (of a key, or all), counted up to MAX_COUNTED. */
   function countRemaining(letters: DeadLetterStore, id: string, parkedKey?: string) {
-    return letters.count(id, {
-      upTo: MAX_COUNTED,
-      ...(parkedKey === undefined ? {} : { parkedKey }),
-    });
+    return letters.count(id, { upTo: MAX_COUNTED, parkedKey });
   }
 
   /** After a single letter behind a key is discarded: unpark the key if nothing is left. */
@@ -234,7 +227,7 @@ export function deadLetterRoutes(ctx: AdminContext): Routes {
     id: string,
     replay: boolean,
   ): Promise<AdminResponse> {
-    const deadline = Date.now() + (deps.replayBudgetMs ?? DEFAULT_REPLAY_BUDGET_MS);
+    const deadline = Date.now() + deps.replayBudgetMs;
     const letters = requireDeadLetters();
     const subscription = await getSubscription(store, id);
     const body = replay
@@ -251,7 +244,7 @@ export function deadLetterRoutes(ctx: AdminContext): Routes {
               ref: {
                 partitionId: partitionId(subscription, body.partition ?? ""),
                 offset: Number(body.offset),
-                ...(body.variant === undefined ? {} : { variant: body.variant }),
+                variant: body.variant,
               },
             };
     const { tally, remaining, next } = await drain(

@@ -107,8 +107,8 @@ export function serviceRoutes(ctx: AdminContext): Routes {
     try {
       plan = servicesFromRestate(listing, {
         ingressUrl,
-        ...(body.invocation ? { invocation: body.invocation } : {}),
-        ...(body.services ? { only: body.services } : {}),
+        invocation: body.invocation,
+        only: body.services,
       });
     } catch (error) {
       if (error instanceof ValidationError) throw new RestateAdminError(error.message);

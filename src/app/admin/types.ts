@@ -33,46 +33,46 @@ export interface AdminApiDeps {
   /** Larger bodies get 413. */
   readonly maxBodyBytes: number;
   /** Subscription ids; defaults to `sub_` + 22 random base62 characters. */
-  readonly newId?: () => string;
-  readonly now?: () => Date;
+  readonly newId?: (() => string) | undefined;
+  readonly now?: (() => Date) | undefined;
   /** Structured error log; defaults to one JSON line on stderr. */
-  readonly log?: AdminLog;
+  readonly log?: AdminLog | undefined;
   /** Reads Restate admin APIs for `POST /services/import`; without it the import answers 501. */
-  readonly restateAdmin?: RestateAdminReader;
+  readonly restateAdmin?: RestateAdminReader | undefined;
   /** Dead letters of the consumer: without it the dead-letter routes answer 501. */
-  readonly deadLetters?: DeadLetterStore;
+  readonly deadLetters?: DeadLetterStore | undefined;
   /** Delivery progress of the consumer, cleared when a subscription is deleted. */
-  readonly progress?: ProgressStore;
+  readonly progress?: ProgressStore | undefined;
   /** Delivers replayed letters of a subscription; without it replay answers 501. */
-  readonly replayDelivery?: ReplayDeliveryFor;
+  readonly replayDelivery?: ReplayDeliveryFor | undefined;
   /**
    * Time a replay or discard request may spend before it stops starting new work and answers
-   * with what remains (call again). Default 20 s, inside API Gateway's 30 s.
+   * with what remains (call again): REPLAY_BUDGET_MS, inside API Gateway's 30 s.
    */
-  readonly replayBudgetMs?: number;
+  readonly replayBudgetMs: number;
   /**
    * How long a DELETE waits, once the feed is removed, before it looks for dead letters: a
    * consumer invocation that checked the subscription just before it was marked deleting may
    * still be committing. 0 where removing the feed waits for its invocations (the local stack).
    */
-  readonly deleteSettleMs?: number;
+  readonly deleteSettleMs?: number | undefined;
   /**
    * Hosts service endpoints (and Restate admin URLs) may name, besides the always-refused
    * link-local and metadata addresses (core/endpoint-policy.ts); undefined: any other host.
    */
-  readonly endpointAllow?: EndpointAllowList;
+  readonly endpointAllow?: EndpointAllowList | undefined;
   /**
    * Whether a service's bearer token may go to its endpoint (the secret's `endpoints`), asked
    * when a service with `auth` is registered or changed: on AWS through the consumer function,
    * locally from LOCAL_SECRETS. Without it, such services are refused.
    */
-  readonly sinkTokenCheck?: SinkTokenCheck;
+  readonly sinkTokenCheck?: SinkTokenCheck | undefined;
   /**
    * Which brokers a cluster's `aws.secrets.manager.arn` is bound to (the secret's tags), read
    * when a cluster naming one is registered and when a subscription on it is created. Without
    * it, such clusters are refused.
    */
-  readonly kafkaSecretBindings?: KafkaSecretBindingReader;
+  readonly kafkaSecretBindings?: KafkaSecretBindingReader | undefined;
 }
 
 export interface AdminApi {

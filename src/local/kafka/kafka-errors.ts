@@ -6,9 +6,9 @@
 
 interface ErrorNode {
   readonly message: string;
-  readonly code?: string;
-  readonly apiId?: string;
-  readonly serverErrorMessage?: string;
+  readonly code?: string | undefined;
+  readonly apiId?: string | undefined;
+  readonly serverErrorMessage?: string | undefined;
 }
 
 const AUTHENTICATION = new Set([
@@ -58,9 +58,9 @@ function flatten(error: unknown): ErrorNode[] {
     const text = (key: string) => (typeof record[key] === "string" ? record[key] : undefined);
     nodes.push({
       message: text("message") ?? String(next),
-      ...(text("code") ? { code: text("code") } : {}),
-      ...(text("apiId") ? { apiId: text("apiId") } : {}),
-      ...(text("serverErrorMessage") ? { serverErrorMessage: text("serverErrorMessage") } : {}),
+      code: text("code"),
+      apiId: text("apiId"),
+      serverErrorMessage: text("serverErrorMessage"),
     });
     if (record.cause !== undefined) queue.push(record.cause);
     if (Array.isArray(record.errors)) queue.push(...record.errors);
