@@ -1,19 +1,20 @@
-// Replay delivery through the consumer function (AWS): the admin function invokes it
-// synchronously, naming a batch of dead letters and the time it may take
-// (core/replay-command.ts). The consumer may read the sink tokens the admin role is denied, so
-// replays to services with `auth` work, and the admin still never holds a token.
+// Replaying dead letters through the consumer function on AWS: the admin function invokes it
+// synchronously with a replay command (core/replay-command.ts) per batch of letters.
 import { InvokeCommand, type InvokeCommandOutput, type LambdaClient } from "@aws-sdk/client-lambda";
 import { ConflictError, DependencyError, NotFoundError } from "../core/errors.ts";
 import type { Subscription } from "../core/model.ts";
-import { type LetterOutcome, MIN_REPLAY_START_MS } from "../core/replay-batch.ts";
 import {
-  decodeReplayReply,
+  type LetterBatchDelivery,
+  type LetterOutcome,
+  MIN_REPLAY_START_MS,
+} from "../core/replay.ts";
+import {
+  decodeReplayCommandReply,
   encodeReplayCommand,
   MAX_REPLAY_BUDGET_MS,
   type ReplayCommand,
-  type ReplayReply,
+  type ReplayCommandReply,
 } from "../core/replay-command.ts";
-import type { ReplayDelivery } from "../core/replay-ports.ts";
 
 /**
  * How long the admin waits for a command past the time the command may take (a cold start, the
@@ -42,6 +43,10 @@ export function functionErrorMessage(payload: string): string {
   return payload.slice(0, 500);
 }
 
+/**
+ * The consumer may read the sink tokens the admin role is denied, so replays to services with
+ * `auth` work, and the admin still never holds a token.
+ */
 export class ConsumerFunctionReplay {
   readonly #lambda: LambdaClient;
   readonly #functionName: string;
@@ -68,7 +73,7 @@ export class ConsumerFunctionReplay {
    * Asks the consumer whether the subscription's service can be delivered to (NotFoundError or
    * ConflictError when not, as a direct replay would), then delivers each batch through it.
    */
-  async forSubscription(subscription: Subscription): Promise<ReplayDelivery> {
+  async forSubscription(subscription: Subscription): Promise<LetterBatchDelivery> {
     const check = await this.#invoke({ subscriptionId: subscription.id }, CHECK_TIMEOUT_MS);
     if (check === TIMED_OUT) {
       throw new DependencyError(
@@ -93,7 +98,7 @@ export class ConsumerFunctionReplay {
             )
           : all({ outcome: "failed", reason });
       const refs = letters.map(({ partitionId, offset }) => ({ partitionId, offset }));
-      let reply: ReplayReply | typeof TIMED_OUT;
+      let reply: ReplayCommandReply | typeof TIMED_OUT;
       try {
         reply = await this.#invoke(
           { subscriptionId: subscription.id, letters: refs, ordered, budgetMs: left },
@@ -130,7 +135,7 @@ export class ConsumerFunctionReplay {
   async #invoke(
     command: ReplayCommand,
     timeoutMs: number,
-  ): Promise<ReplayReply | typeof TIMED_OUT> {
+  ): Promise<ReplayCommandReply | typeof TIMED_OUT> {
     let output: InvokeCommandOutput;
     const abort = AbortSignal.timeout(timeoutMs);
     try {
@@ -164,7 +169,7 @@ export class ConsumerFunctionReplay {
       );
     }
     try {
-      return decodeReplayReply(JSON.parse(text));
+      return decodeReplayCommandReply(JSON.parse(text));
     } catch (error) {
       throw new DependencyError(
         `the consumer function answered the replay with something else: ${errorText(error)}`,

@@ -1,13 +1,8 @@
-// The payload the admin function sends the consumer function to replay dead letters, and the
-// consumer's reply. On AWS the admin may not read sink secrets (its role denies them), so a replay
-// to a service with `auth` runs in the consumer, which may; the consumer reads the subscription,
-// its service and the letters from its own stores, so the payload only names them (a letter of
-// megabytes never travels through Invoke's 6 MB payload limit). One command names up to
-// REPLAY_BATCH_SIZE letters and carries the time it may take, so it answers within the admin's
-// deadline.
+// The replay command the admin function sends the consumer function, and the consumer's reply,
+// as they travel through Lambda Invoke.
 import * as z from "zod/mini";
 import type { DeadLetterRef } from "./dead-letters.ts";
-import { type LetterOutcome, REPLAY_BATCH_SIZE } from "./replay-batch.ts";
+import { type LetterOutcome, REPLAY_BATCH_SIZE } from "./replay.ts";
 import "./zod-messages.ts";
 import { InvalidCommandError } from "./errors.ts";
 
@@ -21,6 +16,13 @@ export const DEFAULT_REPLAY_BUDGET_MS = 20_000;
 /** Marks the payload; an event source mapping's event never has this field. */
 export const REPLAY_COMMAND = "kafka-ingress.replay";
 
+/**
+ * On AWS the admin may not read sink secrets (its role denies them), so a replay to a service with
+ * `auth` runs in the consumer, which may. The consumer reads the subscription, its service and the
+ * letters from its own stores, so the command only names them (a letter of megabytes never travels
+ * through Invoke's 6 MB payload limit). One command names up to REPLAY_BATCH_SIZE letters and
+ * carries the time it may take, so it answers within the admin's deadline.
+ */
 export interface ReplayCommand {
   readonly subscriptionId: string;
   /**
@@ -36,17 +38,17 @@ export interface ReplayCommand {
   readonly requestTimeoutMs?: number;
 }
 
-/** One named letter's outcome, in the order of the command. */
-export type LetterResult = DeadLetterRef & LetterOutcome;
+/** A letter the command named, with its outcome; the reply lists them in the order of the command. */
+export type NamedLetterOutcome = DeadLetterRef & LetterOutcome;
 
 /**
  * `refused`: the replay cannot start (subscription or service gone, secret unreadable); the admin
  * answers with the matching status. `ok`: the check (no letters) passed. `results`: one per
  * named letter, in order.
  */
-export type ReplayReply =
+export type ReplayCommandReply =
   | { readonly ok: true }
-  | { readonly results: readonly LetterResult[] }
+  | { readonly results: readonly NamedLetterOutcome[] }
   | { readonly refused: "not_found" | "conflict"; readonly message: string };
 
 const wireLetter = z.object({
@@ -120,14 +122,20 @@ export function decodeReplayCommand(payload: unknown): ReplayCommand {
     ...(requestTimeoutMs === undefined ? {} : { requestTimeoutMs }),
     ...(budgetMs === undefined ? {} : { budgetMs }),
     ...(ordered === undefined ? {} : { ordered }),
-    ...(letters === undefined ? {} : { letters }),
+    ...(letters === undefined
+      ? {}
+      : {
+          letters: letters.map(({ partitionId, offset, variant }) =>
+            variant === undefined ? { partitionId, offset } : { partitionId, offset, variant },
+          ),
+        }),
   };
 }
 
-export function decodeReplayReply(payload: unknown): ReplayReply {
+export function decodeReplayCommandReply(payload: unknown): ReplayCommandReply {
   const parsed = wireReply.safeParse(payload);
   if (!parsed.success) {
     throw new InvalidCommandError(`invalid replay reply: ${issues(parsed.error)}`);
   }
-  return parsed.data as ReplayReply;
+  return parsed.data as ReplayCommandReply;
 }

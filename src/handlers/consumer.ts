@@ -4,7 +4,7 @@
 import type { InvocationContext } from "../app/consumer.ts";
 import { consumerConfig } from "../config.ts";
 import type { BatchResponse } from "../core/outcome.ts";
-import { isReplayCommand, type ReplayReply } from "../core/replay-command.ts";
+import { isReplayCommand, type ReplayCommandReply } from "../core/replay-command.ts";
 import { isTokenCheckCommand, type TokenCheckReply } from "../core/token-check-command.ts";
 import { type ConsumerFunction, lambdaConsumerFunction } from "../wiring/consumer.ts";
 
@@ -15,7 +15,7 @@ let cold: ConsumerFunction | undefined;
 export const handler = (
   event: unknown,
   context: InvocationContext,
-): Promise<BatchResponse | ReplayReply | TokenCheckReply | undefined> => {
+): Promise<BatchResponse | ReplayCommandReply | TokenCheckReply | undefined> => {
   // `sam local invoke` runs the bare function with a fixture event: found by cluster and topic.
   cold ??= lambdaConsumerFunction(consumerConfig(), {
     requireAlias: process.env.AWS_SAM_LOCAL !== "true",

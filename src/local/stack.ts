@@ -114,7 +114,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     });
     const maxBodyBytes = options.maxBodyBytes ?? ADMIN_DEFAULTS.MAX_BODY_BYTES;
     // Replays go through the consumer's sink, tokens and record limits, as on AWS.
-    const replay = consumer.replayDeliveries();
+    const replay = consumer.sinkReplay();
     const api = adminApi({
       store,
       feeds,

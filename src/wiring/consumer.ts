@@ -19,12 +19,12 @@ import {
   type ReliabilityStores,
   storedReliability,
 } from "../app/reliability-flow.ts";
-import { createReplayCommandRunner } from "../app/replay-command-runner.ts";
 import {
-  createReplayDeliveries,
-  type ReplayDeliveries,
-  type ReplayDeliveryOptions,
-} from "../app/replay-delivery.ts";
+  createReplayCommandRunner,
+  createSinkReplay,
+  type SinkReplay,
+  type SinkReplayOptions,
+} from "../app/sink-replay.ts";
 import { createTokenCheckRunner } from "../app/token-check-runner.ts";
 import type { ConsumerConfig } from "../config.ts";
 import type { EndpointAllowList } from "../core/endpoint-policy.ts";
@@ -32,7 +32,7 @@ import type { SinkRequest } from "../core/invocation.ts";
 import { type MetricsWriter, writeEmfToStdout } from "../core/metrics.ts";
 import { type BatchResponse, consoleLogger, type Logger } from "../core/outcome.ts";
 import type { CatalogReader } from "../core/ports.ts";
-import type { ReplayReply } from "../core/replay-command.ts";
+import type { ReplayCommandReply } from "../core/replay-command.ts";
 import type { Deliver } from "../core/retry.ts";
 import type { SecretResolver } from "../core/secrets.ts";
 import type { TokenCheckReply } from "../core/token-check-command.ts";
@@ -49,7 +49,7 @@ export type ConsumerHandler = (
 export type ReplayCommandHandler = (
   payload: unknown,
   context?: InvocationContext,
-) => Promise<ReplayReply>;
+) => Promise<ReplayCommandReply>;
 
 /** Whether a sink token may go to an endpoint, asked by the admin (core/token-check-command.ts). */
 export type TokenCheckHandler = (payload: unknown) => Promise<TokenCheckReply>;
@@ -85,7 +85,7 @@ export interface ConsumerFunction {
   readonly replay: ReplayCommandHandler;
   readonly checkToken: TokenCheckHandler;
   /** Replays through the consumer's own sink and tokens (the local stack's admin API uses it). */
-  readonly replayDeliveries: (requestTimeoutMs?: number) => ReplayDeliveries;
+  readonly sinkReplay: (requestTimeoutMs?: number) => SinkReplay;
   /** Closes the HTTP sink built here (none when `deliver` was given). */
   readonly close: () => Promise<void>;
 }
@@ -102,8 +102,8 @@ export function createConsumerFunction(deps: ConsumerHandlerDeps): ConsumerFunct
       : undefined;
   const deliver = deps.deliver ?? (sink as NonNullable<typeof sink>).deliver;
   const deadLetters = deps.reliability?.deadLetters;
-  const replayDeliveries = (requestTimeoutMs?: number) =>
-    createReplayDeliveries({
+  const sinkReplay = (requestTimeoutMs?: number) =>
+    createSinkReplay({
       catalog: deps.catalog,
       deadLetters: deadLetters ?? { whole: async (letter) => letter },
       requestTimeoutMs: requestTimeoutMs ?? deps.config.REQUEST_TIMEOUT_MS,
@@ -115,7 +115,7 @@ export function createConsumerFunction(deps: ConsumerHandlerDeps): ConsumerFunct
   const runReplay = createReplayCommandRunner({
     catalog: deps.catalog,
     deadLetters,
-    replays: replayDeliveries,
+    sinkReplay,
     log,
   });
   const replay: ReplayCommandHandler = (payload, context) =>
@@ -149,7 +149,7 @@ export function createConsumerFunction(deps: ConsumerHandlerDeps): ConsumerFunct
     batch,
     replay,
     checkToken: createTokenCheckRunner(deps.secrets),
-    replayDeliveries,
+    sinkReplay,
     close: async () => await sink?.close(),
   };
 }
@@ -185,18 +185,18 @@ export function lambdaConsumerFunction(
   });
 }
 
-export interface HttpReplayOptions extends Omit<ReplayDeliveryOptions, "sink"> {
+export interface HttpSinkReplayOptions extends Omit<SinkReplayOptions, "sink"> {
   /** SERVICE_ENDPOINT_ALLOW, checked when the sink connects. */
   readonly endpointAllow?: EndpointAllowList | undefined;
 }
 
-/** Replay deliveries over a small HTTP sink of their own, closed with them. */
-export function createHttpReplayDeliveries(options: HttpReplayOptions): ReplayDeliveries {
+/** Replays over a small HTTP sink of their own, closed with them. */
+export function createHttpSinkReplay(options: HttpSinkReplayOptions): SinkReplay {
   const { endpointAllow, ...rest } = options;
   const sink = createHttpSink({
     connections: 4,
     requestTimeoutMs: options.requestTimeoutMs,
     endpointAllow,
   });
-  return createReplayDeliveries({ ...rest, sink });
+  return createSinkReplay({ ...rest, sink });
 }

@@ -5,18 +5,15 @@ import { DynamoAdminStore } from "../../src/adapters/dynamo/admin-store.ts";
 import { DynamoDeadLetterStore } from "../../src/adapters/dynamo/dead-letter-store.ts";
 import { DynamoProgressStore } from "../../src/adapters/dynamo/progress-store.ts";
 import { type AdminApi, type AdminApiDeps, createAdminApi } from "../../src/app/admin-api.ts";
-import type { ReplayDeliveries } from "../../src/app/replay-delivery.ts";
+import type { SinkReplay } from "../../src/app/sink-replay.ts";
 import { ADMIN_DEFAULTS, CONSUMER_DEFAULTS } from "../../src/config.ts";
 import { clustersFromConfigFile } from "../../src/core/cluster-properties.ts";
 import { buildDeadLetter, type DeadLetter, parkedKeyId } from "../../src/core/dead-letters.ts";
 import { parseEndpointAllowList } from "../../src/core/endpoint-policy.ts";
 import type { DecodedRecord } from "../../src/core/event.ts";
 import type { DeadLetterStore } from "../../src/core/reliability-ports.ts";
-import { REPLAY_PAGE_SIZE } from "../../src/core/replay-batch.ts";
-import {
-  createConsumerHandler,
-  createHttpReplayDeliveries as createReplayDeliveries,
-} from "../../src/wiring/consumer.ts";
+import { REPLAY_PAGE_SIZE } from "../../src/core/replay.ts";
+import { createConsumerHandler, createHttpSinkReplay } from "../../src/wiring/consumer.ts";
 import { call, FakeFeedControl } from "../helpers/admin.ts";
 import { functionArn } from "../helpers/catalog-fixtures.ts";
 import { startTestDynamo, type TestDynamo } from "../helpers/dynamo.ts";
@@ -39,7 +36,7 @@ let store: DynamoAdminStore;
 let letters: DynamoDeadLetterStore;
 let progress: DynamoProgressStore;
 let feeds: FakeFeedControl;
-let replay: ReplayDeliveries;
+let replay: SinkReplay;
 let api: AdminApi;
 let subId: string;
 
@@ -110,7 +107,7 @@ beforeEach(async () => {
   letters = new DynamoDeadLetterStore(dynamo.client, table);
   progress = new DynamoProgressStore(dynamo.client, table);
   feeds = new FakeFeedControl();
-  replay = createReplayDeliveries({
+  replay = createHttpSinkReplay({
     catalog: store,
     deadLetters: letters,
     requestTimeoutMs: 2_000,

@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DynamoDeadLetterStore } from "../../src/adapters/dynamo/dead-letter-store.ts";
 import { ensureTable } from "../../src/adapters/dynamo/ensure-table.ts";
 import { DynamoProgressStore } from "../../src/adapters/dynamo/progress-store.ts";
-import { drainKey, newTally, type ReplayRun } from "../../src/app/dead-letter-replay.ts";
+import { type DrainRun, drainKey, newDrainTally } from "../../src/app/dead-letter-drain.ts";
 import { commitReliability, loadReliabilityState } from "../../src/app/reliability-flow.ts";
 import {
   buildDeadLetter,
@@ -27,7 +27,7 @@ import type { DecodedEvent, DecodedRecord } from "../../src/core/event.ts";
 import type { PartitionProgress } from "../../src/core/progress.ts";
 import { postDispatch, preDispatch } from "../../src/core/reliability.ts";
 import type { DeadLetterStore } from "../../src/core/reliability-ports.ts";
-import { deliverInOrder, type LetterOutcome } from "../../src/core/replay-batch.ts";
+import { deliverInOrder, type LetterOutcome } from "../../src/core/replay.ts";
 import { startTestDynamo, type TestDynamo } from "../helpers/dynamo.ts";
 import { fingerprintsOf } from "../helpers/progress.ts";
 
@@ -92,7 +92,7 @@ const progress = (settled: PartitionProgress["settled"], version: number): Parti
 function replayRun(
   store: DeadLetterStore,
   deliverOne?: (letter: DeadLetter) => Promise<LetterOutcome>,
-): ReplayRun {
+): DrainRun {
   return {
     store,
     subscriptionId: "sub_1",
@@ -101,7 +101,7 @@ function replayRun(
       ((letters, options) => deliverInOrder(letters, deliverOne, { ...options, now: Date.now })),
     deadline: Date.now() + 60_000,
     now: Date.now,
-    tally: newTally(),
+    tally: newDrainTally(),
   };
 }
 

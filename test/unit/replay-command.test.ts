@@ -3,10 +3,10 @@
 // event is never taken for a command, and replies carry one result per letter.
 import { describe, expect, it } from "vitest";
 import { InvalidCommandError } from "../../src/core/errors.ts";
-import { REPLAY_BATCH_SIZE } from "../../src/core/replay-batch.ts";
+import { REPLAY_BATCH_SIZE } from "../../src/core/replay.ts";
 import {
   decodeReplayCommand,
-  decodeReplayReply,
+  decodeReplayCommandReply,
   encodeReplayCommand,
   isReplayCommand,
   REPLAY_COMMAND,
@@ -63,7 +63,7 @@ describe("replay command", () => {
   });
 
   it("reads the replies and refuses anything else", () => {
-    expect(decodeReplayReply({ ok: true })).toEqual({ ok: true });
+    expect(decodeReplayCommandReply({ ok: true })).toEqual({ ok: true });
     const results = [
       { partitionId: "t-0", offset: 1, outcome: "delivered" },
       { partitionId: "t-0", offset: 2, outcome: "failed", reason: "HTTP 503" },
@@ -71,16 +71,18 @@ describe("replay command", () => {
       { partitionId: "t-0", offset: 4, outcome: "deferred" },
       { partitionId: "t-0", offset: 5, outcome: "gone" },
     ];
-    expect(decodeReplayReply({ results })).toEqual({ results });
-    expect(decodeReplayReply({ refused: "conflict", message: "m" })).toEqual({
+    expect(decodeReplayCommandReply({ results })).toEqual({ results });
+    expect(decodeReplayCommandReply({ refused: "conflict", message: "m" })).toEqual({
       refused: "conflict",
       message: "m",
     });
-    expect(() => decodeReplayReply(null)).toThrow(InvalidCommandError);
-    expect(() => decodeReplayReply({ ok: false, reason: "HTTP 503" })).toThrow(InvalidCommandError);
+    expect(() => decodeReplayCommandReply(null)).toThrow(InvalidCommandError);
+    expect(() => decodeReplayCommandReply({ ok: false, reason: "HTTP 503" })).toThrow(
+      InvalidCommandError,
+    );
     expect(() =>
-      decodeReplayReply({ results: [{ partitionId: "t-0", offset: 1, outcome: "failed" }] }),
+      decodeReplayCommandReply({ results: [{ partitionId: "t-0", offset: 1, outcome: "failed" }] }),
     ).toThrow(InvalidCommandError);
-    expect(() => decodeReplayReply({ batchItemFailures: [] })).toThrow(InvalidCommandError);
+    expect(() => decodeReplayCommandReply({ batchItemFailures: [] })).toThrow(InvalidCommandError);
   });
 });

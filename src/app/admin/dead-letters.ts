@@ -12,17 +12,21 @@ import {
 } from "../../core/errors.ts";
 import type { Subscription } from "../../core/model.ts";
 import type { DeadLetterStore } from "../../core/reliability-ports.ts";
-import { type AllCursor, decodeAllCursor, encodeAllCursor } from "../../core/replay-batch.ts";
-import type { ReplayDelivery } from "../../core/replay-ports.ts";
+import {
+  type AllCursor,
+  decodeAllCursor,
+  encodeAllCursor,
+  type LetterBatchDelivery,
+} from "../../core/replay.ts";
 import { quote } from "../../core/uris.ts";
 import {
+  type DrainRun,
+  type DrainTally,
   drainAll,
   drainKey,
-  newTally,
-  type ReplayRun,
-  type ReplayTally,
+  newDrainTally,
   replayLetter,
-} from "../dead-letter-replay.ts";
+} from "../dead-letter-drain.ts";
 import type { AdminContext } from "./context.ts";
 import { json, type Routes, readJson } from "./router.ts";
 import { getSubscription } from "./subscriptions.ts";
@@ -90,7 +94,7 @@ export function deadLetterRoutes(ctx: AdminContext): Routes {
     return deadLetters;
   }
 
-  async function deliveryFor(subscription: Subscription): Promise<ReplayDelivery> {
+  async function deliveryFor(subscription: Subscription): Promise<LetterBatchDelivery> {
     if (!deps.replayDelivery) {
       throw new NotSupportedError("replaying dead letters is not available in this deployment");
     }
@@ -149,17 +153,17 @@ export function deadLetterRoutes(ctx: AdminContext): Routes {
     letters: DeadLetterStore,
     subscription: Subscription,
     target: { keyId?: string; ref?: DeadLetterRef; all?: { from?: AllCursor } },
-    deliver: ReplayDelivery | undefined,
+    deliver: LetterBatchDelivery | undefined,
     deadline: number,
-  ): Promise<{ tally: ReplayTally; remaining: number; next?: AllCursor }> {
+  ): Promise<{ tally: DrainTally; remaining: number; next?: AllCursor }> {
     const id = subscription.id;
-    const run: ReplayRun = {
+    const run: DrainRun = {
       store: letters,
       subscriptionId: id,
       deliver,
       deadline,
       now: Date.now,
-      tally: newTally(),
+      tally: newDrainTally(),
     };
     const { tally } = run;
 
@@ -210,7 +214,7 @@ export function deadLetterRoutes(ctx: AdminContext): Routes {
     letters: DeadLetterStore,
     id: string,
     keyId: string,
-    tally: ReplayTally,
+    tally: DrainTally,
   ) {
     const parked = await letters.getParkedKey(id, keyId);
     if (!parked || (await letters.count(id, { parkedKey: keyId, upTo: 1 })) > 0) return;

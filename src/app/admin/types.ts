@@ -4,7 +4,7 @@ import type { EndpointAllowList } from "../../core/endpoint-policy.ts";
 import type { KafkaSecretBindingReader } from "../../core/kafka-secret-binding.ts";
 import type { AdminStore, FeedControl } from "../../core/ports.ts";
 import type { DeadLetterStore, ProgressStore } from "../../core/reliability-ports.ts";
-import type { ReplayDeliveryFor } from "../../core/replay-ports.ts";
+import type { LetterBatchDeliveryFactory } from "../../core/replay.ts";
 import type { RestateAdminReader } from "../../core/restate-import.ts";
 import type { SinkTokenCheck } from "../../core/secrets.ts";
 
@@ -44,7 +44,7 @@ export interface AdminApiDeps {
   /** Delivery progress of the consumer, cleared when a subscription is deleted. */
   readonly progress?: ProgressStore | undefined;
   /** Delivers replayed letters of a subscription; without it replay answers 501. */
-  readonly replayDelivery?: ReplayDeliveryFor | undefined;
+  readonly replayDelivery?: LetterBatchDeliveryFactory | undefined;
   /**
    * Time a replay or discard request may spend before it stops starting new work and answers
    * with what remains (call again): REPLAY_BUDGET_MS, inside API Gateway's 30 s.

@@ -1,8 +1,9 @@
-// Replays in batches within one deadline: the outcome of each replayed letter, the batch loop
-// (letters of one key in offset order, stopping at the first failure; nothing starts that cannot
-// finish before the deadline), and the position a replay of everything continues from.
-import type { DeadLetterRef } from "./dead-letters.ts";
+// The pure parts of a dead-letter replay: what became of each letter, the loop that delivers a
+// batch of them within one deadline (per-key order, stopping at the first failure), the ports a
+// batch is delivered through, and the cursor a replay of all letters goes on from.
+import type { DeadLetter, DeadLetterRef } from "./dead-letters.ts";
 import { ValidationError } from "./errors.ts";
+import type { Subscription } from "./model.ts";
 
 /** Letters named in one replay batch (one Invoke of the consumer function on AWS). */
 export const REPLAY_BATCH_SIZE = 25;
@@ -27,7 +28,8 @@ export type LetterOutcome =
   | { readonly outcome: "skipped" }
   | { readonly outcome: "gone" };
 
-export interface BatchOptions {
+/** How one batch of letters is delivered. */
+export interface LetterBatchOptions {
   /** Letters of one key: stop at the first failure (the rest are `skipped`). */
   readonly ordered: boolean;
   /** Epoch ms (of `now`) by which the batch must be done. */
@@ -42,7 +44,7 @@ export interface BatchOptions {
 export async function deliverInOrder<T>(
   items: readonly T[],
   deliverOne: (item: T) => Promise<LetterOutcome>,
-  options: BatchOptions & { readonly now: () => number },
+  options: LetterBatchOptions & { readonly now: () => number },
 ): Promise<LetterOutcome[]> {
   const outcomes: LetterOutcome[] = [];
   let rest: LetterOutcome | undefined;
@@ -61,6 +63,25 @@ export async function deliverInOrder<T>(
   }
   return outcomes;
 }
+
+/**
+ * The port a replay delivers through: delivers a batch of letters in order within
+ * `options.deadline` (letters may be `spilled` stubs: the delivery reads them whole); one outcome
+ * per letter, in order.
+ */
+export type LetterBatchDelivery = (
+  letters: readonly DeadLetter[],
+  options: LetterBatchOptions,
+) => Promise<readonly LetterOutcome[]>;
+
+/**
+ * Opens the batch delivery for one subscription's letters (through the consumer function on AWS,
+ * through the consumer's sink locally). Throws NotFoundError when its service is gone, or
+ * ConflictError when it cannot be delivered to.
+ */
+export type LetterBatchDeliveryFactory = (
+  subscription: Subscription,
+) => Promise<LetterBatchDelivery>;
 
 /** Where a replay (or discard) of all letters goes on: after this parked key, or this letter. */
 export type AllCursor =

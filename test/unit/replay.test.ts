@@ -7,7 +7,7 @@ import {
   encodeAllCursor,
   type LetterOutcome,
   MIN_REPLAY_START_MS,
-} from "../../src/core/replay-batch.ts";
+} from "../../src/core/replay.ts";
 
 /** Each delivery takes `costMs` of a fake clock and answers what `answer` says. */
 function fakeRun(costMs: number, answer: (item: number) => LetterOutcome) {

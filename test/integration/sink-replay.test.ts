@@ -1,17 +1,14 @@
 // Replay delivery of dead letters with sink auth, the record limits and the endpoint policy, over
 // real HTTP.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { LetterDelivery } from "../../src/app/replay-delivery.ts";
+import type { LetterDelivery } from "../../src/app/sink-replay.ts";
 import { buildDeadLetter, type DeadLetter } from "../../src/core/dead-letters.ts";
 import { parseEndpointAllowList } from "../../src/core/endpoint-policy.ts";
 import { ConflictError, SecretUnavailableError } from "../../src/core/errors.ts";
 import type { SecretResolver } from "../../src/core/secrets.ts";
 import { localSecretResolver } from "../../src/local/local-secrets.ts";
 import { memoryCatalog } from "../../src/local/memory-catalog.ts";
-import {
-  createHttpReplayDeliveries as createReplayDeliveries,
-  type HttpReplayOptions as ReplayDeliveryOptions,
-} from "../../src/wiring/consumer.ts";
+import { createHttpSinkReplay, type HttpSinkReplayOptions } from "../../src/wiring/consumer.ts";
 import { service, subscription } from "../helpers/catalog-fixtures.ts";
 import { type RecordingSink, startRecordingSink } from "../helpers/recording-sink.ts";
 
@@ -58,10 +55,10 @@ const boundTo = (url: string, token: string) => ({
 
 function deliveries(
   secrets?: SecretResolver,
-  options: Partial<ReplayDeliveryOptions> = {},
+  options: Partial<HttpSinkReplayOptions> = {},
   endpoint = sink.url,
 ) {
-  return createReplayDeliveries({
+  return createHttpSinkReplay({
     catalog: memoryCatalog({
       services: [service({ endpoint, auth: { bearer_token_secret: TOKEN_ARN } })],
     }),
@@ -107,7 +104,7 @@ describe("replay delivery", () => {
     }));
     let current = "old-token";
     const forgotten: string[] = [];
-    const replay = createReplayDeliveries({
+    const replay = createHttpSinkReplay({
       catalog: memoryCatalog({
         services: [service({ endpoint: rotated.url, auth: { bearer_token_secret: TOKEN_ARN } })],
       }),
@@ -175,7 +172,7 @@ describe("replay delivery", () => {
 
   it("within a deadline: a first attempt cut short defers the letter, sooner than its timeout", async () => {
     const hanging = await startRecordingSink(() => ({ status: 200, delayMs: 3_000 }));
-    const replay = createReplayDeliveries({
+    const replay = createHttpSinkReplay({
       catalog: memoryCatalog({ services: [service({ endpoint: hanging.url })] }),
       deadLetters: { whole: async (l: DeadLetter) => l },
       requestTimeoutMs: 2_000,
@@ -195,7 +192,7 @@ describe("replay delivery", () => {
 
   it("within a deadline: once a whole attempt has failed, running out of time is a failure", async () => {
     const hanging = await startRecordingSink(() => ({ status: 200, delayMs: 3_000 }));
-    const replay = createReplayDeliveries({
+    const replay = createHttpSinkReplay({
       catalog: memoryCatalog({ services: [service({ endpoint: hanging.url })] }),
       deadLetters: { whole: async (l: DeadLetter) => l },
       requestTimeoutMs: 300,

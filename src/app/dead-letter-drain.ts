@@ -1,32 +1,30 @@
-// Replaying and discarding dead letters (for the admin API), page by page and in batches, within
-// one deadline. A parked key is replayed in offset order; once no letter is left behind it, it is
-// unparked, conditionally on its version: if the consumer parked more letters meanwhile, another
-// round takes them, so per-key order holds, a key that keeps parking still drains, and the key
-// then flows normally again. Memory holds one page of letters at a time.
+// Replaying or discarding a subscription's dead letters for one admin request, page by page and
+// in batches, within one deadline; memory holds one page of letters at a time.
 import { type DeadLetter, type DeadLetterRef, letterRef } from "../core/dead-letters.ts";
 import { ConflictError } from "../core/errors.ts";
 import type { DeadLetterStore } from "../core/reliability-ports.ts";
 import {
   type AllCursor,
+  type LetterBatchDelivery,
   MIN_REPLAY_START_MS,
   REPLAY_BATCH_SIZE,
   REPLAY_PAGE_SIZE,
-} from "../core/replay-batch.ts";
-import type { ReplayDelivery } from "../core/replay-ports.ts";
+} from "../core/replay.ts";
 
-export interface ReplayFailure {
+/** A letter that could not be replayed, and why. */
+export interface DrainFailure {
   readonly keyId?: string;
   readonly ref: DeadLetterRef;
   readonly reason: string;
 }
 
 /** What one replay or discard request did. */
-export interface ReplayTally {
+export interface DrainTally {
   delivered: number;
   discarded: number;
   failed: number;
   /** The first MAX_FAILURES_KEPT failures. */
-  readonly failures: ReplayFailure[];
+  readonly failures: DrainFailure[];
   readonly unparked: string[];
   readonly stillParked: string[];
   /** Stopped at the deadline with work left: call again. */
@@ -35,7 +33,7 @@ export interface ReplayTally {
 
 const MAX_FAILURES_KEPT = 50;
 
-export const newTally = (): ReplayTally => ({
+export const newDrainTally = (): DrainTally => ({
   delivered: 0,
   discarded: 0,
   failed: 0,
@@ -46,17 +44,17 @@ export const newTally = (): ReplayTally => ({
 });
 
 /** One request's replay (with `deliver`) or discard (without). */
-export interface ReplayRun {
+export interface DrainRun {
   readonly store: DeadLetterStore;
   readonly subscriptionId: string;
-  readonly deliver: ReplayDelivery | undefined;
+  readonly deliver: LetterBatchDelivery | undefined;
   /** Epoch ms (of `now`): nothing starts that could not finish before it. */
   readonly deadline: number;
   readonly now: () => number;
-  readonly tally: ReplayTally;
+  readonly tally: DrainTally;
 }
 
-const timeUp = (run: ReplayRun): boolean => run.deadline - run.now() < MIN_REPLAY_START_MS;
+const timeUp = (run: DrainRun): boolean => run.deadline - run.now() < MIN_REPLAY_START_MS;
 
 function chunks<T>(items: readonly T[], size: number): T[][] {
   const out: T[][] = [];
@@ -70,7 +68,7 @@ function chunks<T>(items: readonly T[], size: number): T[][] {
  * failed.
  */
 async function settle(
-  run: ReplayRun,
+  run: DrainRun,
   letters: readonly DeadLetter[],
   ordered: boolean,
   keyId?: string,
@@ -111,11 +109,13 @@ async function settle(
 
 /**
  * Replays (or discards) a parked key's letters in offset order, in rounds: each takes what is
- * parked behind the key now, then unparks it if nothing was parked meanwhile. Stops at the first
+ * parked behind the key now, then unparks it conditionally on its version, so that if the
+ * consumer parked more letters meanwhile another round takes them: per-key order holds, a key
+ * that keeps parking still drains, and the key then flows normally again. Stops at the first
  * failure (the key stays parked), or at the deadline.
  */
 export async function drainKey(
-  run: ReplayRun,
+  run: DrainRun,
   keyId: string,
 ): Promise<"unparked" | "failed" | "deferred"> {
   const end = await drainRounds(run, keyId);
@@ -124,7 +124,7 @@ export async function drainKey(
 }
 
 async function drainRounds(
-  run: ReplayRun,
+  run: DrainRun,
   keyId: string,
 ): Promise<"unparked" | "failed" | "deferred"> {
   const { store, subscriptionId } = run;
@@ -168,7 +168,7 @@ async function drainRounds(
  * Replays one letter that parks no key (a terminal one, or one exhausted under key policy
  * `skip`). Letters behind a parked key are refused: replay their key instead.
  */
-export async function replayLetter(run: ReplayRun, letter: DeadLetter): Promise<void> {
+export async function replayLetter(run: DrainRun, letter: DeadLetter): Promise<void> {
   if (letter.parksKey !== undefined) {
     run.tally.failed++;
     run.tally.failures.push({
@@ -186,7 +186,7 @@ export async function replayLetter(run: ReplayRun, letter: DeadLetter): Promise<
  * the deadline stopped it, undefined when it got to the end.
  */
 export async function drainAll(
-  run: ReplayRun,
+  run: DrainRun,
   from: AllCursor = { phase: "keys" },
 ): Promise<AllCursor | undefined> {
   const { store, subscriptionId } = run;
