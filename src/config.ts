@@ -2,7 +2,7 @@
 
 import * as z from "zod/mini";
 import { parseEndpointAllowList } from "./core/endpoint-policy.ts";
-import "./core/zod-messages.ts";
+import { describeIssues } from "./core/zod-messages.ts";
 
 /** `sam local` and some shells pass unset variables as empty strings: treat those as unset. */
 const optional = <T extends z.ZodMiniType>(schema: T) =>
@@ -104,8 +104,7 @@ export type AdminConfig = z.infer<typeof adminSchema>;
 function parse<T>(schema: z.ZodMiniType<T>, env: NodeJS.ProcessEnv, what: string): T {
   const result = schema.safeParse(env);
   if (!result.success) {
-    const problems = result.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`);
-    throw new Error(`Invalid ${what} configuration: ${problems.join("; ")}`);
+    throw new Error(`Invalid ${what} configuration: ${describeIssues(result.error, "")}`);
   }
   return result.data;
 }

@@ -2,6 +2,7 @@
 // (letters of one key in offset order, stopping at the first failure; nothing starts that cannot
 // finish before the deadline), and the position a replay of everything continues from.
 import type { DeadLetterRef } from "./dead-letters.ts";
+import { decodeJsonToken, encodeJsonToken } from "./encoding.ts";
 import { ValidationError } from "./errors.ts";
 
 /** Letters named in one replay batch (one Invoke of the consumer function on AWS). */
@@ -84,7 +85,7 @@ export function encodeAllCursor(cursor: AllCursor): string {
               ]
             : [],
         };
-  return Buffer.from(JSON.stringify(wire), "utf8").toString("base64url");
+  return encodeJsonToken(wire);
 }
 
 /** Reads a cursor a caller sent back (untrusted). Throws ValidationError for anything else. */
@@ -94,7 +95,7 @@ export function decodeAllCursor(text: string): AllCursor {
   if (!/^[A-Za-z0-9_-]{1,2048}$/.test(text)) throw invalid();
   let wire: unknown;
   try {
-    wire = JSON.parse(Buffer.from(text, "base64url").toString("utf8"));
+    wire = decodeJsonToken(text);
   } catch {
     throw invalid();
   }
