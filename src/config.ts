@@ -5,7 +5,7 @@ import { parseEndpointAllowList } from "./core/endpoint-policy.ts";
 import { DEFAULT_MAX_KEY_URL_BYTES, DEFAULT_MAX_REQUEST_BYTES } from "./core/plan.ts";
 import { MAX_REPLAY_REQUEST_TIMEOUT_MS } from "./core/replay-command.ts";
 import { DEFAULT_BACKOFF } from "./core/retry.ts";
-import "./core/zod-messages.ts";
+import { describeIssues } from "./core/zod-messages.ts";
 
 /** Defaults of the settings both functions read. */
 export const COMMON_DEFAULTS = Object.freeze({
@@ -142,8 +142,7 @@ export type AdminConfig = z.infer<typeof adminSchema>;
 function parse<T>(schema: z.ZodMiniType<T>, env: NodeJS.ProcessEnv, what: string): T {
   const result = schema.safeParse(env);
   if (!result.success) {
-    const problems = result.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`);
-    throw new Error(`Invalid ${what} configuration: ${problems.join("; ")}`);
+    throw new Error(`Invalid ${what} configuration: ${describeIssues(result.error, "")}`);
   }
   return result.data;
 }

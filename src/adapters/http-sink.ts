@@ -10,6 +10,7 @@ import errors from "undici/lib/core/errors.js";
 // all of undici (fetch, WebSocket, caches...) into the consumer (see undici-modules.d.ts).
 import Agent from "undici/lib/dispatcher/agent.js";
 import type { EndpointAllowList } from "../core/endpoint-policy.ts";
+import { errorMessage, errorName } from "../core/errors.ts";
 import type { SinkRequest } from "../core/invocation.ts";
 import {
   type AttemptOptions,
@@ -100,12 +101,11 @@ function errorCode(err: unknown): string | undefined {
 
 /** Maps a thrown error of one attempt to a DeliveryResult. */
 export function classifyError(err: unknown, timeoutMs?: number): DeliveryResult {
-  const name = err instanceof Error ? err.name : "";
-  if (name === "TimeoutError") {
+  if (errorName(err) === "TimeoutError") {
     return { kind: "retryable", reason: `timeout after ${timeoutMs ?? "?"} ms` };
   }
   const code = errorCode(err);
-  const message = err instanceof Error ? err.message : String(err);
+  const message = errorMessage(err);
   const reason = code ? `${code}: ${message}` : message || "unknown error";
   if (code !== undefined && TERMINAL_CODES.has(code)) return { kind: "terminal", reason };
   // Unknown errors are retried too: at-least-once beats dropping a record on a surprise.

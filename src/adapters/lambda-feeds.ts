@@ -12,6 +12,8 @@ import {
 import {
   ConflictError,
   DependencyError,
+  errorMessage,
+  errorName,
   type IngressError,
   NotFoundError,
   ValidationError,
@@ -21,11 +23,6 @@ import type { FeedRef, KafkaCluster, Subscription } from "../core/model.ts";
 import { consoleAt } from "../core/outcome.ts";
 import type { FeedControl } from "../core/ports.ts";
 import { listedDelays, retrying, sleep } from "../core/retry.ts";
-
-const errorName = (error: unknown): string =>
-  String((error as { name?: unknown } | null)?.name ?? "Error");
-const errorMessage = (error: unknown): string =>
-  String((error as { message?: unknown } | null)?.message ?? error);
 
 /**
  * A Lambda control-plane error in the vocabulary: NotFoundError when the mapping or alias is

@@ -1,7 +1,13 @@
 // Replaying dead letters through the consumer function on AWS: the admin function invokes it
 // synchronously with a replay command (core/replay-command.ts) per batch of letters.
 import { InvokeCommand, type InvokeCommandOutput, type LambdaClient } from "@aws-sdk/client-lambda";
-import { ConflictError, DependencyError, NotFoundError } from "../core/errors.ts";
+import {
+  ConflictError,
+  DependencyError,
+  errorMessage,
+  errorText,
+  NotFoundError,
+} from "../core/errors.ts";
 import type { Subscription } from "../core/model.ts";
 import {
   type LetterBatchDelivery,
@@ -24,9 +30,6 @@ export const INVOKE_GRACE_MS = 5_000;
 /** Longest wait for the check that starts a replay. */
 const CHECK_TIMEOUT_MS = 10_000;
 const TIMED_OUT = Symbol("timed out");
-
-const errorText = (error: unknown): string =>
-  error instanceof Error ? `${error.name}: ${error.message}` : String(error);
 
 /** The error message a failed function returns (`{"errorType", "errorMessage", ...}`). */
 export function functionErrorMessage(payload: string): string {
@@ -105,7 +108,7 @@ export class ConsumerFunctionReplay {
           left + INVOKE_GRACE_MS,
         );
       } catch (error) {
-        return failedAll(error instanceof Error ? error.message : String(error));
+        return failedAll(errorMessage(error));
       }
       if (reply === TIMED_OUT) return all({ outcome: "deferred" });
       if ("refused" in reply) return failedAll(reply.message);

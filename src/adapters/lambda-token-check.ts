@@ -2,7 +2,7 @@
 // consumer function (synchronously, core/token-check-command.ts), which may, whether a service's
 // token may go to its endpoint. The reply carries the rule, never anything of the value.
 import { InvokeCommand, type InvokeCommandOutput, type LambdaClient } from "@aws-sdk/client-lambda";
-import { DependencyError, SecretUnavailableError } from "../core/errors.ts";
+import { DependencyError, errorText, SecretUnavailableError } from "../core/errors.ts";
 import type { SinkTokenCheck } from "../core/secrets.ts";
 import {
   decodeTokenCheckReply,
@@ -10,9 +10,6 @@ import {
   type TokenCheckReply,
 } from "../core/token-check-command.ts";
 import { functionErrorMessage } from "./lambda-replay.ts";
-
-const errorText = (error: unknown): string =>
-  error instanceof Error ? `${error.name}: ${error.message}` : String(error);
 
 /** `functionName`: name or ARN of the consumer function (CONSUMER_FUNCTION_NAME). */
 export function consumerFunctionTokenCheck(

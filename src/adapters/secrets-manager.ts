@@ -8,7 +8,7 @@ import {
   GetSecretValueCommand,
   SecretsManagerClient,
 } from "@aws-sdk/client-secrets-manager";
-import { DependencyError, SecretUnavailableError } from "../core/errors.ts";
+import { DependencyError, errorText, SecretUnavailableError } from "../core/errors.ts";
 import { brokersFromTags, type KafkaSecretBindingReader } from "../core/kafka-secret-binding.ts";
 import {
   cachedSecretResolver,
@@ -40,9 +40,6 @@ function regionalClients(client: SecretsManagerClient | undefined) {
   };
 }
 
-const awsErrorText = (error: unknown): string =>
-  error instanceof Error ? `${error.name}: ${error.message}` : String(error);
-
 export function secretsManagerResolver(options: SecretsManagerResolverOptions): SecretResolver {
   const clientFor = regionalClients(options.client);
   async function fetch(secretRef: string): Promise<SinkCredential> {
@@ -54,7 +51,7 @@ export function secretsManagerResolver(options: SecretsManagerResolverOptions): 
     } catch (error) {
       throw new SecretUnavailableError(
         secretRef,
-        `cannot read secret ${secretRef} (${awsErrorText(error)})`,
+        `cannot read secret ${secretRef} (${errorText(error)})`,
       );
     }
     if (secret === undefined) {
@@ -98,10 +95,10 @@ export function secretsManagerKafkaBindings(
       if (error instanceof Error && REFERENCE_ERRORS.has(error.name)) {
         throw new SecretUnavailableError(
           secretRef,
-          `cannot read the binding (tags) of secret ${secretRef} (${awsErrorText(error)})`,
+          `cannot read the binding (tags) of secret ${secretRef} (${errorText(error)})`,
         );
       }
-      throw new DependencyError(`cannot describe secret ${secretRef}: ${awsErrorText(error)}`, {
+      throw new DependencyError(`cannot describe secret ${secretRef}: ${errorText(error)}`, {
         cause: error,
       });
     }

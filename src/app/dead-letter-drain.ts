@@ -2,6 +2,7 @@
 // in batches, within one deadline; memory holds one page of letters at a time.
 import { type DeadLetter, type DeadLetterRef, letterRef } from "../core/dead-letters.ts";
 import { ConflictError } from "../core/errors.ts";
+import { chunks } from "../core/lists.ts";
 import type { DeadLetterStore } from "../core/reliability-ports.ts";
 import {
   type AllCursor,
@@ -55,12 +56,6 @@ export interface DrainRun {
 }
 
 const timeUp = (run: DrainRun): boolean => run.deadline - run.now() < MIN_REPLAY_START_MS;
-
-function chunks<T>(items: readonly T[], size: number): T[][] {
-  const out: T[][] = [];
-  for (let at = 0; at < items.length; at += size) out.push(items.slice(at, at + size));
-  return out;
-}
 
 /**
  * Delivers (or discards) a batch and removes what got through. Returns the index of the first

@@ -5,7 +5,7 @@ import { ValidationError } from "./errors.ts";
 import type { HandlerSpec, ServiceDefinition } from "./model.ts";
 import { SECRET_ARN_PATTERN } from "./secrets.ts";
 import { CLUSTER_NAME_PATTERN, HANDLER_NAME_PATTERN, SERVICE_NAME_PATTERN } from "./uris.ts";
-import "./zod-messages.ts";
+import { issuePath } from "./zod-messages.ts";
 
 const scalar = z.union([z.string(), z.number(), z.boolean()], {
   error: "must be a string, a number or a boolean",
@@ -251,22 +251,11 @@ export const replayBodySchema = z.strictObject(targetShape).check(z.superRefine(
 export const discardBodySchema = z.strictObject(targetShape).check(z.superRefine(exactlyOneTarget));
 export type DeadLetterTargetBody = z.infer<typeof replayBodySchema>;
 
-function formatPath(path: readonly PropertyKey[]): string {
-  let out = "";
-  for (const segment of path) {
-    if (typeof segment === "number") out += `[${segment}]`;
-    else if (typeof segment === "string" && /^[A-Za-z_][A-Za-z0-9_]*$/.test(segment)) {
-      out += out ? `.${segment}` : segment;
-    } else out += `[${JSON.stringify(String(segment))}]`;
-  }
-  return out;
-}
-
 const CREDENTIAL_LIKE =
   /token|secret|passw|authori[sz]ation|credential|api[_-]?key|bearer|headers/i;
 
 function describeIssue(issue: z.core.$ZodIssue): string {
-  const where = formatPath(issue.path);
+  const where = issuePath(issue.path);
   if (issue.code === "unrecognized_keys") {
     const keys = issue.keys.map((key) => JSON.stringify(key)).join(", ");
     const noun = issue.keys.length > 1 ? "unknown fields" : "unknown field";

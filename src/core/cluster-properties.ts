@@ -3,6 +3,8 @@
 // (a Secrets Manager ARN); clear credentials are accepted only from the local config file.
 import { ValidationError } from "./errors.ts";
 import type { ClusterOrigin, KafkaCluster } from "./model.ts";
+import { SECRET_ARN_PATTERN } from "./secrets.ts";
+import { scalarText, splitList } from "./text.ts";
 import { CLUSTER_NAME_PATTERN, quote } from "./uris.ts";
 
 export const PROP_BOOTSTRAP_SERVERS = "bootstrap.servers";
@@ -44,7 +46,6 @@ const HOST_PORT = new RegExp(
 /** `arn:aws:kafka:<region>:<account>:cluster/<name>/<uuid>` (also other partitions). */
 const MSK_CLUSTER_ARN =
   /^arn:aws[a-z-]*:kafka:[a-z0-9-]+:\d{12}:cluster\/[A-Za-z0-9-]{1,64}\/[A-Za-z0-9-]+$/;
-const SECRET_ARN = /^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[A-Za-z0-9/_+=.@-]+$/;
 const SUBNET_ID = /^subnet-[0-9a-z]{1,64}$/;
 const SECURITY_GROUP_ID = /^sg-[0-9a-zA-Z]{1,64}$/;
 const MAX_SUBNETS = 16;
@@ -80,18 +81,12 @@ export function redactCluster(cluster: KafkaCluster): KafkaCluster {
   };
 }
 
-const csv = (value: string): string[] =>
-  value
-    .split(",")
-    .map((part) => part.trim())
-    .filter((part) => part.length > 0);
-
 /** `bootstrap.servers` as a list of `host:port`. */
 export const bootstrapServerList = (properties: Readonly<Record<string, string>>): string[] =>
-  csv(properties[PROP_BOOTSTRAP_SERVERS] ?? "");
+  splitList(properties[PROP_BOOTSTRAP_SERVERS] ?? "");
 
 function normaliseBootstrapServers(value: string): string {
-  const servers = csv(value);
+  const servers = splitList(value);
   if (servers.length === 0) {
     throw new ValidationError(`property "bootstrap.servers" must list at least one host:port`);
   }
@@ -109,7 +104,7 @@ function normaliseBootstrapServers(value: string): string {
 }
 
 function normaliseIdList(key: string, value: string, pattern: RegExp, max: number): string {
-  const ids = csv(value);
+  const ids = splitList(value);
   if (ids.length === 0 || ids.length > max) {
     throw new ValidationError(`property ${quote(key)} must list 1 to ${max} comma-separated ids`);
   }
@@ -130,13 +125,6 @@ function oneOf<T extends string>(key: string, value: string, allowed: readonly T
     );
   }
   return found;
-}
-
-function toText(key: string, value: unknown): string {
-  if (typeof value === "string") return value;
-  if (typeof value === "boolean") return value ? "true" : "false";
-  if (typeof value === "number" && Number.isFinite(value)) return String(value);
-  throw new ValidationError(`property ${quote(key)} must be a string, a number or a boolean`);
 }
 
 /**
@@ -169,7 +157,7 @@ export function validateClusterProperties(
 
   const p: Record<string, string> = {};
   for (const key of keys) {
-    const text = toText(key, raw[key]);
+    const text = scalarText(raw[key], `property ${quote(key)}`);
     if (isSecretProperty(key)) {
       if (text.length === 0) throw new ValidationError(`property ${quote(key)} must not be empty`);
       p[key] = text;
@@ -195,7 +183,7 @@ export function validateClusterProperties(
         p[key] = oneOf(key, value, SASL_MECHANISMS);
         break;
       case PROP_SECRET_ARN:
-        if (!SECRET_ARN.test(value)) {
+        if (!SECRET_ARN_PATTERN.test(value)) {
           throw new ValidationError(
             `property "aws.secrets.manager.arn" must be a Secrets Manager secret ARN like arn:aws:secretsmanager:<region>:<account>:secret:<name>`,
           );

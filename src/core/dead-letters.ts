@@ -15,6 +15,7 @@
 // Terminal records never park their key: they cannot succeed on replay either, and the lane
 // already goes on past them in the invocation that found them.
 import { createHash } from "node:crypto";
+import { base64ToBytes, bytesToBase64 } from "./encoding.ts";
 import { ValidationError } from "./errors.ts";
 import type { DecodedRecord } from "./event.ts";
 import { truncateText } from "./progress.ts";
@@ -124,12 +125,9 @@ export const MAX_LISTED_KEY_B64 = 16 * 1024;
 /** Longest key token kept verbatim in a parked-key id (DynamoDB sort keys are ≤ 1,024 bytes). */
 const MAX_KEY_TOKEN = 512;
 
-const toBase64 = (bytes: Uint8Array): string =>
-  Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("base64");
-
 /** The key part of a parked-key id: the base64 key, or its SHA-256 when very long. */
 export function keyToken(key: Uint8Array): string {
-  const b64 = toBase64(key);
+  const b64 = bytesToBase64(key);
   if (b64.length <= MAX_KEY_TOKEN) return b64;
   return `sha256:${createHash("sha256").update(key).digest("hex")}`;
 }
@@ -175,9 +173,9 @@ export function buildDeadLetter(facts: LetterFacts): DeadLetter {
     offset: record.offset,
     timestamp: record.timestamp,
     timestampType: record.timestampType,
-    key: record.key === null ? null : toBase64(record.key),
-    value: record.value === null ? null : toBase64(record.value),
-    headers: record.headers.map(([name, bytes]) => [name, toBase64(bytes)] as const),
+    key: record.key === null ? null : bytesToBase64(record.key),
+    value: record.value === null ? null : bytesToBase64(record.value),
+    headers: record.headers.map(([name, bytes]) => [name, bytesToBase64(bytes)] as const),
     fingerprint: fingerprintHex(recordFingerprint(record)),
     kind: facts.kind,
     reason: truncateText(facts.reason, MAX_REASON_LENGTH),
@@ -266,9 +264,9 @@ export function letterToRecord(letter: DeadLetter): DecodedRecord | undefined {
     offset: letter.offset,
     timestamp: letter.timestamp,
     timestampType: letter.timestampType,
-    key: letter.key === null ? null : Buffer.from(letter.key, "base64"),
-    value: letter.value === null ? null : Buffer.from(letter.value, "base64"),
-    headers: letter.headers.map(([name, v]) => [name, Buffer.from(v, "base64")] as const),
+    key: letter.key === null ? null : base64ToBytes(letter.key),
+    value: letter.value === null ? null : base64ToBytes(letter.value),
+    headers: letter.headers.map(([name, v]) => [name, base64ToBytes(v)] as const),
   };
 }
 

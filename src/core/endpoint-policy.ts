@@ -13,6 +13,7 @@
 // and every address it actually connects to (refusedHost, refusedAddress), which is what catches
 // names that resolve to a refused address (`169.254.169.254.nip.io`, DNS rebinding).
 import { ValidationError } from "./errors.ts";
+import { splitList } from "./text.ts";
 
 export interface HostPattern {
   /** Lower-case host without a trailing dot; IPv6 in brackets as URL.hostname gives it. */
@@ -41,9 +42,7 @@ const normaliseHost = (host: string): string => host.toLowerCase().replace(/\.+$
  */
 export function parseEndpointAllowList(text: string): EndpointAllowList {
   const patterns: HostPattern[] = [];
-  for (const raw of text.split(",")) {
-    const entry = raw.trim();
-    if (entry === "") continue;
+  for (const entry of splitList(text)) {
     const bad = () =>
       new ValidationError(
         `bad host pattern ${JSON.stringify(entry)}: use host, host:port, *.domain or [ipv6]:port`,

@@ -14,9 +14,26 @@ export function isRetryable(error: unknown): boolean {
   return error instanceof IngressError && error.retryable;
 }
 
+// Read by property rather than `instanceof Error`, so that errors from another realm (an SDK's
+// own copy of Error, a worker) are described the same way.
+
 /** The message of anything thrown, for logs and failure reasons. */
 export function errorMessage(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
+  const message = (error as { message?: unknown } | null | undefined)?.message;
+  return typeof message === "string" ? message : String(error);
+}
+
+/** The name of anything thrown (`ResourceNotFoundException`, …); "Error" when it has none. */
+export function errorName(error: unknown): string {
+  const name = (error as { name?: unknown } | null | undefined)?.name;
+  return typeof name === "string" ? name : "Error";
+}
+
+/** `<name>: <message>` of a thrown error, as failure reasons naming an AWS error show it. */
+export function errorText(error: unknown): string {
+  return typeof error === "object" && error !== null
+    ? `${errorName(error)}: ${errorMessage(error)}`
+    : String(error);
 }
 
 // ---- terminal: the same input fails the same way until someone changes it ----

@@ -3,8 +3,10 @@
 // path); the content of a single record (its base64) is not allowed to sink the batch: a record
 // that cannot be decoded carries `decodeError` and becomes a terminal outcome for itself only.
 import * as z from "zod/mini";
-import "./zod-messages.ts";
+import { decodeBase64Strict } from "./encoding.ts";
 import { MalformedEventError } from "./errors.ts";
+import { splitList } from "./text.ts";
+import { issuePath } from "./zod-messages.ts";
 
 export type EventSourceKind = "msk" | "self-managed";
 
@@ -79,34 +81,6 @@ const eventSchema = z.discriminatedUnion("eventSource", [
 
 type RawRecord = z.infer<typeof recordSchema>;
 
-// With the length a multiple of 4, "alphabet, then at most two '='" is exactly canonical base64
-// structure. A flat character-class loop: the grouped form `(?:[...]{4})*` keeps one backtracking
-// frame per quad and overflows the stack on values of a few MB (RangeError, failing the batch).
-const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
-
-/** Strict base64 (standard alphabet, canonical padding); `undefined` when not valid. */
-export function decodeBase64Strict(text: string): Uint8Array | undefined {
-  if (text.length % 4 !== 0 || !BASE64.test(text)) return undefined;
-  return Buffer.from(text, "base64");
-}
-
-function formatPath(path: ReadonlyArray<PropertyKey>): string {
-  let out = "event";
-  for (const part of path) {
-    if (typeof part === "number") out += `[${part}]`;
-    else if (typeof part === "string" && /^[A-Za-z_$][\w$]*$/.test(part)) out += `.${part}`;
-    else out += `[${JSON.stringify(String(part))}]`;
-  }
-  return out;
-}
-
-export function splitBootstrapServers(value: string): string[] {
-  return value
-    .split(",")
-    .map((s) => s.trim())
-    .filter((s) => s.length > 0);
-}
-
 function decodeRecord(raw: RawRecord): DecodedRecord {
   const problems: string[] = [];
   let key: Uint8Array | null = null;
@@ -146,7 +120,7 @@ export function decodeKafkaEvent(event: unknown): DecodedEvent {
   if (!parsed.success) {
     const issues = parsed.error.issues
       .slice(0, 5)
-      .map((i) => `${formatPath(i.path)}: ${i.message}`);
+      .map((i) => `${issuePath(i.path, "event")}: ${i.message}`);
     const more = parsed.error.issues.length > 5 ? ` (+${parsed.error.issues.length - 5} more)` : "";
     throw new MalformedEventError(`Malformed Kafka event: ${issues.join("; ")}${more}`);
   }
@@ -156,9 +130,9 @@ export function decodeKafkaEvent(event: unknown): DecodedEvent {
       ? {
           kind: "msk",
           clusterArn: data.eventSourceArn,
-          bootstrapServers: splitBootstrapServers(data.bootstrapServers),
+          bootstrapServers: splitList(data.bootstrapServers),
         }
-      : { kind: "self-managed", bootstrapServers: splitBootstrapServers(data.bootstrapServers) };
+      : { kind: "self-managed", bootstrapServers: splitList(data.bootstrapServers) };
 
   const partitions: DecodedPartition[] = [];
   for (const [id, rawRecords] of Object.entries(data.records)) {
@@ -168,7 +142,7 @@ export function decodeKafkaEvent(event: unknown): DecodedEvent {
       const r = records[i] as DecodedRecord;
       if (`${r.topic}-${r.partition}` !== id) {
         throw new MalformedEventError(
-          `Malformed Kafka event: ${formatPath(["records", id, i])} is ${r.topic}-${r.partition}, not in partition "${id}"`,
+          `Malformed Kafka event: ${issuePath(["records", id, i], "event")} is ${r.topic}-${r.partition}, not in partition "${id}"`,
         );
       }
     }

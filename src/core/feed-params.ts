@@ -18,13 +18,8 @@ import {
 import { ValidationError } from "./errors.ts";
 import type { KafkaCluster, Subscription } from "./model.ts";
 import { feedSettings } from "./subscription-options.ts";
+import { splitList } from "./text.ts";
 import { quote } from "./uris.ts";
-
-const csv = (value: string | undefined): string[] =>
-  (value ?? "")
-    .split(",")
-    .map((part) => part.trim())
-    .filter((part) => part.length > 0);
 
 function sourceAccess(cluster: KafkaCluster, msk: boolean): SourceAccessConfiguration[] {
   const p = cluster.properties;
@@ -66,10 +61,10 @@ function sourceAccess(cluster: KafkaCluster, msk: boolean): SourceAccessConfigur
       }
   }
   if (!msk) {
-    for (const subnet of csv(p[PROP_VPC_SUBNETS])) {
+    for (const subnet of splitList(p[PROP_VPC_SUBNETS] ?? "")) {
       result.push({ Type: "VPC_SUBNET", URI: `subnet:${subnet}` });
     }
-    for (const group of csv(p[PROP_VPC_SECURITY_GROUPS])) {
+    for (const group of splitList(p[PROP_VPC_SECURITY_GROUPS] ?? "")) {
       result.push({ Type: "VPC_SECURITY_GROUP", URI: `security_group:${group}` });
     }
   }

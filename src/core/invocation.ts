@@ -1,6 +1,7 @@
 // Builds the HTTP request that invokes the sink handler for one record (SPEC §4): the Restate
 // ingress path scheme, Restate's Kafka metadata headers, an idempotency key, and the record's own
 // Kafka headers forwarded under a reserved, collision-free prefix.
+import { bytesToBase64 } from "./encoding.ts";
 import type { DecodedRecord } from "./event.ts";
 import type { InvocationMode, PayloadFormat, ServiceDefinition, Subscription } from "./model.ts";
 import { fingerprintHex, recordFingerprint } from "./record-identity.ts";
@@ -96,10 +97,6 @@ function isPlainHeaderValue(bytes: Uint8Array): boolean {
   return true;
 }
 
-function toBase64(bytes: Uint8Array): string {
-  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("base64");
-}
-
 /**
  * Most bytes the forwarded Kafka headers may take in a request (names + values + 4 bytes of
  * `: ` and CRLF per line, as sent on HTTP/1.1). 8 KiB leaves room for our own headers under the
@@ -125,7 +122,7 @@ export function forwardedHeaders(
     const token = headerNameToken(name);
     const entry: [string, string] = isPlainHeaderValue(value)
       ? [FORWARDED_HEADER_PREFIX + token, Buffer.from(value).toString("latin1")]
-      : [FORWARDED_HEADER_B64_PREFIX + token, toBase64(value)];
+      : [FORWARDED_HEADER_B64_PREFIX + token, bytesToBase64(value)];
     // Names are tokens and values latin1 / base64: one byte per character.
     used += entry[0].length + entry[1].length + 4;
     if (used > maxBytes) return { entries, truncated: true };
@@ -213,7 +210,7 @@ export function createRequestBuilder(
       "kafka.timestamp": String(record.timestamp),
       "idempotency-key": idempotencyKey(target.subscriptionId, record),
     };
-    if (record.key !== null) headers["kafka.key"] = toBase64(record.key);
+    if (record.key !== null) headers["kafka.key"] = bytesToBase64(record.key);
     if (record.value !== null) headers["content-type"] = contentType;
     if (target.authorization !== undefined) headers.authorization = target.authorization;
     if (record.headers.length === 0)

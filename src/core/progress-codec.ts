@@ -15,6 +15,7 @@
 // If an encoded state still exceeds the byte budget, error texts are dropped, then the failure
 // history (attempt budgets restart; settled offsets, which prevent duplicates, are always kept).
 
+import { base64ToBytes, bytesToBase64 } from "./encoding.ts";
 import { ProgressDecodeError } from "./errors.ts";
 import {
   type FailureRecord,
@@ -157,14 +158,14 @@ export function encodeFingerprints(progress: PartitionProgress): string {
       bytes.writeUInt32BE(fingerprint >>> 0, at);
     }
   }
-  return bytes.toString("base64");
+  return bytesToBase64(bytes);
 }
 
 export function decodeFingerprints(
   ranges: readonly OffsetRange[],
   text: string,
 ): Map<number, number> {
-  const bytes = Buffer.from(text, "base64");
+  const bytes = base64ToBytes(text);
   const out = new Map<number, number>();
   let at = 0;
   for (const [from, to] of ranges) {

@@ -2,9 +2,9 @@
 // as they travel through Lambda Invoke.
 import * as z from "zod/mini";
 import type { DeadLetterRef } from "./dead-letters.ts";
-import { type LetterOutcome, REPLAY_BATCH_SIZE } from "./replay.ts";
-import "./zod-messages.ts";
 import { InvalidCommandError } from "./errors.ts";
+import { type LetterOutcome, REPLAY_BATCH_SIZE } from "./replay.ts";
+import { describeIssues } from "./zod-messages.ts";
 
 /** Longest attempt a replay command may ask for (the admin answers within API Gateway's 29 s). */
 export const MAX_REPLAY_REQUEST_TIMEOUT_MS = 60_000;
@@ -82,9 +82,6 @@ const wireReply = z.union([
   z.object({ refused: z.enum(["not_found", "conflict"]), message: z.string() }),
 ]);
 
-const issues = (error: z.core.$ZodError) =>
-  error.issues.map((i) => `${i.path.join(".") || "(payload)"}: ${i.message}`).join("; ");
-
 /** True for a replay command (whatever its validity), false for anything else (ESM events). */
 export function isReplayCommand(payload: unknown): boolean {
   return (
@@ -114,7 +111,9 @@ export function encodeReplayCommand(command: ReplayCommand): Record<string, unkn
 export function decodeReplayCommand(payload: unknown): ReplayCommand {
   const parsed = wireCommand.safeParse(payload);
   if (!parsed.success) {
-    throw new InvalidCommandError(`invalid replay command: ${issues(parsed.error)}`);
+    throw new InvalidCommandError(
+      `invalid replay command: ${describeIssues(parsed.error, "(payload)")}`,
+    );
   }
   const { subscriptionId, letters, ordered, budgetMs, requestTimeoutMs } = parsed.data;
   return {
@@ -135,7 +134,9 @@ export function decodeReplayCommand(payload: unknown): ReplayCommand {
 export function decodeReplayCommandReply(payload: unknown): ReplayCommandReply {
   const parsed = wireReply.safeParse(payload);
   if (!parsed.success) {
-    throw new InvalidCommandError(`invalid replay reply: ${issues(parsed.error)}`);
+    throw new InvalidCommandError(
+      `invalid replay reply: ${describeIssues(parsed.error, "(payload)")}`,
+    );
   }
   return parsed.data as ReplayCommandReply;
 }

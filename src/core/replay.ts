@@ -2,6 +2,7 @@
 // batch of them within one deadline (per-key order, stopping at the first failure), the ports a
 // batch is delivered through, and the cursor a replay of all letters goes on from.
 import type { DeadLetter, DeadLetterRef } from "./dead-letters.ts";
+import { decodeJsonToken, encodeJsonToken } from "./encoding.ts";
 import { ValidationError } from "./errors.ts";
 import type { Subscription } from "./model.ts";
 
@@ -105,7 +106,7 @@ export function encodeAllCursor(cursor: AllCursor): string {
               ]
             : [],
         };
-  return Buffer.from(JSON.stringify(wire), "utf8").toString("base64url");
+  return encodeJsonToken(wire);
 }
 
 /** Reads a cursor a caller sent back (untrusted). Throws ValidationError for anything else. */
@@ -115,7 +116,7 @@ export function decodeAllCursor(text: string): AllCursor {
   if (!/^[A-Za-z0-9_-]{1,2048}$/.test(text)) throw invalid();
   let wire: unknown;
   try {
-    wire = JSON.parse(Buffer.from(text, "base64url").toString("utf8"));
+    wire = decodeJsonToken(text);
   } catch {
     throw invalid();
   }

@@ -28,12 +28,15 @@ export interface SecretResolver {
 }
 
 /**
- * A Secrets Manager secret ARN: `arn:<partition>:secretsmanager:<region>:<account>:secret:<name>`,
- * the name as Secrets Manager allows it (letters, digits, `/_+=.@-`), with or without the
- * six-character suffix Secrets Manager appends.
+ * A Secrets Manager secret ARN, the one pattern for every place that takes one:
+ * `arn:<partition>:secretsmanager:<region>:<12-digit account>:secret:<name>-<6 random chars>`.
+ * Partitions `aws`, `aws-cn`, `aws-us-gov`, `aws-iso-b`, …; regions `us-east-1`,
+ * `us-gov-west-1`, `eusc-de-east-1`, …; the name (at most 512 characters) as Secrets Manager
+ * allows it: letters, digits and `/_+=.@-`. The suffix is optional, since a partial ARN names a
+ * secret too.
  */
 export const SECRET_ARN_PATTERN =
-  /^arn:aws(?:-[a-z]+)*:secretsmanager:[a-z]{2}(?:-[a-z]+)+-\d:\d{12}:secret:[A-Za-z0-9/_+=.@-]{1,512}$/;
+  /^arn:aws(?:-[a-z]+)*:secretsmanager:[a-z]+(?:-[a-z]+)+-\d+:\d{12}:secret:[A-Za-z0-9/_+=.@-]{1,512}(?:-[A-Za-z0-9]{6})?$/;
 
 /** A token that can go into an `authorization` header as is: visible ASCII, no spaces. */
 const TOKEN_PATTERN = /^[\x21-\x7e]+$/;

@@ -3,6 +3,7 @@
 // cannot honour, naming the key and the supported ones.
 import { DEAD_LETTER_OPTIONS, normaliseDeadLetterOption } from "./dead-letters.ts";
 import { ValidationError } from "./errors.ts";
+import { scalarText } from "./text.ts";
 import { quote } from "./uris.ts";
 
 export type RawOptionValue = string | number | boolean;
@@ -101,13 +102,6 @@ function normaliseValue(key: string, value: string): string {
   }
 }
 
-function toText(key: string, value: unknown): string {
-  if (typeof value === "string") return value;
-  if (typeof value === "boolean") return value ? "true" : "false";
-  if (typeof value === "number" && Number.isFinite(value)) return String(value);
-  throw new ValidationError(`option ${quote(key)} must be a string, a number or a boolean`);
-}
-
 /**
  * Validates subscription options and returns them as strings in their normal form
  * (`auto.offset.reset` aliases resolved, numbers and booleans in canonical text). Throws
@@ -126,7 +120,8 @@ export function normaliseSubscriptionOptions(
     );
   }
   const result: Record<string, string> = {};
-  for (const [key, value] of entries) result[key] = normaliseValue(key, toText(key, value));
+  for (const [key, value] of entries)
+    result[key] = normaliseValue(key, scalarText(value, `option ${quote(key)}`));
   feedSettings("validation", result); // cross-option rules (pollers)
   return result;
 }

@@ -3,9 +3,9 @@
 // the admin checks a service's `auth` against the secret's bound endpoints through it when the
 // service is registered or changed; the reply says bound or why not, never anything of the value.
 import * as z from "zod/mini";
-import { SECRET_ARN_PATTERN } from "./secrets.ts";
-import "./zod-messages.ts";
 import { InvalidCommandError } from "./errors.ts";
+import { SECRET_ARN_PATTERN } from "./secrets.ts";
+import { describeIssues } from "./zod-messages.ts";
 
 /** Marks the payload; an event source mapping's event never has this field. */
 export const TOKEN_CHECK_COMMAND = "kafka-ingress.check-sink-token";
@@ -34,9 +34,6 @@ const wireReply = z.union([
   z.object({ bound: z.literal(false), unreadable: z.string() }),
 ]);
 
-const issues = (error: z.core.$ZodError) =>
-  error.issues.map((i) => `${i.path.join(".") || "(payload)"}: ${i.message}`).join("; ");
-
 export function isTokenCheckCommand(payload: unknown): boolean {
   return (
     typeof payload === "object" &&
@@ -54,7 +51,9 @@ export const encodeTokenCheckCommand = (command: TokenCheckCommand): Record<stri
 export function decodeTokenCheckCommand(payload: unknown): TokenCheckCommand {
   const parsed = wireCommand.safeParse(payload);
   if (!parsed.success) {
-    throw new InvalidCommandError(`invalid token check: ${issues(parsed.error)}`);
+    throw new InvalidCommandError(
+      `invalid token check: ${describeIssues(parsed.error, "(payload)")}`,
+    );
   }
   return { secretRef: parsed.data.secretRef, endpoint: parsed.data.endpoint };
 }
@@ -62,7 +61,9 @@ export function decodeTokenCheckCommand(payload: unknown): TokenCheckCommand {
 export function decodeTokenCheckReply(payload: unknown): TokenCheckReply {
   const parsed = wireReply.safeParse(payload);
   if (!parsed.success) {
-    throw new InvalidCommandError(`invalid token check reply: ${issues(parsed.error)}`);
+    throw new InvalidCommandError(
+      `invalid token check reply: ${describeIssues(parsed.error, "(payload)")}`,
+    );
   }
   return parsed.data;
 }

@@ -3,6 +3,7 @@
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from "aws-lambda";
 import type { AdminApi, AdminApiDeps, AdminRequest } from "../app/admin-api.ts";
 import { type AdminConfig, adminConfig } from "../config.ts";
+import { base64ToUtf8 } from "../core/encoding.ts";
 import { adminApi, awsAdminApi } from "../wiring/admin.ts";
 
 export type AdminHandler = (
@@ -26,7 +27,7 @@ export function toAdminRequest(event: APIGatewayProxyEventV2): AdminRequest {
     event.body === undefined || event.body === null
       ? undefined
       : event.isBase64Encoded
-        ? Buffer.from(event.body, "base64").toString("utf8")
+        ? base64ToUtf8(event.body)
         : event.body;
   return {
     method: event.requestContext?.http?.method ?? "GET",

@@ -5,6 +5,7 @@ import { readFile } from "node:fs/promises";
 import { parseArgs } from "node:util";
 import { DynamoAdminStore } from "../adapters/dynamo/admin-store.ts";
 import { consumerConfig } from "../config.ts";
+import { errorText } from "../core/errors.ts";
 import { createConsumerHandler, reliabilityStores } from "../wiring/consumer.ts";
 import { localInvocationContext } from "./lambda-context.ts";
 import { localSecretResolver } from "./local-secrets.ts";
@@ -66,7 +67,7 @@ async function main(): Promise<number> {
 main().then(
   (code) => process.exit(code),
   (error: unknown) => {
-    console.error(error instanceof Error ? `${error.name}: ${error.message}` : String(error));
+    console.error(errorText(error));
     process.exit(1);
   },
 );

@@ -1,5 +1,7 @@
 // `npm start`: the local stack on 127.0.0.1:9070 with state under ./.data
 import { parseArgs } from "node:util";
+import { errorMessage } from "../core/errors.ts";
+import { splitList } from "../core/text.ts";
 import { startLocalStack } from "./stack.ts";
 
 const usage = `Usage: npm start -- [--config-file restate.toml] [--data-dir .data] [--port 9070] [--host 127.0.0.1] [--allow-host name] [--in-memory] [--no-kafka]
@@ -42,12 +44,7 @@ async function main(): Promise<void> {
     configFile: values["config-file"],
     host: values.host,
     port,
-    allowedHosts: values["allow-host"].flatMap((names) =>
-      names
-        .split(",")
-        .map((name) => name.trim())
-        .filter((name) => name !== ""),
-    ),
+    allowedHosts: values["allow-host"].flatMap(splitList),
     consumeKafka: !values["no-kafka"],
   });
   console.log(
@@ -76,6 +73,6 @@ async function main(): Promise<void> {
 }
 
 main().catch((error: unknown) => {
-  console.error(error instanceof Error ? error.message : error);
+  console.error(errorMessage(error));
   process.exit(1);
 });

@@ -21,6 +21,8 @@ export interface RecordingSink {
   readonly requests: RecordedRequest[];
   /** Most requests in flight at the same moment. */
   readonly maxInFlight: () => number;
+  /** Most requests to one path (one Restate key) in flight at the same moment. */
+  readonly maxInFlightPerPath: () => number;
   close(): Promise<void>;
 }
 
@@ -30,9 +32,15 @@ export async function startRecordingSink(
   const requests: RecordedRequest[] = [];
   let inFlight = 0;
   let maxInFlight = 0;
+  const inFlightByPath = new Map<string, number>();
+  let maxInFlightPerPath = 0;
   const server = createServer((request, response) => {
     inFlight += 1;
     maxInFlight = Math.max(maxInFlight, inFlight);
+    const path = request.url ?? "";
+    const onPath = (inFlightByPath.get(path) ?? 0) + 1;
+    inFlightByPath.set(path, onPath);
+    maxInFlightPerPath = Math.max(maxInFlightPerPath, onPath);
     const chunks: Buffer[] = [];
     request.on("data", (chunk: Buffer) => chunks.push(chunk));
     request.on("end", () => {
@@ -51,6 +59,7 @@ export async function startRecordingSink(
       const answer = reply(recorded);
       setTimeout(() => {
         inFlight -= 1;
+        inFlightByPath.set(path, (inFlightByPath.get(path) ?? 1) - 1);
         response.writeHead(answer.status, { "content-type": "application/json" });
         response.end(answer.body ?? "{}");
       }, answer.delayMs ?? 0);
@@ -62,6 +71,7 @@ export async function startRecordingSink(
     url: `http://127.0.0.1:${port}`,
     requests,
     maxInFlight: () => maxInFlight,
+    maxInFlightPerPath: () => maxInFlightPerPath,
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());

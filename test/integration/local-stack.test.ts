@@ -159,9 +159,7 @@ describe("local stack", () => {
   it("delivers every record once, in key order, many keys at a time", async () => {
     sink.requests.length = 0;
     const records = counterRecords("counters").filter((r) => r.key !== failingKey);
-    const startedAt = Date.now();
     const result = await invoke(selfManagedEvent(bootstrapServers, records), counterSubscription);
-    const wallMs = Date.now() - startedAt;
     expect(result.stderr).not.toMatch(/Error/);
     expect(result.code).toBe(0);
     expect(result.response).toBeNull();
@@ -201,9 +199,10 @@ describe("local stack", () => {
     for (const offsets of offsetsByKey.values()) {
       expect(offsets).toEqual([...offsets].sort((a, b) => a - b));
     }
-    // 19 keys × 10 records at 20 ms each: sequential delivery would take ≥ 3.8 s.
+    // Many keys at a time, as the sink counts it rather than the clock (how fast is the
+    // benchmark's question): requests of several keys in flight together, never two of one key.
     expect(sink.maxInFlight()).toBeGreaterThanOrEqual(10);
-    expect(wallMs).toBeLessThan(records.length * sinkLatencyMs);
+    expect(sink.maxInFlightPerPath()).toBe(1);
   });
 
   it("keeps other keys flowing when one key fails and reports the lowest undelivered offset per partition", async () => {

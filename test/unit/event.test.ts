@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { MalformedEventError } from "../../src/core/errors.ts";
-import { decodeBase64Strict, decodeKafkaEvent, parsePartitionId } from "../../src/core/event.ts";
+import { decodeKafkaEvent, parsePartitionId } from "../../src/core/event.ts";
 import { CLUSTER_ARN, loadEvent } from "../helpers/kafka-events.ts";
 
 const text = (bytes: Uint8Array | null) =>
@@ -154,31 +154,6 @@ describe("decodeKafkaEvent", () => {
     const partition = decodeKafkaEvent(raw).partitions[2];
     expect(partition).toMatchObject({ id: "orders-eu-7", topic: "orders-eu", partition: 7 });
   });
-});
-
-describe("decodeBase64Strict", () => {
-  it.each([
-    ["", []],
-    ["AA==", [0]],
-    ["AAE=", [0, 1]],
-    ["AAEC", [0, 1, 2]],
-    ["/+8=", [0xff, 0xef]],
-  ])("accepts %j", (input, bytes) => {
-    expect([...(decodeBase64Strict(input) ?? [1, 2, 3, 4])]).toEqual(bytes);
-  });
-
-  it("checks values of many MB without exhausting the stack", () => {
-    const bytes = Buffer.alloc(8 * 1024 * 1024, 0x7b);
-    expect(decodeBase64Strict(bytes.toString("base64"))?.byteLength).toBe(bytes.byteLength);
-    expect(decodeBase64Strict(`${bytes.toString("base64")}A===`)).toBeUndefined();
-  });
-
-  it.each(["A", "AA", "AA=", "AA==AA==", "AA AA", "AA-_", "AAE=\n", "====", "A==="])(
-    "rejects %j",
-    (input) => {
-      expect(decodeBase64Strict(input)).toBeUndefined();
-    },
-  );
 });
 
 describe("parsePartitionId", () => {

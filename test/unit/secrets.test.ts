@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { validateClusterProperties } from "../../src/core/cluster-properties.ts";
 import { SecretUnavailableError } from "../../src/core/errors.ts";
 import {
   authorizationFor,
@@ -40,6 +41,35 @@ describe("SECRET_ARN_PATTERN", () => {
       "arn:aws:secretsmanager:eu-west-1:123456789012:secret:has space",
     ]) {
       expect(other).not.toMatch(SECRET_ARN_PATTERN);
+    }
+  });
+
+  const SCRAM_CLUSTER = {
+    "bootstrap.servers": "b:1",
+    "security.protocol": "SASL_SSL",
+    "sasl.mechanism": "SCRAM-SHA-512",
+  };
+
+  it("is the one pattern cluster properties and service bodies share, AWS's format exactly", () => {
+    for (const arn of [
+      "arn:aws-eusc:secretsmanager:eusc-de-east-1:123456789012:secret:kafka-AbCdEf",
+      "arn:aws-iso-b:secretsmanager:us-isob-east-1:123456789012:secret:kafka",
+      `arn:aws:secretsmanager:eu-west-1:123456789012:secret:${"n".repeat(512)}-AbCdEf`,
+    ]) {
+      expect(arn).toMatch(SECRET_ARN_PATTERN);
+      expect(
+        validateClusterProperties({ ...SCRAM_CLUSTER, "aws.secrets.manager.arn": arn }, "api"),
+      ).toMatchObject({ "aws.secrets.manager.arn": arn });
+    }
+    for (const other of [
+      "arn:awsx:secretsmanager:eu-west-1:123456789012:secret:kafka",
+      "arn:aws:secretsmanager:local:123456789012:secret:kafka",
+      `arn:aws:secretsmanager:eu-west-1:123456789012:secret:${"n".repeat(513)}`,
+    ]) {
+      expect(other).not.toMatch(SECRET_ARN_PATTERN);
+      expect(() =>
+        validateClusterProperties({ ...SCRAM_CLUSTER, "aws.secrets.manager.arn": other }, "api"),
+      ).toThrow(/must be a Secrets Manager secret ARN/);
     }
   });
 });

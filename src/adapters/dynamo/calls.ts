@@ -15,7 +15,8 @@ import {
   type WriteRequest,
 } from "@aws-sdk/client-dynamodb";
 import { marshall, unmarshall } from "@aws-sdk/util-dynamodb";
-import { ConflictError, DependencyError, IngressError } from "../../core/errors.ts";
+import { ConflictError, DependencyError, errorName, IngressError } from "../../core/errors.ts";
+import { chunks } from "../../core/lists.ts";
 import { exponentialDelays, retrying, sleep } from "../../core/retry.ts";
 
 export type Item = Record<string, AttributeValue>;
@@ -28,15 +29,10 @@ const THROTTLING = new Set([
   "LimitExceededException",
 ]);
 
-/** The SDK's error name (`ResourceNotFoundException`, …), also for errors from another realm. */
-export function dynamoErrorName(error: unknown): string {
-  return String((error as { name?: unknown } | null)?.name ?? "Error");
-}
-
 export function isConditionFailure(error: unknown): boolean {
   return (
     error instanceof ConditionalCheckFailedException ||
-    dynamoErrorName(error) === "ConditionalCheckFailedException"
+    errorName(error) === "ConditionalCheckFailedException"
   );
 }
 
@@ -50,7 +46,7 @@ export function storeError(operation: string, error: unknown): IngressError {
   if (isConditionFailure(error)) {
     return new ConflictError(`DynamoDB ${operation}: the item changed meanwhile`, { cause: error });
   }
-  const name = dynamoErrorName(error);
+  const name = errorName(error);
   const message = (error as { message?: unknown } | null)?.message;
   const throttled = THROTTLING.has(name) ? " (throttled)" : "";
   return new DependencyError(
@@ -141,12 +137,6 @@ export interface BatchRetry {
   readonly sleep?: (ms: number) => Promise<void>;
 }
 
-function chunks<T>(items: readonly T[], size: number): T[][] {
-  const out: T[][] = [];
-  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
-  return out;
-}
-
 /**
  * Runs `round` again, with backoff, for as long as it throws `unprocessed` (what DynamoDB left
  * over is retried) and the rounds last; a failed call ends the rounds at once.
@@ -213,5 +203,42 @@ export async function batchWrite(
         throw unprocessed;
       }
     });
+  }
+}
+
+/** What `deleteItemsOf` removes: every item under one partition key. */
+export interface PartitionToDelete {
+  readonly table: string;
+  readonly pk: string;
+  /** Read the keys with a strongly consistent query (sees writes just made). */
+  readonly consistentRead: boolean;
+  /** Names the query in errors ("Query progress"). */
+  readonly operation: string;
+}
+
+/** Deletes every item under `partition.pk`, a page of keys at a time. */
+export async function deleteItemsOf(
+  client: DynamoDBClient,
+  partition: PartitionToDelete,
+  retry: BatchRetry = {},
+): Promise<void> {
+  const pages = queryPages(
+    client,
+    {
+      TableName: partition.table,
+      ConsistentRead: partition.consistentRead,
+      KeyConditionExpression: "pk = :pk",
+      ExpressionAttributeValues: toItem({ ":pk": partition.pk }),
+      ProjectionExpression: "pk, sk",
+    },
+    partition.operation,
+  );
+  for await (const page of pages) {
+    await batchWrite(
+      client,
+      partition.table,
+      (page.Items ?? []).map((Key) => ({ DeleteRequest: { Key } })),
+      retry,
+    );
   }
 }

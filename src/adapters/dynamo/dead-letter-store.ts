@@ -32,6 +32,7 @@ import {
   spillLetter,
   unspillLetter,
 } from "../../core/dead-letters.ts";
+import { decodeJsonToken, encodeJsonToken } from "../../core/encoding.ts";
 import { ConflictError, ValidationError } from "../../core/errors.ts";
 import type {
   DeadLetterPage,
@@ -43,6 +44,7 @@ import {
   batchWrite,
   calling,
   conditionally,
+  deleteItemsOf,
   docOf,
   fromItem,
   getItem,
@@ -78,9 +80,7 @@ const KEY_CONCURRENCY = 16;
 
 /** The cursor naming the sort key a page ended at; undefined after the last page. */
 function encodeCursor(sk: unknown): string | undefined {
-  return typeof sk !== "string"
-    ? undefined
-    : Buffer.from(JSON.stringify({ sk }), "utf8").toString("base64url");
+  return typeof sk !== "string" ? undefined : encodeJsonToken({ sk });
 }
 
 const endOf = (lastKey: Item | undefined): string | undefined =>
@@ -91,9 +91,7 @@ const endOf = (lastKey: Item | undefined): string | undefined =>
 function decodeCursor(pk: string, cursor: string | undefined, prefix = ""): Item | undefined {
   if (cursor === undefined) return undefined;
   try {
-    const { sk } = JSON.parse(Buffer.from(cursor, "base64url").toString("utf8")) as {
-      sk?: unknown;
-    };
+    const { sk } = decodeJsonToken(cursor) as { sk?: unknown };
     if (
       typeof sk === "string" &&
       sk.length > prefix.length &&
@@ -395,23 +393,12 @@ export class DynamoDeadLetterStore implements DeadLetterStore {
   }
 
   /** Deletes every item of `pk`, page by page. */
-  async #deleteAll(pk: string): Promise<void> {
-    const pages = this.#queryAll(
-      {
-        KeyConditionExpression: "pk = :pk",
-        ExpressionAttributeValues: toItem({ ":pk": pk }),
-        ProjectionExpression: "pk, sk",
-      },
-      "Query dead letters",
+  #deleteAll(pk: string): Promise<void> {
+    return deleteItemsOf(
+      this.#client,
+      { table: this.#table, pk, consistentRead: true, operation: "Query dead letters" },
+      this.#retry,
     );
-    for await (const page of pages) {
-      await batchWrite(
-        this.#client,
-        this.#table,
-        (page.Items ?? []).map((Key) => ({ DeleteRequest: { Key } })),
-        this.#retry,
-      );
-    }
   }
 
   async parkedKeys(subscriptionId: string, partitionIds: readonly string[]): Promise<Set<string>> {

@@ -5,9 +5,9 @@ import {
   DescribeTableCommand,
   type DynamoDBClient,
 } from "@aws-sdk/client-dynamodb";
-import { DependencyError } from "../../core/errors.ts";
+import { DependencyError, errorName } from "../../core/errors.ts";
 import { retrying, sleep } from "../../core/retry.ts";
-import { dynamoErrorName, storeError } from "./calls.ts";
+import { storeError } from "./calls.ts";
 
 /** The table's status, undefined when it does not exist. */
 async function tableStatus(client: DynamoDBClient, tableName: string): Promise<string | undefined> {
@@ -15,7 +15,7 @@ async function tableStatus(client: DynamoDBClient, tableName: string): Promise<s
     const out = await client.send(new DescribeTableCommand({ TableName: tableName }));
     return out.Table?.TableStatus ?? "UNKNOWN";
   } catch (error) {
-    if (dynamoErrorName(error) === "ResourceNotFoundException") return undefined;
+    if (errorName(error) === "ResourceNotFoundException") return undefined;
     throw storeError("DescribeTable", error);
   }
 }
@@ -38,7 +38,7 @@ async function createTable(client: DynamoDBClient, tableName: string): Promise<v
     );
   } catch (error) {
     // Someone else created it meanwhile: fine, it is waited for like our own.
-    if (dynamoErrorName(error) !== "ResourceInUseException") throw storeError("CreateTable", error);
+    if (errorName(error) !== "ResourceInUseException") throw storeError("CreateTable", error);
   }
 }
 

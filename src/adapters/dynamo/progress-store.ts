@@ -12,11 +12,10 @@ import type { ProgressStore } from "../../core/reliability-ports.ts";
 import {
   type BatchRetry,
   batchGet,
-  batchWrite,
   conditionally,
+  deleteItemsOf,
   fromItem,
   type Item,
-  queryPages,
   toItem,
 } from "./calls.ts";
 
@@ -164,23 +163,15 @@ export class DynamoProgressStore implements ProgressStore {
   }
 
   async clear(subscriptionId: string): Promise<void> {
-    const pages = queryPages(
+    await deleteItemsOf(
       this.#client,
       {
-        TableName: this.#table,
-        KeyConditionExpression: "pk = :pk",
-        ExpressionAttributeValues: toItem({ ":pk": progressPk(subscriptionId) }),
-        ProjectionExpression: "pk, sk",
+        table: this.#table,
+        pk: progressPk(subscriptionId),
+        consistentRead: false,
+        operation: "Query progress",
       },
-      "Query progress",
+      this.#options,
     );
-    for await (const page of pages) {
-      await batchWrite(
-        this.#client,
-        this.#table,
-        (page.Items ?? []).map((Key) => ({ DeleteRequest: { Key } })),
-        this.#options,
-      );
-    }
   }
 }

@@ -6,7 +6,7 @@ import { redactCluster, validateClusterProperties } from "../../core/cluster-pro
 import { AlreadyExistsError, ConflictError, NotFoundError } from "../../core/errors.ts";
 import type { KafkaCluster } from "../../core/model.ts";
 import { quote } from "../../core/uris.ts";
-import { type AdminContext, checkKafkaSecretBinding, usersOf } from "./context.ts";
+import { type AdminContext, checkKafkaSecretBinding, deleteUnlessUsed } from "./context.ts";
 import { accepted, json, type Routes, readJson } from "./router.ts";
 import type { AdminRequest, AdminResponse } from "./types.ts";
 
@@ -47,17 +47,9 @@ export function clusterRoutes(ctx: AdminContext): Routes {
         `Kafka cluster ${quote(name)} is declared in the config file; remove it there`,
       );
     }
-    try {
-      await store.deleteCluster(name);
-    } catch (error) {
-      if (error instanceof ConflictError) {
-        const users = await usersOf(store, "cluster", name);
-        throw new ConflictError(
-          `Kafka cluster ${quote(name)} is used by subscriptions${users.length ? ` ${users.join(", ")}` : ""}; delete them first`,
-        );
-      }
-      throw error;
-    }
+    await deleteUnlessUsed(store, "cluster", name, `Kafka cluster ${quote(name)}`, () =>
+      store.deleteCluster(name),
+    );
     return accepted();
   }
 

@@ -1,8 +1,8 @@
 // What the admin API's handler modules share: the dependencies with their defaults resolved, the
-// store look-up both cluster and service deletes need, and the check that a cluster's Kafka
-// secret is bound to its brokers (clusters and subscriptions both ask it).
+// delete both clusters and services do (refused, naming the users, while subscriptions use them),
+// and the check that a cluster's Kafka secret is bound to its brokers (clusters and subscriptions).
 import { PROP_SECRET_ARN } from "../../core/cluster-properties.ts";
-import { SecretUnavailableError, ValidationError } from "../../core/errors.ts";
+import { ConflictError, SecretUnavailableError, ValidationError } from "../../core/errors.ts";
 import { kafkaSecretRefusal } from "../../core/kafka-secret-binding.ts";
 import type { KafkaCluster } from "../../core/model.ts";
 import type { AdminStore } from "../../core/ports.ts";
@@ -16,7 +16,7 @@ export interface AdminContext {
   readonly log: AdminLog;
 }
 
-export async function usersOf(
+async function usersOf(
   store: AdminStore,
   field: "cluster" | "service",
   name: string,
@@ -26,6 +26,28 @@ export async function usersOf(
     return all.filter((s) => s[field] === name).map((s) => s.id);
   } catch {
     return [];
+  }
+}
+
+/**
+ * Runs `remove` (the store's delete of a cluster or service); when the store refuses because
+ * subscriptions still use it, the ConflictError names them. `what` reads `Kafka cluster "x"`.
+ */
+export async function deleteUnlessUsed(
+  store: AdminStore,
+  field: "cluster" | "service",
+  name: string,
+  what: string,
+  remove: () => Promise<void>,
+): Promise<void> {
+  try {
+    await remove();
+  } catch (error) {
+    if (!(error instanceof ConflictError)) throw error;
+    const users = await usersOf(store, field, name);
+    throw new ConflictError(
+      `${what} is used by subscriptions${users.length ? ` ${users.join(", ")}` : ""}; delete them first`,
+    );
   }
 }
 

@@ -9,6 +9,7 @@ import {
   ConflictError,
   DependencyError,
   DependencyFailedError,
+  errorMessage,
   MethodNotAllowedError,
   NotFoundError,
   NotSupportedError,
@@ -123,7 +124,7 @@ export function createRouter(
   }
 
   function toResponse(error: unknown, request: AdminRequest): AdminResponse {
-    const message = { message: error instanceof Error ? error.message : String(error) };
+    const message = { message: errorMessage(error) };
     if (error instanceof MethodNotAllowedError) {
       return json(405, message, { allow: error.allowed.join(", ") });
     }

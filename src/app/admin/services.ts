@@ -11,7 +11,6 @@ import {
 import { refusedEndpoint } from "../../core/endpoint-policy.ts";
 import {
   AlreadyExistsError,
-  ConflictError,
   MethodNotAllowedError,
   NotFoundError,
   NotSupportedError,
@@ -27,7 +26,7 @@ import {
 } from "../../core/restate-import.ts";
 
 import { quote } from "../../core/uris.ts";
-import { type AdminContext, usersOf } from "./context.ts";
+import { type AdminContext, deleteUnlessUsed } from "./context.ts";
 import { accepted, json, type Routes, readJson } from "./router.ts";
 import type { AdminRequest, AdminResponse } from "./types.ts";
 
@@ -157,17 +156,9 @@ export function serviceRoutes(ctx: AdminContext): Routes {
 
   async function deleteService(name: string): Promise<AdminResponse> {
     await getService(name);
-    try {
-      await store.deleteService(name);
-    } catch (error) {
-      if (error instanceof ConflictError) {
-        const users = await usersOf(store, "service", name);
-        throw new ConflictError(
-          `service ${quote(name)} is used by subscriptions${users.length ? ` ${users.join(", ")}` : ""}; delete them first`,
-        );
-      }
-      throw error;
-    }
+    await deleteUnlessUsed(store, "service", name, `service ${quote(name)}`, () =>
+      store.deleteService(name),
+    );
     return accepted();
   }
 

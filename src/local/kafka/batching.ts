@@ -1,6 +1,7 @@
 // The event source mapping's bookkeeping, free of any Kafka client: per-partition buffers, batch
 // assembly (size, window, payload limit, several partitions per batch, at most one batch in flight
 // per partition), the ESM event shape, and what a response means for offsets and redelivery.
+import { bytesToBase64 } from "../../core/encoding.ts";
 
 /** A record as fetched from Kafka (offsets and timestamps as numbers, like the ESM event). */
 export interface SourceRecord {
@@ -58,9 +59,7 @@ const ENVELOPE_BYTES = 512;
 export const partitionId = (topic: string, partition: number): string => `${topic}-${partition}`;
 
 const base64 = (bytes: Uint8Array | null): string | null =>
-  bytes === null
-    ? null
-    : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("base64");
+  bytes === null ? null : bytesToBase64(bytes);
 
 export function toEsmRecord(record: SourceRecord): EsmKafkaRecord {
   return {

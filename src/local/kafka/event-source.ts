@@ -4,6 +4,7 @@
 // response names, retries a failed batch with backoff (the partition stays blocked, as on AWS),
 // and survives broker outages by reconnecting. Never throws into the host process.
 
+import { bootstrapServerList } from "../../core/cluster-properties.ts";
 import { KafkaConfigError } from "../../core/errors.ts";
 import type { KafkaCluster, Subscription } from "../../core/model.ts";
 import { feedSettings } from "../../core/subscription-options.ts";
@@ -63,10 +64,9 @@ export function startLocalEventSource(options: LocalEventSourceOptions): LocalEv
   const { subscription, cluster, invoke } = options;
   const log = options.log ?? ((line: string) => console.log(line));
   const settings = feedSettings(subscription.id, subscription.options);
-  const bootstrapServers = (cluster.properties["bootstrap.servers"] ?? "")
-    .split(",")
-    .map((s) => s.trim().replace(/^[A-Za-z_]+:\/\//, ""))
-    .filter((s) => s.length > 0);
+  const bootstrapServers = bootstrapServerList(cluster.properties)
+    .map((server) => server.replace(/^[A-Za-z_]+:\/\//, ""))
+    .filter((server) => server.length > 0);
   const retry = options.retry ?? { initialMs: 1_000, maxMs: 30_000 };
   const planner = new BatchPlanner({
     batchSize: settings.batchSize ?? 100,
