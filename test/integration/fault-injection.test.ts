@@ -222,6 +222,15 @@ describe("fault injection: the consumer under a faulty sink and a throttling sto
       });
       const throttles = throttle(client, random, 0.1);
       const stores = reliabilityStores(client, table);
+      // What the test itself reads afterwards goes past the injected throttling.
+      const observed = reliabilityStores(
+        new DynamoDBClient({
+          endpoint: dynamo.db.endpoint,
+          region: "local",
+          credentials: { accessKeyId: "test", secretAccessKey: "test" },
+        }),
+        table,
+      );
       const sub = subscription({
         options: {
           // A record must fail in four invocations in a row (3 attempts each) to be dead-lettered:
@@ -266,9 +275,9 @@ describe("fault injection: the consumer under a faulty sink and a throttling sto
             const delivered = deliveredOnce();
             return others.every((r) => delivered.has(`${r.partition}/${r.offset}`));
           },
-          async () => (await stores.deadLetters.listParkedKeys(sub.id)).items.length > 0,
+          async () => (await observed.deadLetters.listParkedKeys(sub.id)).items.length > 0,
         );
-        const letters = await allDeadLetters(stores.deadLetters, sub.id);
+        const letters = await allDeadLetters(observed.deadLetters, sub.id);
 
         // Nothing lost: every record delivered or dead-lettered, never both.
         const delivered = deliveredOnce();
