@@ -1,13 +1,15 @@
 // The admin API as a transport-independent application: a request in, a JSON response out.
 // Routes: /subscriptions (and per subscription /pause, /resume, /dead-letters[/replay|/discard],
-// /parked-keys), /kafka-clusters, /services. It only composes the route tables of admin/
-// (subscriptions, dead letters, clusters and services) behind the router of admin/router.ts,
-// where errors map to status codes in one place.
+// /parked-keys), /kafka-clusters, /services, /version and /health, all also under /v2…/v4. It
+// only composes the route tables of admin/ (subscriptions, dead letters, clusters, services and
+// the version routes) behind the router of admin/router.ts, where errors map to status codes in
+// one place.
 import { randomBytes } from "node:crypto";
 import { consoleAt } from "../core/outcome.ts";
 import { clusterRoutes } from "./admin/clusters.ts";
 import type { AdminContext } from "./admin/context.ts";
 import { deadLetterRoutes } from "./admin/dead-letters.ts";
+import { metaRoutes } from "./admin/meta.ts";
 import { createRouter } from "./admin/router.ts";
 import { serviceRoutes } from "./admin/services.ts";
 import { subscriptionRoutes } from "./admin/subscriptions.ts";
@@ -49,6 +51,7 @@ export function createAdminApi(deps: AdminApiDeps): AdminApi {
       ...deadLetterRoutes(ctx),
       ...clusterRoutes(ctx),
       ...serviceRoutes(ctx),
+      ...metaRoutes(),
     },
     ctx,
   );

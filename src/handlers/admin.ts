@@ -73,7 +73,7 @@ export const handler: AdminHandler = async (event) => {
       return {
         statusCode: 500,
         headers: { "content-type": "application/json" },
-        body: JSON.stringify({ message: "internal error" }),
+        body: JSON.stringify({ message: "internal error", restate_code: null }),
         isBase64Encoded: false,
       };
     }

@@ -70,7 +70,7 @@ export async function startAdminServer(options: {
     if (refused !== undefined) {
       // Node reads and drops the unread body once this response is sent.
       response.writeHead(403, { "content-type": "application/json" });
-      response.end(JSON.stringify({ message: refused }));
+      response.end(JSON.stringify({ message: refused, restate_code: null }));
       return;
     }
     void (async () => {
@@ -94,7 +94,7 @@ export async function startAdminServer(options: {
           JSON.stringify({ level: "error", msg: "admin request failed", error: String(error) }),
         );
         if (!response.headersSent) response.writeHead(500, { "content-type": "application/json" });
-        response.end(JSON.stringify({ message: "internal error" }));
+        response.end(JSON.stringify({ message: "internal error", restate_code: null }));
       }
     })();
   });

@@ -1,3 +1,4 @@
+import { readFile } from "node:fs/promises";
 import {
   DescribeSecretCommand,
   type DescribeSecretCommandOutput,
@@ -7,6 +8,7 @@ import { mockClient } from "aws-sdk-client-mock";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import type { DynamoAdminStore } from "../../src/adapters/dynamo/admin-store.ts";
 import { secretsManagerKafkaBindings } from "../../src/adapters/secrets-manager.ts";
+import { PRODUCT_VERSION } from "../../src/app/admin/meta.ts";
 import { type AdminApi, type AdminApiDeps, createAdminApi } from "../../src/app/admin-api.ts";
 import { ADMIN_DEFAULTS } from "../../src/config.ts";
 import { clustersFromConfigFile } from "../../src/core/cluster-properties.ts";
@@ -841,7 +843,10 @@ describe("transport edge cases", () => {
   it("answers 400 for malformed or missing JSON", async () => {
     const malformed = await call(api, "POST", "/subscriptions", "{not json");
     expect(malformed.status).toBe(400);
-    expect(malformed.json).toEqual({ message: "request body is not valid JSON" });
+    expect(malformed.json).toEqual({
+      message: "request body is not valid JSON",
+      restate_code: null,
+    });
     const missing = await call(api, "POST", "/kafka-clusters");
     expect(missing.status).toBe(400);
     expect(missing.json.message).toMatch(/request body is required/);
@@ -887,7 +892,7 @@ describe("transport edge cases", () => {
     });
     const response = await call(apiOver(broken), "GET", "/services");
     expect(response.status).toBe(500);
-    expect(response.json).toEqual({ message: "internal error" });
+    expect(response.json).toEqual({ message: "internal error", restate_code: null });
     expect(logs.at(-1)).toMatchObject({ level: "error", error: "TypeError", path: "/services" });
     expect(JSON.stringify(logs.at(-1))).toContain("secret-internal");
   });
@@ -903,5 +908,58 @@ describe("transport edge cases", () => {
     const response = await call(apiOver(broken), "GET", "/subscriptions/sub_x");
     expect(response.status).toBe(502);
     expect(response.body).not.toContain("arn:aws");
+  });
+});
+
+describe("Restate admin API compatibility (what the restate CLI asks)", () => {
+  it("answers GET /version with the admin API versions served and GET /health with 200", async () => {
+    const version = await call(api, "GET", "/version");
+    expect(version.status).toBe(200);
+    expect(version.json).toEqual({
+      version: PRODUCT_VERSION,
+      min_admin_api_version: 2,
+      max_admin_api_version: 4,
+      features: {},
+    });
+    const health = await call(api, "GET", "/health");
+    expect(health.status).toBe(200);
+    expect(health.body).toBe("");
+    expect((await call(api, "POST", "/version")).status).toBe(405);
+  });
+
+  it("keeps the product version equal to package.json's", async () => {
+    const manifest = JSON.parse(
+      await readFile(new URL("../../package.json", import.meta.url), "utf8"),
+    );
+    expect(PRODUCT_VERSION).toBe(manifest.version);
+  });
+
+  it("serves every route under /v2, /v3 and /v4 too, and refuses /v1", async () => {
+    await call(api, "POST", "/services", myService);
+    for (const prefix of ["/v2", "/v3", "/v4"]) {
+      expect((await call(api, "GET", `${prefix}/services/${myService.name}`)).json.name).toBe(
+        myService.name,
+      );
+      expect((await call(api, "GET", `${prefix}/kafka-clusters`)).status).toBe(200);
+      expect((await call(api, "GET", `${prefix}/version`)).json.max_admin_api_version).toBe(4);
+    }
+    const v1 = await call(api, "GET", "/v1/kafka-clusters");
+    expect(v1.status).toBe(400);
+    expect(v1.json).toEqual({
+      message: "Unsupported Admin API version V1. This server supports versions between V2 and V4.",
+      restate_code: null,
+    });
+    expect((await call(api, "GET", "/v9/kafka-clusters")).status).toBe(404);
+    expect((await call(api, "GET", "/v4")).status).toBe(404);
+    expect((await call(api, "GET", "/v4x/services")).status).toBe(404);
+  });
+
+  it("answers every error with Restate's body: message and restate_code", async () => {
+    const missing = await call(api, "GET", "/v4/kafka-clusters/nope");
+    expect(missing.status).toBe(404);
+    expect(missing.json).toEqual({ message: expect.any(String), restate_code: null });
+    const wrongMethod = await call(api, "PUT", "/kafka-clusters");
+    expect(wrongMethod.status).toBe(405);
+    expect(wrongMethod.json.restate_code).toBeNull();
   });
 });

@@ -196,7 +196,10 @@ describe("admin handler", () => {
     expect(tooBig.statusCode).toBe(413);
     const notJson = await handle(httpApiEvent({ method: "POST", path: "/services", body: "nope" }));
     expect(notJson.statusCode).toBe(400);
-    expect(JSON.parse(notJson.body ?? "{}")).toEqual({ message: "request body is not valid JSON" });
+    expect(JSON.parse(notJson.body ?? "{}")).toEqual({
+      message: "request body is not valid JSON",
+      restate_code: null,
+    });
   });
 
   it("takes bodies only as JSON (415 otherwise), as on the local stack", async () => {
@@ -259,7 +262,10 @@ describe("admin handler", () => {
     console.error = (line: string) => errors.push(line);
     try {
       const response = await handler(httpApiEvent({ method: "GET", path: "/services" }));
-      expect(response).toMatchObject({ statusCode: 500, body: '{"message":"internal error"}' });
+      expect(response).toMatchObject({
+        statusCode: 500,
+        body: '{"message":"internal error","restate_code":null}',
+      });
       expect(errors.join("\n")).toMatch(/CONSUMER_FUNCTION_NAME is required/);
     } finally {
       console.error = original;

@@ -1,7 +1,9 @@
-// The admin API's HTTP plumbing, independent of any transport: routing by path and method
-// (404, 405), the body size limit (413), JSON bodies in (415 for any other type) and out, and the
-// one place where the error vocabulary maps to status codes (`toResponse`); 5xx bodies carry no
-// details beyond the messages written for the caller, the rest goes to the log.
+// The admin API's HTTP plumbing, independent of any transport: the admin API version prefix
+// (`/v2`…`/v4`, as Restate serves them), routing by path and method (404, 405), the body size
+// limit (413), JSON bodies in (415 for any other type) and out, and the one place where the error
+// vocabulary maps to status codes and Restate's error body `{message, restate_code}`
+// (`toResponse`); 5xx bodies carry no details beyond the messages written for the caller, the
+// rest goes to the log.
 import { isJsonContentType } from "../../core/admin-request-policy.ts";
 import {
   AlreadyExistsError,
@@ -19,6 +21,10 @@ import {
 import { quote } from "../../core/uris.ts";
 import type { AdminContext } from "./context.ts";
 import type { AdminRequest, AdminResponse } from "./types.ts";
+
+/** The admin API versions served, as Restate 1.7 numbers them (every version has the same routes). */
+export const MIN_ADMIN_API_VERSION = 2;
+export const MAX_ADMIN_API_VERSION = 4;
 
 const JSON_HEADERS = { "content-type": "application/json" };
 
@@ -78,6 +84,25 @@ export function readJson(request: AdminRequest): unknown {
   return parsed;
 }
 
+/**
+ * The path without its admin API version prefix: Restate's tools put `/v{N}` before every path
+ * once `GET /version` told them the versions served, and every version has the same routes.
+ */
+export function withoutVersionPrefix(path: string): string {
+  const match = /^\/v(\d+)(?=\/|\?|$)/.exec(path);
+  if (!match) return path;
+  const version = Number(match[1]);
+  if (version >= MIN_ADMIN_API_VERSION && version <= MAX_ADMIN_API_VERSION) {
+    return path.slice(match[0].length) || "/";
+  }
+  if (version < MIN_ADMIN_API_VERSION) {
+    throw new ValidationError(
+      `Unsupported Admin API version V${version}. This server supports versions between V${MIN_ADMIN_API_VERSION} and V${MAX_ADMIN_API_VERSION}.`,
+    );
+  }
+  return path;
+}
+
 /** Answers requests from the route table: one handler per path pattern and method. */
 export function createRouter(
   routes: Routes,
@@ -124,7 +149,8 @@ export function createRouter(
   }
 
   function toResponse(error: unknown, request: AdminRequest): AdminResponse {
-    const message = { message: errorMessage(error) };
+    // Restate's error body: the CLI prints `restate_code` (none of ours has one) before the message.
+    const message = { message: errorMessage(error), restate_code: null };
     if (error instanceof MethodNotAllowedError) {
       return json(405, message, { allow: error.allowed.join(", ") });
     }
@@ -140,15 +166,15 @@ export function createRouter(
     const where = { method: request.method, path: request.path };
     if (error instanceof DependencyError) {
       log({ level: "error", msg: "admin: dependency failed", ...where, ...errorDetail(error) });
-      return json(502, { message: "a dependency failed; try again later" });
+      return json(502, { message: "a dependency failed; try again later", restate_code: null });
     }
     log({ level: "error", msg: "admin: internal error", ...where, ...errorDetail(error) });
-    return json(500, { message: "internal error" });
+    return json(500, { message: "internal error", restate_code: null });
   }
 
   async function handle(request: AdminRequest): Promise<AdminResponse> {
     try {
-      const { pattern, params } = route(request.path);
+      const { pattern, params } = route(withoutVersionPrefix(request.path));
       const methods = routes[pattern] ?? {};
       const method = request.method.toUpperCase();
       const handler = methods[method];
