@@ -23,17 +23,21 @@ export type {
   AdminResponse,
 } from "./admin/types.ts";
 
-const BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+/** Restate's base62 alphabet for ids: digits, then lowercase, then uppercase. */
+const BASE62 = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
 
-/** `sub_` + 22 base62 characters from the CSPRNG (~131 bits), without modulo bias. */
+/**
+ * A subscription id as Restate writes them, so Restate's CLI accepts it: `sub_`, the id format
+ * version `1`, then a 128-bit value from the CSPRNG in 22 base62 digits (left-padded with `0`).
+ */
 export function newSubscriptionId(): string {
-  let out = "sub_";
-  while (out.length < 26) {
-    for (const byte of randomBytes(32)) {
-      if (byte < 248 && out.length < 26) out += BASE62[byte % 62];
-    }
+  let value = BigInt(`0x${randomBytes(16).toString("hex")}`);
+  let digits = "";
+  for (let i = 0; i < 22; i++) {
+    digits = BASE62[Number(value % 62n)] + digits;
+    value /= 62n;
   }
-  return out;
+  return `sub_1${digits}`;
 }
 
 const defaultLog: AdminLog = (entry) => consoleAt(String(entry.level))(JSON.stringify(entry));

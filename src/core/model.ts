@@ -36,6 +36,8 @@ export interface KafkaCluster {
    * credentials only when declared in a local config file; the API never returns them. */
   readonly properties: Readonly<Record<string, string>>;
   readonly origin: ClusterOrigin;
+  /** ISO 8601, when registered through the API; clusters from the config file have none. */
+  readonly createdAt?: string | undefined;
 }
 
 /** `paused`: the feed is disabled (the ESM `Enabled: false`, or the local source stopped). */

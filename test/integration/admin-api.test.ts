@@ -9,7 +9,12 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import type { DynamoAdminStore } from "../../src/adapters/dynamo/admin-store.ts";
 import { secretsManagerKafkaBindings } from "../../src/adapters/secrets-manager.ts";
 import { PRODUCT_VERSION } from "../../src/app/admin/meta.ts";
-import { type AdminApi, type AdminApiDeps, createAdminApi } from "../../src/app/admin-api.ts";
+import {
+  type AdminApi,
+  type AdminApiDeps,
+  createAdminApi,
+  newSubscriptionId,
+} from "../../src/app/admin-api.ts";
 import { ADMIN_DEFAULTS } from "../../src/config.ts";
 import { clustersFromConfigFile } from "../../src/core/cluster-properties.ts";
 import { DependencyError, ValidationError } from "../../src/core/errors.ts";
@@ -106,7 +111,7 @@ describe("subscriptions", () => {
     expect(created.status).toBe(201);
     expect(created.headers["content-type"]).toBe("application/json");
     const id: string = created.json.id;
-    expect(id).toMatch(/^sub_[0-9A-Za-z]{22}$/);
+    expect(id).toMatch(/^sub_1[0-9A-Za-z]{22}$/);
     expect(created.headers.location).toBe(`subscriptions/${id}`);
     expect(created.json).toEqual({
       id,
@@ -400,10 +405,16 @@ describe("kafka clusters", () => {
     const created = await call(api, "POST", "/kafka-clusters", body);
     expect(created.status).toBe(201);
     expect(created.headers.location).toBe("kafka-clusters/orders");
-    expect(created.json).toEqual({ ...body, origin: "api" });
+    expect(created.json).toEqual({
+      ...body,
+      origin: "api",
+      created_at: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/),
+    });
     expect((await call(api, "GET", "/kafka-clusters/orders")).json).toEqual({
       ...body,
       origin: "api",
+      created_at: created.json.created_at,
+      subscriptions: [],
     });
     expect(
       (await call(api, "GET", "/kafka-clusters")).json.clusters.map(
@@ -952,6 +963,39 @@ describe("Restate admin API compatibility (what the restate CLI asks)", () => {
     expect((await call(api, "GET", "/v9/kafka-clusters")).status).toBe(404);
     expect((await call(api, "GET", "/v4")).status).toBe(404);
     expect((await call(api, "GET", "/v4x/services")).status).toBe(404);
+  });
+
+  it("shows clusters with created_at and, on request, their subscriptions", async () => {
+    const configured = await call(api, "GET", "/kafka-clusters/my-cluster");
+    expect(configured.json.created_at).toBe("1970-01-01T00:00:00Z");
+    expect(configured.json.subscriptions).toEqual([]);
+    const created = await call(api, "POST", "/subscriptions", REFERENCE_BODY);
+    expect(created.status).toBe(201);
+    expect((await call(api, "GET", "/kafka-clusters/my-cluster")).json.subscriptions).toEqual([]);
+    const withSubscriptions = await call(api, "GET", "/v4/kafka-clusters/my-cluster", undefined, {
+      include_subscriptions: "true",
+    });
+    expect(withSubscriptions.json.subscriptions).toEqual([created.json]);
+    const listed = await call(api, "GET", "/kafka-clusters");
+    expect(listed.json.clusters[0].created_at).toBe("1970-01-01T00:00:00Z");
+    const bad = await call(api, "GET", "/kafka-clusters/my-cluster", undefined, {
+      include_subscriptions: "yes",
+    });
+    expect(bad.status).toBe(400);
+  });
+
+  it("makes subscription ids as Restate does: sub_1 and a 128-bit value in 22 base62 digits", () => {
+    const alphabet = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
+    const ids = new Set<string>();
+    for (let i = 0; i < 200; i++) {
+      const id = newSubscriptionId();
+      expect(id).toMatch(/^sub_1[0-9A-Za-z]{22}$/);
+      let value = 0n;
+      for (const digit of id.slice(5)) value = value * 62n + BigInt(alphabet.indexOf(digit));
+      expect(value < 2n ** 128n).toBe(true);
+      ids.add(id);
+    }
+    expect(ids.size).toBe(200);
   });
 
   it("answers every error with Restate's body: message and restate_code", async () => {

@@ -1,6 +1,7 @@
 // Kafka cluster handlers: register (a credentials secret only with the brokers it is bound to),
-// list, show (credentials redacted) and delete (refused for clusters from the config file or in
-// use).
+// list, show (credentials redacted, with its subscriptions on request) and delete (refused for
+// clusters from the config file or in use). Clusters are shown as Restate shows them, with
+// `created_at`, so Restate's CLI reads them too.
 import { clusterBodySchema, parseBody } from "../../core/admin-schemas.ts";
 import { redactCluster, validateClusterProperties } from "../../core/cluster-properties.ts";
 import { AlreadyExistsError, ConflictError, NotFoundError } from "../../core/errors.ts";
@@ -8,7 +9,16 @@ import type { KafkaCluster } from "../../core/model.ts";
 import { quote } from "../../core/uris.ts";
 import { type AdminContext, checkKafkaSecretBinding, deleteUnlessUsed } from "./context.ts";
 import { accepted, json, type Routes, readJson } from "./router.ts";
+import { flag, subscriptionView } from "./subscriptions.ts";
 import type { AdminRequest, AdminResponse } from "./types.ts";
+
+/** What Restate shows for clusters it has no registration time of (its static config ones). */
+const UNKNOWN_CREATION = "1970-01-01T00:00:00Z";
+
+/** How the API shows a cluster: credentials redacted, `created_at` always there. */
+export function clusterView(cluster: KafkaCluster): Record<string, unknown> {
+  return { ...redactCluster(cluster), created_at: cluster.createdAt ?? UNKNOWN_CREATION };
+}
 
 export function clusterRoutes(ctx: AdminContext): Routes {
   const { store } = ctx.deps;
@@ -19,6 +29,7 @@ export function clusterRoutes(ctx: AdminContext): Routes {
       name: body.name,
       properties: validateClusterProperties(body.properties, "api"),
       origin: "api",
+      createdAt: ctx.now().toISOString(),
     };
     await checkKafkaSecretBinding(ctx, cluster);
     try {
@@ -29,7 +40,7 @@ export function clusterRoutes(ctx: AdminContext): Routes {
       }
       throw error;
     }
-    return json(201, redactCluster(cluster), {
+    return json(201, clusterView(cluster), {
       location: `kafka-clusters/${encodeURIComponent(cluster.name)}`,
     });
   }
@@ -38,6 +49,19 @@ export function clusterRoutes(ctx: AdminContext): Routes {
     const cluster = await store.getCluster(name);
     if (!cluster) throw new NotFoundError(`Kafka cluster ${quote(name)} not found`);
     return cluster;
+  }
+
+  /** `GET /kafka-clusters/{name}`: `subscriptions` is always there (Restate's CLI requires it),
+   * filled only with `?include_subscriptions=true`. */
+  async function showCluster(request: AdminRequest, name: string): Promise<AdminResponse> {
+    const withSubscriptions = flag(request.query.include_subscriptions, "include_subscriptions");
+    const cluster = await getCluster(name);
+    const subscriptions = withSubscriptions
+      ? (await store.listSubscriptions())
+          .filter((subscription) => subscription.cluster === name)
+          .map(subscriptionView)
+      : [];
+    return json(200, { ...clusterView(cluster), subscriptions });
   }
 
   async function deleteCluster(name: string): Promise<AdminResponse> {
@@ -55,11 +79,11 @@ export function clusterRoutes(ctx: AdminContext): Routes {
 
   return {
     "kafka-clusters": {
-      GET: async () => json(200, { clusters: (await store.listClusters()).map(redactCluster) }),
+      GET: async () => json(200, { clusters: (await store.listClusters()).map(clusterView) }),
       POST: (request) => createCluster(request),
     },
     "kafka-clusters/:name": {
-      GET: async (_r, [name = ""]) => json(200, redactCluster(await getCluster(name))),
+      GET: (request, [name = ""]) => showCluster(request, name),
       DELETE: (_r, [name = ""]) => deleteCluster(name),
     },
   };

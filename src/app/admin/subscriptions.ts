@@ -30,7 +30,7 @@ export function subscriptionView(subscription: Subscription): Record<string, unk
 }
 
 /** A boolean query flag: absent or "false" → false, "true" → true, anything else 400. */
-function flag(value: string | undefined, name: string): boolean {
+export function flag(value: string | undefined, name: string): boolean {
   if (value === undefined || value === "false") return false;
   if (value === "true") return true;
   throw new ValidationError(`query parameter "${name}" must be true or false`);

@@ -32,7 +32,8 @@ export interface AdminApiDeps {
   readonly feeds: FeedControl;
   /** Larger bodies get 413. */
   readonly maxBodyBytes: number;
-  /** Subscription ids; defaults to `sub_` + 22 random base62 characters. */
+  /** Subscription ids; defaults to Restate's format: `sub_1`, then 22 base62 digits of a random
+   * 128-bit value. */
   readonly newId?: (() => string) | undefined;
   readonly now?: (() => Date) | undefined;
   /** Structured error log; defaults to one JSON line on stderr. */
