@@ -1,0 +1,152 @@
+// Restate's own CLI (`restate` 1.7.12, the npm package's binary) against the local stack's admin
+// API: it negotiates the admin API version, then lists, describes, creates and deletes what we
+// store.
+import { execFile } from "node:child_process";
+import { mkdtemp, rm } from "node:fs/promises";
+import { createRequire } from "node:module";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type LocalStack, startLocalStack } from "../../src/local/stack.ts";
+
+const require = createRequire(import.meta.url);
+/** The binary the platform package of `@restatedev/restate` brings. */
+const cliBinary = join(
+  dirname(require.resolve(`@restatedev/restate-${process.platform}-${process.arch}/package.json`)),
+  "bin",
+  "restate",
+);
+
+let dataDir: string;
+let cliHome: string;
+let stack: LocalStack;
+let subscriptionId: string;
+
+async function api(method: string, path: string, body: unknown): Promise<Record<string, string>> {
+  const response = await fetch(`${stack.adminUrl}${path}`, {
+    method,
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify(body),
+  });
+  expect(response.status).toBe(201);
+  return (await response.json()) as Record<string, string>;
+}
+
+/** Runs `restate <args>` against the stack; no prompts (CI), no colours, no user config. */
+function restate(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(
+      cliBinary,
+      args,
+      {
+        env: {
+          PATH: process.env.PATH,
+          RESTATE_ADMIN_URL: stack.adminUrl,
+          RESTATE_CLI_CONFIG_HOME: cliHome,
+          CI: "true",
+          NO_COLOR: "1",
+        },
+        timeout: 30_000,
+      },
+      (error, stdout, stderr) => {
+        const code = error ? Number((error as { code?: unknown }).code ?? 1) : 0;
+        resolve({ code, stdout, stderr });
+      },
+    );
+  });
+}
+
+beforeAll(async () => {
+  dataDir = await mkdtemp(join(tmpdir(), "restate-cli-"));
+  cliHome = join(dataDir, "cli");
+  stack = await startLocalStack({
+    dataDir: join(dataDir, "stack"),
+    port: 0,
+    consumeKafka: false,
+    log: () => {},
+  });
+  await api("POST", "/kafka-clusters", {
+    name: "my-cluster",
+    properties: { "bootstrap.servers": "127.0.0.1:19092", "security.protocol": "PLAINTEXT" },
+  });
+  await api("POST", "/services", {
+    name: "MyService",
+    type: "service",
+    endpoint: "http://127.0.0.1:9080",
+    handlers: { handle: {} },
+  });
+  const subscription = await api("POST", "/subscriptions", {
+    source: "kafka://my-cluster/my-topic",
+    sink: "service://MyService/handle",
+    options: { "auto.offset.reset": "earliest" },
+  });
+  subscriptionId = subscription.id ?? "";
+});
+
+afterAll(async () => {
+  await stack?.close();
+  await rm(dataDir, { recursive: true, force: true });
+});
+
+describe("the restate CLI against the local stack", () => {
+  it("lists Kafka clusters", async () => {
+    const { code, stdout, stderr } = await restate("kc", "list");
+    expect(stderr).not.toMatch(/Error|Could not verify/);
+    expect(code).toBe(0);
+    expect(stdout).toMatch(/my-cluster\s+127\.0\.0\.1:19092\s+2\s/);
+  });
+
+  it("lists subscriptions", async () => {
+    const { code, stdout } = await restate("sub", "list");
+    expect(code).toBe(0);
+    expect(stdout).toContain(subscriptionId);
+    expect(stdout).toMatch(/kafka:\/\/my-cluster\/my-topic\s+service:\/\/MyService\/handle/);
+  });
+
+  it("describes a Kafka cluster with its subscriptions", async () => {
+    const { code, stdout } = await restate("kc", "describe", "my-cluster");
+    expect(code).toBe(0);
+    expect(stdout).toMatch(/Brokers:\s+127\.0\.0\.1:19092/);
+    expect(stdout).toMatch(/Subscriptions:\s+1\s/);
+    expect(stdout).toMatch(/security\.protocol\s+PLAINTEXT/);
+    expect(stdout).toContain(subscriptionId);
+  });
+
+  it("describes a subscription with its cluster's brokers and its options", async () => {
+    const { code, stdout } = await restate("sub", "describe", subscriptionId);
+    expect(code).toBe(0);
+    expect(stdout).toMatch(/Source:\s+kafka:\/\/my-cluster\/my-topic/);
+    expect(stdout).toMatch(/Kafka brokers:\s+127\.0\.0\.1:19092/);
+    expect(stdout).toMatch(/auto\.offset\.reset\s+earliest/);
+  });
+
+  it("creates a Kafka cluster, then deletes a subscription and that cluster", async () => {
+    const created = await restate(
+      "kc",
+      "create",
+      "--yes",
+      "other",
+      "bootstrap.servers=127.0.0.1:19093",
+    );
+    expect(created.code).toBe(0);
+    expect(created.stdout).toContain("Kafka cluster other created");
+    const subscription = await api("POST", "/subscriptions", {
+      source: "kafka://other/orders",
+      sink: "service://MyService/handle",
+    });
+    const deleted = await restate("sub", "delete", "--yes", subscription.id ?? "");
+    expect(deleted.code).toBe(0);
+    expect(deleted.stdout).toContain(`Subscription ${subscription.id} deleted`);
+    const gone = await restate("kc", "delete", "--yes", "other");
+    expect(gone.code).toBe(0);
+    expect(gone.stdout).toContain("Kafka cluster other deleted");
+    expect((await fetch(`${stack.adminUrl}/kafka-clusters/other`)).status).toBe(404);
+  });
+
+  it("shows our error messages for what does not exist", async () => {
+    const { code, stderr } = await restate("kc", "describe", "nope");
+    expect(code).not.toBe(0);
+    expect(stderr).toMatch(/Kafka cluster "nope" not found/);
+    expect(stderr).toMatch(/404/);
+  });
+});
