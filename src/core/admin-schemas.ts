@@ -14,7 +14,8 @@ const scalar = z.union([z.string(), z.number(), z.boolean()], {
 export const subscriptionBodySchema = z.strictObject({
   source: z.string({ error: "is required and must be a string like kafka://<cluster>/<topic>" }),
   sink: z.string({ error: "is required and must be a string like service://<Service>/<handler>" }),
-  options: z.optional(z.record(z.string(), scalar, { error: "must be an object" })),
+  // Restate's CLI sends `"options": null` for a subscription without options.
+  options: z.optional(z.nullable(z.record(z.string(), scalar, { error: "must be an object" }))),
 });
 export type SubscriptionBody = z.infer<typeof subscriptionBodySchema>;
 

@@ -120,7 +120,7 @@ describe("the restate CLI against the local stack", () => {
     expect(stdout).toMatch(/auto\.offset\.reset\s+earliest/);
   });
 
-  it("creates a Kafka cluster, then deletes a subscription and that cluster", async () => {
+  it("creates a Kafka cluster and a subscription on it, then deletes both", async () => {
     const created = await restate(
       "kc",
       "create",
@@ -130,13 +130,24 @@ describe("the restate CLI against the local stack", () => {
     );
     expect(created.code).toBe(0);
     expect(created.stdout).toContain("Kafka cluster other created");
-    const subscription = await api("POST", "/subscriptions", {
-      source: "kafka://other/orders",
-      sink: "service://MyService/handle",
-    });
-    const deleted = await restate("sub", "delete", "--yes", subscription.id ?? "");
+    const createdSub = await restate(
+      "sub",
+      "create",
+      "--yes",
+      "kafka://other/orders",
+      "service://MyService/handle",
+    );
+    expect(createdSub.code).toBe(0);
+    const listed = (await (await fetch(`${stack.adminUrl}/subscriptions`)).json()) as {
+      subscriptions: { id: string; source: string }[];
+    };
+    const subscription = listed.subscriptions.find((s) => s.source === "kafka://other/orders");
+    const id = subscription?.id ?? "(no subscription)";
+    expect(id).toMatch(/^sub_1[0-9A-Za-z]{22}$/);
+    expect(createdSub.stdout).toContain(id);
+    const deleted = await restate("sub", "delete", "--yes", id);
     expect(deleted.code).toBe(0);
-    expect(deleted.stdout).toContain(`Subscription ${subscription.id} deleted`);
+    expect(deleted.stdout).toContain(`Subscription ${id} deleted`);
     const gone = await restate("kc", "delete", "--yes", "other");
     expect(gone.code).toBe(0);
     expect(gone.stdout).toContain("Kafka cluster other deleted");

@@ -64,6 +64,12 @@ describe("subscription body", () => {
     ).toBe("invalid subscription: options must be an object");
   });
 
+  it("takes null options as none, as Restate's CLI sends them", () => {
+    expect(
+      parseBody(subscriptionBodySchema, { source: "s", sink: "t", options: null }, "subscription"),
+    ).toEqual({ source: "s", sink: "t", options: null });
+  });
+
   it("requires an object", () => {
     expect(message(() => parseBody(subscriptionBodySchema, [1], "subscription"))).toBe(
       "invalid subscription: body must be a JSON object",

@@ -72,7 +72,7 @@ export function subscriptionRoutes(ctx: AdminContext): Routes {
     const body = parseBody(subscriptionBodySchema, readJson(request), "subscription");
     const source = parseSource(body.source);
     const sink = parseSink(body.sink);
-    const options = normaliseSubscriptionOptions(body.options);
+    const options = normaliseSubscriptionOptions(body.options ?? undefined);
 
     const cluster = await store.getCluster(source.cluster);
     if (!cluster) {
