@@ -2,7 +2,7 @@
 // real HTTP.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { LetterDelivery } from "../../src/app/sink-replay.ts";
-import { buildDeadLetter, type DeadLetter } from "../../src/core/dead-letters.ts";
+import type { DeadLetter } from "../../src/core/dead-letters.ts";
 import { parseEndpointAllowList } from "../../src/core/endpoint-policy.ts";
 import { ConflictError, SecretUnavailableError } from "../../src/core/errors.ts";
 import type { SecretResolver } from "../../src/core/secrets.ts";
@@ -10,31 +10,11 @@ import { localSecretResolver } from "../../src/local/local-secrets.ts";
 import { memoryCatalog } from "../../src/local/memory-catalog.ts";
 import { createHttpSinkReplay, type HttpSinkReplayOptions } from "../../src/wiring/consumer.ts";
 import { service, subscription } from "../helpers/catalog-fixtures.ts";
+import { exhaustedLetter } from "../helpers/letters.ts";
 import { type RecordingSink, startRecordingSink } from "../helpers/recording-sink.ts";
 
 const TOKEN_ARN = "arn:aws:secretsmanager:us-east-1:123456789012:secret:restate-token-Ab12Cd";
 const TOKEN = "rst_live_0123456789abcdef";
-
-const letter = (value: string, key = "k1"): DeadLetter =>
-  buildDeadLetter({
-    subscriptionId: "sub_1",
-    partitionId: "orders-0",
-    record: {
-      topic: "orders",
-      partition: 0,
-      offset: 7,
-      timestamp: 1_700_000_000_000,
-      timestampType: "CREATE_TIME",
-      key: new Uint8Array(Buffer.from(key)),
-      value: new Uint8Array(Buffer.from(value)),
-      headers: [],
-    },
-    kind: "exhausted",
-    reason: "HTTP 503",
-    attempts: 10,
-    firstFailedAt: 1_700_000_000_000,
-    parkedAt: 1_700_000_000_000,
-  });
 
 /** A deadline far enough away not to matter. */
 const soon = () => Date.now() + 60_000;
@@ -74,7 +54,7 @@ describe("replay delivery", () => {
   it("sends authorization: Bearer <token> to a service with auth", async () => {
     const replay = deliveries({ resolve: async () => boundTo(sink.url, TOKEN) });
     const deliver: LetterDelivery = await replay.letterDelivery(subscription());
-    expect(await deliver(letter('{"n":7}'), soon())).toEqual({ outcome: "delivered" });
+    expect(await deliver(exhaustedLetter('{"n":7}'), soon())).toEqual({ outcome: "delivered" });
     expect(sink.requests.at(-1)?.headers.authorization).toBe(`Bearer ${TOKEN}`);
     await replay.close();
   });
@@ -89,7 +69,7 @@ describe("replay delivery", () => {
       }),
     );
     const deliver = await replay.letterDelivery(subscription());
-    const outcome = await deliver(letter('{"n":7}'), soon());
+    const outcome = await deliver(exhaustedLetter('{"n":7}'), soon());
     expect(outcome).toEqual({
       outcome: "failed",
       reason: `the token in ${TOKEN_ARN} is not bound to ${new URL(sink.url).origin}; add the origin to the secret's "endpoints"`,
@@ -121,7 +101,7 @@ describe("replay delivery", () => {
     });
     const deliver = await replay.letterDelivery(subscription());
     current = "new-token"; // rotated after the replay read the old one
-    expect(await deliver(letter('{"n":7}'), soon())).toEqual({ outcome: "delivered" });
+    expect(await deliver(exhaustedLetter('{"n":7}'), soon())).toEqual({ outcome: "delivered" });
     expect(rotated.requests.map((r) => r.headers.authorization)).toEqual([
       "Bearer old-token",
       "Bearer new-token",
@@ -130,7 +110,7 @@ describe("replay delivery", () => {
     // A token that stays wrong is not re-read forever: one re-read per replay, then it fails.
     current = "still-wrong";
     const again = await replay.letterDelivery(subscription());
-    expect(await again(letter('{"n":8}'), soon())).toMatchObject({ outcome: "failed" });
+    expect(await again(exhaustedLetter('{"n":8}'), soon())).toMatchObject({ outcome: "failed" });
     expect(forgotten).toEqual([TOKEN_ARN, TOKEN_ARN]);
     await replay.close();
     await rotated.close();
@@ -162,7 +142,7 @@ describe("replay delivery", () => {
     );
     const deliver = await replay.letterDelivery(subscription());
     const before = sink.requests.length;
-    expect(await deliver(letter('{"n":7}'), soon())).toEqual({
+    expect(await deliver(exhaustedLetter('{"n":7}'), soon())).toEqual({
       outcome: "failed",
       reason: "value of 7 bytes exceeds MAX_REQUEST_BYTES (4)",
     });
@@ -180,11 +160,15 @@ describe("replay delivery", () => {
     });
     const deliver = await replay.letterDelivery(subscription());
     const started = Date.now();
-    expect(await deliver(letter('{"n":7}'), started + 500)).toEqual({ outcome: "deferred" });
+    expect(await deliver(exhaustedLetter('{"n":7}'), started + 500)).toEqual({
+      outcome: "deferred",
+    });
     expect(Date.now() - started).toBeLessThan(1_500);
     expect(hanging.requests).toHaveLength(1);
     // Too little time left to start: deferred without a request.
-    expect(await deliver(letter('{"n":7}'), Date.now() + 100)).toEqual({ outcome: "deferred" });
+    expect(await deliver(exhaustedLetter('{"n":7}'), Date.now() + 100)).toEqual({
+      outcome: "deferred",
+    });
     expect(hanging.requests).toHaveLength(1);
     await replay.close();
     await hanging.close();
@@ -201,7 +185,7 @@ describe("replay delivery", () => {
     });
     const deliver = await replay.letterDelivery(subscription());
     const started = Date.now();
-    const outcome = await deliver(letter('{"n":7}'), started + 1_000);
+    const outcome = await deliver(exhaustedLetter('{"n":7}'), started + 1_000);
     expect(outcome).toEqual({
       outcome: "failed",
       reason: "timeout after 300 ms (then the replay ran out of time)",
@@ -217,11 +201,11 @@ describe("replay delivery", () => {
     const replay = deliveries({ resolve: async () => boundTo(sink.url, TOKEN) });
     const deliver = await replay.letterDelivery(subscription());
     const before = sink.requests.length;
-    expect(await deliver(letter('{"n":7}', "é".repeat(400)), soon())).toEqual({
+    expect(await deliver(exhaustedLetter('{"n":7}', "é".repeat(400)), soon())).toEqual({
       outcome: "failed",
       reason: "object key is 2,400 bytes URL-encoded; the limit is 2,048 (MAX_KEY_URL_BYTES)",
     });
-    expect(await deliver(letter('{"n":7}', "é".repeat(341)), soon())).toEqual({
+    expect(await deliver(exhaustedLetter('{"n":7}', "é".repeat(341)), soon())).toEqual({
       outcome: "delivered",
     });
     expect(sink.requests.length).toBe(before + 1);
@@ -237,7 +221,7 @@ describe("replay delivery", () => {
       const replay = deliveries({ resolve: async () => boundTo(endpoint, TOKEN) }, {}, endpoint);
       const deliver = await replay.letterDelivery(subscription());
       const address = host === "0.0.0.0" ? host : "::ffff:0:0";
-      expect(await deliver(letter('{"n":7}'), soon())).toEqual({
+      expect(await deliver(exhaustedLetter('{"n":7}'), soon())).toEqual({
         outcome: "failed",
         reason: expect.stringContaining(`endpoint address ${address} is refused: it is `),
       });
@@ -248,7 +232,7 @@ describe("replay delivery", () => {
       { endpointAllow: parseEndpointAllowList("restate.internal:8080") },
     );
     const deliver = await listed.letterDelivery(subscription());
-    expect(await deliver(letter('{"n":7}'), soon())).toEqual({
+    expect(await deliver(exhaustedLetter('{"n":7}'), soon())).toEqual({
       outcome: "failed",
       reason: `ERR_ENDPOINT_REFUSED: endpoint host 127.0.0.1 (port ${port}) is refused: it is not in the allowed endpoints (SERVICE_ENDPOINT_ALLOW)`,
     });

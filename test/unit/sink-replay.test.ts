@@ -3,30 +3,13 @@
 // the next attempt, which fails the letter (or defers it when nothing was attempted).
 import { describe, expect, it } from "vitest";
 import { createSinkReplay } from "../../src/app/sink-replay.ts";
-import { buildDeadLetter, type DeadLetter } from "../../src/core/dead-letters.ts";
+import type { DeadLetter } from "../../src/core/dead-letters.ts";
 import type { DeliveryResult } from "../../src/core/retry.ts";
 import { memoryCatalog } from "../../src/local/memory-catalog.ts";
 import { service, subscription } from "../helpers/catalog-fixtures.ts";
+import { exhaustedLetter } from "../helpers/letters.ts";
 
-const letter: DeadLetter = buildDeadLetter({
-  subscriptionId: "sub_1",
-  partitionId: "orders-0",
-  record: {
-    topic: "orders",
-    partition: 0,
-    offset: 7,
-    timestamp: 1_700_000_000_000,
-    timestampType: "CREATE_TIME",
-    key: new Uint8Array(Buffer.from("k1")),
-    value: new Uint8Array(Buffer.from('{"n":7}')),
-    headers: [],
-  },
-  kind: "exhausted",
-  reason: "HTTP 503",
-  attempts: 10,
-  firstFailedAt: 1_700_000_000_000,
-  parkedAt: 1_700_000_000_000,
-});
+const letter = exhaustedLetter('{"n":7}');
 
 /** A replay whose sink answers `answers` in turn (the last one from then on), noting when. */
 function scripted(
