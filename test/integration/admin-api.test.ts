@@ -117,7 +117,8 @@ describe("subscriptions", () => {
       id,
       source: "kafka://my-cluster/my-topic",
       sink: "service://MyService/handle",
-      options: { "auto.offset.reset": "earliest" },
+      // The consumer group it reads with is shown as Restate shows it, but not stored.
+      options: { "auto.offset.reset": "earliest", "group.id": id },
       status: "active",
       createdAt: expect.any(String),
       feed: {
@@ -141,6 +142,7 @@ describe("subscriptions", () => {
     expect(fetched.status).toBe(200);
     expect(fetched.json).toEqual(created.json);
     expect((await store.getSubscription(id))?.status).toBe("active");
+    expect((await store.getSubscription(id))?.options).toEqual({ "auto.offset.reset": "earliest" });
 
     const listed = await call(api, "GET", "/subscriptions");
     expect(listed.json).toEqual({ subscriptions: [created.json] });
@@ -166,7 +168,7 @@ describe("subscriptions", () => {
     expect(a.status).toBe(201);
     expect(b.status).toBe(201);
     expect(a.json.id).not.toBe(b.json.id);
-    expect(a.json.options).toEqual({});
+    expect(a.json.options).toEqual({ "group.id": a.json.id });
   });
 
   it("filters by exact source and sink (AND)", async () => {
@@ -200,6 +202,7 @@ describe("subscriptions", () => {
     expect(created.json.options).toEqual({
       "lambda.batch.size": "50",
       "lambda.report.batch.item.failures": "true",
+      "group.id": created.json.id,
     });
   });
 

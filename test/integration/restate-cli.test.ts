@@ -118,6 +118,7 @@ describe("the restate CLI against the local stack", () => {
     expect(stdout).toMatch(/Source:\s+kafka:\/\/my-cluster\/my-topic/);
     expect(stdout).toMatch(/Kafka brokers:\s+127\.0\.0\.1:19092/);
     expect(stdout).toMatch(/auto\.offset\.reset\s+earliest/);
+    expect(stdout).toMatch(new RegExp(`group\\.id\\s+${subscriptionId}`));
   });
 
   it("creates a Kafka cluster and a subscription on it, then deletes both", async () => {

@@ -10,7 +10,11 @@ import {
 } from "../../core/errors.ts";
 import type { FeedRef, Subscription } from "../../core/model.ts";
 import type { AdminStore } from "../../core/ports.ts";
-import { normaliseSubscriptionOptions } from "../../core/subscription-options.ts";
+import {
+  consumerGroupId,
+  normaliseSubscriptionOptions,
+  OPTION_GROUP_ID,
+} from "../../core/subscription-options.ts";
 import { parseSink, parseSource, quote } from "../../core/uris.ts";
 import { type AdminContext, checkKafkaSecretBinding } from "./context.ts";
 import { accepted, errorDetail, json, type Routes, readJson } from "./router.ts";
@@ -22,7 +26,11 @@ export function subscriptionView(subscription: Subscription): Record<string, unk
     id: subscription.id,
     source: subscription.source,
     sink: subscription.sink,
-    options: subscription.options,
+    // As Restate shows them: with the consumer group the subscription reads with.
+    options: {
+      ...subscription.options,
+      [OPTION_GROUP_ID]: consumerGroupId(subscription.id, subscription.options),
+    },
     status: subscription.status,
     createdAt: subscription.createdAt,
     ...(subscription.feed ? { feed: subscription.feed } : {}),
