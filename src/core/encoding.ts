@@ -1,5 +1,6 @@
-// Base64 in its three uses: record bytes as the event source and the sink headers carry them,
-// strict decoding of untrusted input, and opaque JSON tokens (page cursors) in base64url.
+// Base64 in its uses: record bytes as the event source carries them, the record key as Restate's
+// Kafka ingress sends it (URL-safe alphabet, padded), strict decoding of untrusted input, and
+// opaque JSON tokens (page cursors) in base64url.
 
 // With the length a multiple of 4, "alphabet, then at most two '='" is exactly canonical base64
 // structure. A flat character-class loop: the grouped form `(?:[...]{4})*` keeps one backtracking
@@ -9,6 +10,14 @@ const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
 /** Standard base64 of `bytes`, read in place (no copy of the underlying buffer). */
 export function bytesToBase64(bytes: Uint8Array): string {
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("base64");
+}
+
+/**
+ * URL-safe base64 with `=` padding (RFC 4648 §5 alphabet, padded as §4): how Restate's own Kafka
+ * ingress writes `kafka.key`, so a handler decodes the key the same way whichever feeds it.
+ */
+export function bytesToBase64UrlPadded(bytes: Uint8Array): string {
+  return bytesToBase64(bytes).replaceAll("+", "-").replaceAll("/", "_");
 }
 
 /** The bytes of base64 we wrote ourselves (lenient: characters outside the alphabet are skipped). */

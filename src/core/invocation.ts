@@ -1,7 +1,7 @@
 // Builds the HTTP request that invokes the sink handler for one record (SPEC §4): the Restate
 // ingress path scheme, Restate's Kafka metadata headers, an idempotency key, and the record's own
 // Kafka headers forwarded under a reserved, collision-free prefix.
-import { bytesToBase64 } from "./encoding.ts";
+import { bytesToBase64, bytesToBase64UrlPadded } from "./encoding.ts";
 import type { DecodedRecord } from "./event.ts";
 import type { InvocationMode, PayloadFormat, ServiceDefinition, Subscription } from "./model.ts";
 import { fingerprintHex, recordFingerprint } from "./record-identity.ts";
@@ -210,7 +210,7 @@ export function createRequestBuilder(
       "kafka.timestamp": String(record.timestamp),
       "idempotency-key": idempotencyKey(target.subscriptionId, record),
     };
-    if (record.key !== null) headers["kafka.key"] = bytesToBase64(record.key);
+    if (record.key !== null) headers["kafka.key"] = bytesToBase64UrlPadded(record.key);
     if (record.value !== null) headers["content-type"] = contentType;
     if (target.authorization !== undefined) headers.authorization = target.authorization;
     if (record.headers.length === 0)

@@ -105,6 +105,13 @@ describe("createRequestBuilder", () => {
     expect(k.headers["content-type"]).toBe("application/json");
   });
 
+  it("kafka.key is URL-safe base64 with padding, as Restate's own Kafka ingress sends it", () => {
+    const record = { ...firstRecord("msk-basic"), key: new Uint8Array([0xfb, 0xff, 0x7e, 0x3f]) };
+    const request = createRequestBuilder(target({ keyed: false }))(record);
+    // Standard base64 would be "+/9+Pw==".
+    expect(request.headers["kafka.key"]).toBe("-_9-Pw==");
+  });
+
   it("binary handlers get the raw bytes as application/octet-stream", () => {
     const record = firstRecord("binary-values");
     const request = createRequestBuilder(target({ input: "binary" }))(record, "sensor-1");
