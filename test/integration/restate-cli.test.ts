@@ -220,6 +220,27 @@ describe("the restate CLI against the local stack", () => {
     expect(refused.stderr).toMatch(/Cluster my-cluster has 1 subscription\(s\) attached/);
   });
 
+  it("kc delete --force deletes the cluster's subscriptions first", async () => {
+    expect(
+      (await restate("kc", "create", "--yes", "doomed", "bootstrap.servers=127.0.0.1:19096")).code,
+    ).toBe(0);
+    const sub = await restate(
+      "sub",
+      "create",
+      "--yes",
+      "kafka://doomed/t",
+      "service://MyService/handle",
+    );
+    expect(sub.code, sub.stderr).toBe(0);
+    const id = /Subscription (sub_1[0-9A-Za-z]{22}) created/.exec(sub.stdout)?.[1] ?? "(none)";
+    const forced = await restate("kc", "delete", "--yes", "--force", "doomed");
+    expect(forced.code, forced.stderr).toBe(0);
+    expect(forced.stdout).toContain("Kafka cluster doomed deleted");
+    expect((await fetch(`${stack.adminUrl}/subscriptions/${id}`)).status).toBe(404);
+    expect((await fetch(`${stack.adminUrl}/kafka-clusters/doomed`)).status).toBe(404);
+    expect((await fetch(`${stack.adminUrl}/subscriptions/${subscriptionId}`)).status).toBe(200);
+  });
+
   it("never shows config-file credentials (kept out of the store), and refuses to change that cluster", async () => {
     const described = await restate("kc", "describe", "with-credentials");
     expect(described.code).toBe(0);
