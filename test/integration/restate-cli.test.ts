@@ -189,7 +189,9 @@ describe("the restate CLI against the local stack", () => {
     );
     expect(patched.code, patched.stderr).toBe(0);
     expect(patched.stdout).toContain("Kafka cluster spare updated");
-    const shown = await (await fetch(`${stack.adminUrl}/kafka-clusters/spare`)).json();
+    const shown = (await (await fetch(`${stack.adminUrl}/kafka-clusters/spare`)).json()) as {
+      properties: Record<string, string>;
+    };
     expect(shown.properties).toEqual({
       "bootstrap.servers": "127.0.0.1:19094",
       "security.protocol": "SSL",
@@ -199,7 +201,9 @@ describe("the restate CLI against the local stack", () => {
     const edited = await restate("kc", "edit", "--yes", "spare");
     expect(edited.code, edited.stderr).toBe(0);
     expect(edited.stdout).toMatch(/bootstrap\.servers\s+127\.0\.0\.1:19094\s+127\.0\.0\.1:19095/);
-    const after = await (await fetch(`${stack.adminUrl}/kafka-clusters/spare`)).json();
+    const after = (await (await fetch(`${stack.adminUrl}/kafka-clusters/spare`)).json()) as {
+      properties: Record<string, string>;
+    };
     expect(after.properties).toEqual({ "bootstrap.servers": "127.0.0.1:19095" });
     expect((await restate("kc", "delete", "--yes", "spare")).code).toBe(0);
 
