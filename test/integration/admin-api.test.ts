@@ -840,6 +840,35 @@ describe("PATCH /kafka-clusters/{name}", () => {
     });
   });
 
+  it("a subscription created while its cluster changes is refused and leaves nothing behind", async () => {
+    await create({ "bootstrap.servers": "b:9092" });
+    const current = await store.getCluster("api-c");
+    if (!current) throw new Error("cluster not stored");
+    // The first read sees the cluster as it was before a PATCH that lands meanwhile.
+    let reads = 0;
+    const racing = storeWith(store, {
+      getCluster: async (name) =>
+        name === "api-c" && reads++ === 0
+          ? { ...current, properties: { "bootstrap.servers": "old:9092" } }
+          : store.getCluster(name),
+    });
+    const response = await call(apiOver(racing), "POST", "/subscriptions", {
+      source: "kafka://api-c/t",
+      sink: "service://MyService/handle",
+    });
+    expect(response.status).toBe(409);
+    expect(response.json.message).toBe(
+      `Kafka cluster "api-c" changed while the subscription was being created; nothing was created, try again`,
+    );
+    expect(feeds.created).toEqual([]);
+    expect(await store.listSubscriptions()).toEqual([]);
+    // Its reference on the cluster is released: the cluster can change again.
+    const patched = await call(api, "PATCH", "/kafka-clusters/api-c", {
+      properties: { "bootstrap.servers": "new:9092" },
+    });
+    expect(patched.status).toBe(200);
+  });
+
   it("checks a secret's binding as POST does", async () => {
     await create({ "aws.msk.cluster.arn": MSK_ARN, "security.protocol": "SSL" });
     kafkaSecretTags = [{ Key: "kafka-lambda-ingress:brokers", Value: "elsewhere:9096" }];

@@ -25,7 +25,8 @@ export function subscriptionView(subscription: Subscription): Record<string, unk
     id: subscription.id,
     source: subscription.source,
     sink: subscription.sink,
-    // As Restate shows them: with the consumer group the subscription reads with.
+    // As Restate shows them: with the consumer group the subscription reads with, Restate's
+    // client.id, and secret-like values as `***`.
     options: redactProperties(displayedOptions(subscription.id, subscription.options)),
     status: subscription.status,
     createdAt: subscription.createdAt,
