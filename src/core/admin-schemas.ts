@@ -27,6 +27,12 @@ export const clusterBodySchema = z.strictObject({
 });
 export type ClusterBody = z.infer<typeof clusterBodySchema>;
 
+/** `PATCH /kafka-clusters/{name}`: the whole new properties map, as Restate's CLI sends it. */
+export const clusterPatchSchema = z.strictObject({
+  properties: z.record(z.string(), scalar, { error: "is required and must be an object" }),
+});
+export type ClusterPatch = z.infer<typeof clusterPatchSchema>;
+
 /** An http(s) URL without credentials, query or fragment. */
 export const endpointSchema = z.string({ error: "is required and must be a string" }).check(
   z.superRefine((value, ctx) => {

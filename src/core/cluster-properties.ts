@@ -52,22 +52,74 @@ const MAX_SUBNETS = 16;
 const MAX_SECURITY_GROUPS = 5;
 
 /**
- * Keys whose values must never leave the process: clear credentials and anything named like one.
- * The Secrets Manager ARN is a reference, not a secret, and is shown.
+ * Key fragments Restate 1.7 redacts (case-insensitive "contains"), from librdkafka's properties
+ * that hold credentials, private keys or the file layout of key stores.
+ */
+const RESTATE_SENSITIVE_FRAGMENTS = [
+  "password",
+  "secret",
+  "passphrase",
+  "sasl.username",
+  "sasl.jaas.config",
+  "sasl.oauthbearer.config",
+  "token.endpoint.url",
+  "ssl.key.location",
+  "ssl.key.pem",
+  "keystore.location",
+  "truststore.location",
+  "sasl.oauthbearer.assertion.private.key",
+];
+
+/**
+ * Keys whose values must never leave the process: those Restate redacts, and beyond them anything
+ * named like a token or a key. The Secrets Manager ARN is a reference, not a secret, and is shown.
  */
 export function isSecretProperty(key: string): boolean {
   if (key === PROP_SECRET_ARN) return false;
-  return key === PROP_SASL_USERNAME || /password|secret|token|key$/i.test(key);
+  const lower = key.toLowerCase();
+  return (
+    RESTATE_SENSITIVE_FRAGMENTS.some((fragment) => lower.includes(fragment)) ||
+    /token|key$/.test(lower)
+  );
 }
 
-export const REDACTED = "<redacted>";
+/** What Restate shows in place of a secret value (and its CLI recognises as redacted). */
+export const REDACTED = "***";
 
+/** Secret-like values replaced by {@link REDACTED}: cluster properties, subscription options. */
 export function redactProperties(
   properties: Readonly<Record<string, string>>,
 ): Record<string, string> {
   const result: Record<string, string> = {};
   for (const [key, value] of Object.entries(properties)) {
     result[key] = isSecretProperty(key) ? REDACTED : value;
+  }
+  return result;
+}
+
+/**
+ * The properties of a `PATCH`, with every secret-like property sent as {@link REDACTED} (the value
+ * the API showed for it) replaced by the stored value: "keep it as it is", which is what Restate's
+ * CLI means when it sends back what it read. A marker for a property the cluster does not hold is
+ * refused; a marker on any other property is left as it is (a literal value).
+ */
+export function keepRedactedValues(
+  incoming: Readonly<Record<string, unknown>>,
+  stored: Readonly<Record<string, string>>,
+): Record<string, unknown> {
+  const result: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(incoming)) {
+    if (value !== REDACTED || !isSecretProperty(key)) {
+      result[key] = value;
+      continue;
+    }
+    const kept = stored[key];
+    if (kept === undefined) {
+      throw new ValidationError(
+        `property ${quote(key)} is ${quote(REDACTED)}, the marker for a value the API does not show, but the cluster has no value for it to keep`,
+      );
+    }
+    result[key] = kept;
   }
   return result;
 }
@@ -84,6 +136,65 @@ export function redactCluster(cluster: KafkaCluster): KafkaCluster {
 /** `bootstrap.servers` as a list of `host:port`. */
 export const bootstrapServerList = (properties: Readonly<Record<string, string>>): string[] =>
   splitList(properties[PROP_BOOTSTRAP_SERVERS] ?? "");
+
+/** `PLAINTEXT://`, `SASL_SSL://`, …: the protocol prefix librdkafka accepts on a broker. */
+const PROTOCOL_PREFIX = /^([A-Za-z_]+):\/\//;
+
+/**
+ * Brokers as librdkafka takes them, each optionally with a protocol prefix
+ * (`PLAINTEXT://broker:9092`): the `host:port` list, and the one protocol the prefixes name
+ * (undefined without prefixes). Refuses unknown and mixed protocols.
+ */
+export function splitBrokerProtocols(brokers: readonly string[]): {
+  servers: string[];
+  protocol: SecurityProtocol | undefined;
+} {
+  const protocols = new Set<SecurityProtocol>();
+  const servers = brokers.map((raw) => {
+    const broker = raw.trim();
+    const match = PROTOCOL_PREFIX.exec(broker);
+    if (!match?.[1]) return broker;
+    const protocol = SECURITY_PROTOCOLS.find((p) => p === match[1]?.toUpperCase());
+    if (!protocol) {
+      throw new ValidationError(
+        `broker ${quote(broker)} has an unknown protocol prefix; use ${SECURITY_PROTOCOLS.map((p) => `${p}://`).join(", ")} or none`,
+      );
+    }
+    protocols.add(protocol);
+    return broker.slice(match[0].length);
+  });
+  if (protocols.size > 1) {
+    throw new ValidationError(
+      `brokers mix protocols ${[...protocols].join(", ")}; one cluster connects with one "security.protocol"`,
+    );
+  }
+  const [protocol] = [...protocols];
+  return { servers, protocol };
+}
+
+/**
+ * Moves protocol prefixes of `bootstrap.servers` onto `security.protocol`: set it when absent,
+ * refuse a prefix that contradicts it. Runs before the properties are validated.
+ */
+function liftBrokerProtocol(raw: Record<string, unknown>): void {
+  const value = raw[PROP_BOOTSTRAP_SERVERS];
+  if (typeof value !== "string" || !value.includes("://")) return;
+  const { servers, protocol } = splitBrokerProtocols(splitList(value));
+  raw[PROP_BOOTSTRAP_SERVERS] = servers.join(",");
+  if (protocol === undefined) return;
+  const explicit = raw[PROP_SECURITY_PROTOCOL];
+  if (explicit === undefined) {
+    raw[PROP_SECURITY_PROTOCOL] = protocol;
+    return;
+  }
+  const stated =
+    typeof explicit === "string" ? explicit.trim().toUpperCase() : String(explicit).toUpperCase();
+  if (stated !== protocol) {
+    throw new ValidationError(
+      `property "bootstrap.servers" names protocol ${protocol}:// but "security.protocol" is ${quote(String(explicit))}; drop the prefix or make them agree`,
+    );
+  }
+}
 
 function normaliseBootstrapServers(value: string): string {
   const servers = splitList(value);
@@ -133,9 +244,11 @@ function oneOf<T extends string>(key: string, value: string, allowed: readonly T
  * values of secret-like properties.
  */
 export function validateClusterProperties(
-  raw: Readonly<Record<string, unknown>>,
+  input: Readonly<Record<string, unknown>>,
   origin: ClusterOrigin,
 ): Record<string, string> {
+  const raw: Record<string, unknown> = { ...input };
+  liftBrokerProtocol(raw);
   const keys = Object.keys(raw);
   if (origin === "api") {
     const credentials = keys.filter(
@@ -266,8 +379,6 @@ function checkConsistency(p: Readonly<Record<string, string>>): void {
   }
 }
 
-const CONFIG_PREFIX = /^([A-Za-z_]+):\/\//;
-
 function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
 }
@@ -298,18 +409,9 @@ export function clusterFromConfigEntry(
     if (!Array.isArray(list) || list.length === 0 || !list.every((b) => typeof b === "string")) {
       fail(`"brokers" must be a non-empty list of strings such as "PLAINTEXT://broker:9092"`);
     }
-    const protocols = new Set<string>();
-    const servers = (list as string[]).map((broker) => {
-      const match = CONFIG_PREFIX.exec(broker.trim());
-      if (match?.[1]) protocols.add(match[1].toUpperCase());
-      return broker.trim().replace(CONFIG_PREFIX, "");
-    });
-    if (protocols.size > 1) fail(`"brokers" mix protocols ${[...protocols].join(", ")}`);
-    properties[PROP_BOOTSTRAP_SERVERS] = servers.join(",");
-    const [protocol] = [...protocols];
-    if (protocol && properties[PROP_SECURITY_PROTOCOL] === undefined) {
-      properties[PROP_SECURITY_PROTOCOL] = protocol;
-    }
+    // The prefixes go onto "security.protocol" as they do for "bootstrap.servers" given
+    // through the API (one implementation: validateClusterProperties).
+    properties[PROP_BOOTSTRAP_SERVERS] = (list as string[]).map((b) => b.trim()).join(",");
   }
   try {
     return { name, properties: validateClusterProperties(properties, "config"), origin: "config" };

@@ -3,10 +3,27 @@
 // Adapters turn SDK errors into these; the admin API maps them to status codes in one place and
 // the consumer to batch outcomes in another.
 
+/** What an error may carry beyond `cause`: the Restate error code the admin API shows. */
+export interface IngressErrorOptions extends ErrorOptions {
+  /** Restate's code for the same failure (`META0009`, …), shown as `restate_code`. */
+  readonly restateCode?: string;
+}
+
 /** Base of every error the product throws on purpose. */
 export abstract class IngressError extends Error {
   /** The same request may succeed later (storage throttled, state changed meanwhile, …). */
   abstract readonly retryable: boolean;
+  /** Restate's code for this failure, where Restate has one. */
+  readonly restateCode: string | undefined;
+  constructor(message?: string, options?: IngressErrorOptions) {
+    super(message, options);
+    this.restateCode = options?.restateCode;
+  }
+}
+
+/** The Restate code of anything thrown; undefined for errors that have none. */
+export function restateCodeOf(error: unknown): string | undefined {
+  return error instanceof IngressError ? error.restateCode : undefined;
 }
 
 /** Whether `error` is worth another try: only the product's own retryable errors are. */

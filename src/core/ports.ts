@@ -25,6 +25,12 @@ export interface AdminStore extends CatalogReader {
   createCluster(cluster: KafkaCluster): Promise<void>;
   /** Creates or replaces the properties of a config-declared cluster, keeping its references. */
   upsertConfigCluster(cluster: KafkaCluster): Promise<void>;
+  /**
+   * Replaces a cluster that is still `expected` (as read) and that no subscription references:
+   * NotFoundError when it is gone, ConflictError when it changed meanwhile or is in use (an
+   * event source mapping made from the old properties would go on reading with them).
+   */
+  replaceCluster(expected: KafkaCluster, next: KafkaCluster): Promise<void>;
   /** Throws NotFoundError, or ConflictError while a subscription references it. */
   deleteCluster(name: string): Promise<void>;
 

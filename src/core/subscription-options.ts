@@ -147,6 +147,26 @@ export const consumerGroupId = (
   options: Readonly<Record<string, string>>,
 ): string => options[OPTION_GROUP_ID] ?? subscriptionId;
 
+/** The `client.id` Restate fills in for a subscription when neither it nor its cluster sets one. */
+export const DEFAULT_CLIENT_ID = "restate";
+export const OPTION_CLIENT_ID = "client.id";
+
+/**
+ * The options as Restate shows a subscription's: with the `group.id` it reads with and, where
+ * nothing sets one, Restate's `client.id`. Display only: an event source mapping takes no client
+ * id, and neither key is accepted beyond `group.id`.
+ */
+export function displayedOptions(
+  subscriptionId: string,
+  options: Readonly<Record<string, string>>,
+): Record<string, string> {
+  return {
+    ...options,
+    [OPTION_GROUP_ID]: consumerGroupId(subscriptionId, options),
+    [OPTION_CLIENT_ID]: options[OPTION_CLIENT_ID] ?? DEFAULT_CLIENT_ID,
+  };
+}
+
 /**
  * Interprets normalised options. Defaults: `auto.offset.reset` latest (→ LATEST, as Kafka's
  * default), `group.id` the subscription id, batch size and window left to AWS (100 records,

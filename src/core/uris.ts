@@ -1,6 +1,14 @@
 // Subscription endpoints: `kafka://<cluster>/<topic>` (source) and `service://<Service>/<handler>`
-// (sink). Pure parsing with messages that say what was expected.
+// (sink). Pure parsing with messages that say what was expected, carrying Restate's code for
+// invalid subscription URIs.
 import { ValidationError } from "./errors.ts";
+
+/** Restate's code for an invalid subscription (its source or sink URI, an unknown sink). */
+export const SUBSCRIPTION_ERROR_CODE = "META0009";
+
+/** A refused subscription source or sink, as Restate codes it. */
+export const invalidSubscription = (message: string): ValidationError =>
+  new ValidationError(message, { restateCode: SUBSCRIPTION_ERROR_CODE });
 
 export interface KafkaSource {
   readonly cluster: string;
@@ -30,12 +38,12 @@ export function quote(value: string, max = 80): string {
 function splitUri(uri: string, scheme: string, shape: string, what: string): [string, string] {
   const prefix = `${scheme}://`;
   if (!uri.startsWith(prefix)) {
-    throw new ValidationError(`${what} must look like ${shape}, got ${quote(uri)}`);
+    throw invalidSubscription(`${what} must look like ${shape}, got ${quote(uri)}`);
   }
   const rest = uri.slice(prefix.length);
   const parts = rest.split("/");
   if (parts.length !== 2 || !parts[0] || !parts[1]) {
-    throw new ValidationError(`${what} must look like ${shape}, got ${quote(uri)}`);
+    throw invalidSubscription(`${what} must look like ${shape}, got ${quote(uri)}`);
   }
   return [parts[0], parts[1]];
 }
@@ -43,12 +51,12 @@ function splitUri(uri: string, scheme: string, shape: string, what: string): [st
 export function parseSource(uri: string): KafkaSource {
   const [cluster, topic] = splitUri(uri, "kafka", "kafka://<cluster>/<topic>", "source");
   if (!CLUSTER_NAME_PATTERN.test(cluster)) {
-    throw new ValidationError(
+    throw invalidSubscription(
       `source cluster name ${quote(cluster)} is invalid: use 1 to 64 letters, digits, '_' or '-'`,
     );
   }
   if (!TOPIC_PATTERN.test(topic) || topic === "." || topic === "..") {
-    throw new ValidationError(
+    throw invalidSubscription(
       `source topic ${quote(topic)} is not a valid Kafka topic name: use 1 to 249 letters, digits, '.', '_' or '-' (and not "." or "..")`,
     );
   }
@@ -58,12 +66,12 @@ export function parseSource(uri: string): KafkaSource {
 export function parseSink(uri: string): ServiceSink {
   const [service, handler] = splitUri(uri, "service", "service://<Service>/<handler>", "sink");
   if (!SERVICE_NAME_PATTERN.test(service)) {
-    throw new ValidationError(
+    throw invalidSubscription(
       `sink service name ${quote(service)} is invalid: start with a letter or '_', then letters, digits, '_', '.' or '-' (at most 128)`,
     );
   }
   if (!HANDLER_NAME_PATTERN.test(handler)) {
-    throw new ValidationError(
+    throw invalidSubscription(
       `sink handler name ${quote(handler)} is invalid: start with a letter or '_', then letters, digits or '_' (at most 128)`,
     );
   }

@@ -80,6 +80,7 @@ const STORE_METHODS = [
   "listClusters",
   "createCluster",
   "upsertConfigCluster",
+  "replaceCluster",
   "deleteCluster",
   "createService",
   "listServices",

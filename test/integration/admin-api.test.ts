@@ -117,8 +117,9 @@ describe("subscriptions", () => {
       id,
       source: "kafka://my-cluster/my-topic",
       sink: "service://MyService/handle",
-      // The consumer group it reads with is shown as Restate shows it, but not stored.
-      options: { "auto.offset.reset": "earliest", "group.id": id },
+      // The consumer group it reads with and Restate's client.id are shown as Restate shows
+      // them, but not stored.
+      options: { "auto.offset.reset": "earliest", "group.id": id, "client.id": "restate" },
       status: "active",
       createdAt: expect.any(String),
       feed: {
@@ -168,7 +169,7 @@ describe("subscriptions", () => {
     expect(a.status).toBe(201);
     expect(b.status).toBe(201);
     expect(a.json.id).not.toBe(b.json.id);
-    expect(a.json.options).toEqual({ "group.id": a.json.id });
+    expect(a.json.options).toEqual({ "group.id": a.json.id, "client.id": "restate" });
   });
 
   it("filters by exact source and sink (AND)", async () => {
@@ -203,33 +204,34 @@ describe("subscriptions", () => {
       "lambda.batch.size": "50",
       "lambda.report.batch.item.failures": "true",
       "group.id": created.json.id,
+      "client.id": "restate",
     });
   });
 
   it.each([
     [
       { source: "kafka://nope/t", sink: "service://MyService/handle" },
-      'unknown Kafka cluster "nope" in source; available clusters: "my-cluster"',
+      `Kafka cluster 'nope' not found. Available clusters: ["my-cluster"]. Register it with POST /kafka-clusters or in the config file`,
     ],
     [
       { source: "kafka://my-cluster/t", sink: "service://Nope/handle" },
-      'unknown service "Nope" in sink; registered services: "MyService"',
+      '[META0009] unknown service "Nope" in sink; registered services: "MyService"',
     ],
     [
       { source: "kafka://my-cluster/t", sink: "service://MyService/nope" },
-      'service "MyService" has no handler "nope"; its handlers: "handle", "other"',
+      '[META0009] service "MyService" has no handler "nope"; its handlers: "handle", "other"',
     ],
     [
       { source: "kafka://my-cluster/bad topic", sink: "service://MyService/handle" },
-      /not a valid Kafka topic name/,
+      /^\[META0009\] source topic "bad topic" is not a valid Kafka topic name/,
     ],
     [
       { source: "my-cluster/t", sink: "service://MyService/handle" },
-      /source must look like kafka:\/\/<cluster>\/<topic>/,
+      /^\[META0009\] source must look like kafka:\/\/<cluster>\/<topic>/,
     ],
     [
       { source: "kafka://my-cluster/t", sink: "MyService/handle" },
-      /sink must look like service:\/\/<Service>\/<handler>/,
+      /^\[META0009\] sink must look like service:\/\/<Service>\/<handler>/,
     ],
     [
       {
@@ -257,6 +259,10 @@ describe("subscriptions", () => {
     expect(response.status).toBe(400);
     if (typeof message === "string") expect(response.json.message).toBe(message);
     else expect(response.json.message).toMatch(message);
+    // Restate's code for an invalid source or sink, and only for those.
+    expect(response.json.restate_code).toBe(
+      /^\[META0009\] /.test(response.json.message) ? "META0009" : null,
+    );
     expect(feeds.created).toEqual([]);
     expect(await store.listSubscriptions()).toEqual([]);
   });
@@ -275,9 +281,10 @@ describe("subscriptions", () => {
       sink: "service://S/h",
     });
     expect(response.status).toBe(400);
-    expect(response.json.message).toBe(
-      'unknown Kafka cluster "c" in source; available clusters: none',
-    );
+    expect(response.json).toEqual({
+      message: `Kafka cluster 'c' not found. Available clusters: []. Register it with POST /kafka-clusters or in the config file`,
+      restate_code: null,
+    });
   });
 
   it("refuses a duplicate (source, sink) with 409 naming the existing subscription", async () => {
@@ -556,15 +563,22 @@ describe("kafka clusters", () => {
     if (cluster) await store.upsertConfigCluster(cluster);
     const one = await call(api, "GET", "/kafka-clusters/local");
     const all = await call(api, "GET", "/kafka-clusters");
-    expect(one.json.properties["sasl.password"]).toBe("<redacted>");
+    expect(one.json.properties["sasl.password"]).toBe("***");
+    expect(one.json.properties["sasl.username"]).toBe("***");
     expect(one.body + all.body).not.toContain("pass-123");
     expect(one.body + all.body).not.toContain('"me"');
   });
 
-  it("refuses to delete a config-declared cluster or one in use", async () => {
+  it("refuses to delete a config-declared cluster, and one in use in Restate's words unless forced", async () => {
     const config = await call(api, "DELETE", "/kafka-clusters/my-cluster");
     expect(config.status).toBe(409);
-    expect(config.json.message).toMatch(/declared in the config file/);
+    expect(config.json.message).toBe(
+      `Kafka cluster "my-cluster" is declared in the config file; remove it there`,
+    );
+    const configForced = await call(api, "DELETE", "/kafka-clusters/my-cluster", undefined, {
+      force: "true",
+    });
+    expect(configForced.status).toBe(409);
 
     await call(api, "POST", "/kafka-clusters", {
       name: "api-c",
@@ -576,13 +590,120 @@ describe("kafka clusters", () => {
     });
     const used = await call(api, "DELETE", "/kafka-clusters/api-c");
     expect(used.status).toBe(409);
-    expect(used.json.message).toBe(
-      `Kafka cluster "api-c" is used by subscriptions ${sub.json.id}; delete them first`,
-    );
+    expect(used.json).toEqual({
+      message: `Removing the kafka cluster 'api-c' leads to subscription '${sub.json.id}' being orphan. Remove the subscription first, or use the 'force' flag. (Used by ${sub.json.id}; force deletes them first.)`,
+      restate_code: null,
+    });
+    expect(
+      (await call(api, "DELETE", "/kafka-clusters/api-c", undefined, { force: "1" })).status,
+    ).toBe(400);
     await call(api, "DELETE", `/subscriptions/${sub.json.id}`);
     expect((await call(api, "DELETE", "/kafka-clusters/api-c")).status).toBe(202);
+    expect((await call(api, "GET", "/kafka-clusters/api-c")).status).toBe(404);
+    expect((await call(api, "DELETE", "/kafka-clusters/api-c")).status).toBe(404);
   });
 
+  it("deletes a cluster in use with ?force=true: its subscriptions and their feeds go first", async () => {
+    await call(api, "POST", "/kafka-clusters", {
+      name: "api-c",
+      properties: { "bootstrap.servers": "b:9092" },
+    });
+    const make = (topic: string) =>
+      call(api, "POST", "/subscriptions", {
+        source: `kafka://api-c/${topic}`,
+        sink: "service://MyService/handle",
+      });
+    const a = await make("a");
+    const b = await make("b");
+    const other = await call(api, "POST", "/subscriptions", REFERENCE_BODY);
+    const forced = await call(api, "DELETE", "/kafka-clusters/api-c", undefined, {
+      force: "true",
+    });
+    expect(forced.status).toBe(202);
+    expect(await store.getCluster("api-c")).toBeUndefined();
+    expect(await store.getSubscription(a.json.id)).toBeUndefined();
+    expect(await store.getSubscription(b.json.id)).toBeUndefined();
+    expect(feeds.removed.map((r) => r.subscription.id).sort()).toEqual(
+      [a.json.id, b.json.id].sort(),
+    );
+    // A subscription of another cluster is untouched.
+    expect((await store.getSubscription(other.json.id))?.status).toBe("active");
+  });
+
+  it("redacts as Restate does, and shows the secret reference", async () => {
+    const [cluster] = clustersFromConfigFile({
+      ingress: {
+        "kafka-clusters": [
+          {
+            name: "sasl",
+            brokers: ["SASL_SSL://b:9096"],
+            "sasl.mechanism": "SCRAM-SHA-512",
+            "sasl.username": "alice-user",
+            "sasl.password": "pass-456",
+          },
+        ],
+      },
+    });
+    if (cluster) await store.upsertConfigCluster(cluster);
+    const shown = await call(api, "GET", "/kafka-clusters/sasl");
+    expect(shown.json.properties).toEqual({
+      "bootstrap.servers": "b:9096",
+      "security.protocol": "SASL_SSL",
+      "sasl.mechanism": "SCRAM-SHA-512",
+      "sasl.username": "***",
+      "sasl.password": "***",
+    });
+    const created = await call(api, "POST", "/kafka-clusters", {
+      name: "msk",
+      properties: {
+        "aws.msk.cluster.arn": MSK_ARN,
+        "security.protocol": "SASL_SSL",
+        "sasl.mechanism": "SCRAM-SHA-512",
+        "aws.secrets.manager.arn": SECRET_ARN,
+      },
+    });
+    expect(created.status).toBe(201);
+    expect(created.json.properties["aws.secrets.manager.arn"]).toBe(SECRET_ARN);
+  });
+
+  it("takes bootstrap.servers with protocol prefixes as librdkafka does, onto security.protocol", async () => {
+    const created = await call(api, "POST", "/kafka-clusters", {
+      name: "prefixed",
+      properties: { "bootstrap.servers": "PLAINTEXT://b1:9092, PLAINTEXT://b2:9092" },
+    });
+    expect(created.status).toBe(201);
+    expect(created.json.properties).toEqual({
+      "bootstrap.servers": "b1:9092,b2:9092",
+      "security.protocol": "PLAINTEXT",
+    });
+    const agreeing = await call(api, "POST", "/kafka-clusters", {
+      name: "agreeing",
+      properties: { "bootstrap.servers": "ssl://b1:9093", "security.protocol": "ssl" },
+    });
+    expect(agreeing.status).toBe(201);
+    expect(agreeing.json.properties).toEqual({
+      "bootstrap.servers": "b1:9093",
+      "security.protocol": "SSL",
+    });
+    for (const [properties, message] of [
+      [
+        { "bootstrap.servers": "PLAINTEXT://b1:9092,SSL://b2:9093" },
+        `brokers mix protocols PLAINTEXT, SSL; one cluster connects with one "security.protocol"`,
+      ],
+      [
+        { "bootstrap.servers": "PLAINTEXT://b1:9092", "security.protocol": "SSL" },
+        `property "bootstrap.servers" names protocol PLAINTEXT:// but "security.protocol" is "SSL"; drop the prefix or make them agree`,
+      ],
+      [
+        { "bootstrap.servers": "http://b1:9092" },
+        `broker "http://b1:9092" has an unknown protocol prefix; use PLAINTEXT://, SSL://, SASL_PLAINTEXT://, SASL_SSL:// or none`,
+      ],
+    ] as const) {
+      const refused = await call(api, "POST", "/kafka-clusters", { name: "bad", properties });
+      expect(refused.status, message).toBe(400);
+      expect(refused.json.message).toBe(message);
+    }
+  });
   it.each([
     [{ name: "x", properties: {} }, /need "bootstrap.servers"/],
     [
@@ -595,6 +716,183 @@ describe("kafka clusters", () => {
     const response = await call(api, "POST", "/kafka-clusters", invalid);
     expect(response.status).toBe(400);
     expect(response.json.message).toMatch(message);
+  });
+});
+
+describe("PATCH /kafka-clusters/{name}", () => {
+  const create = (properties: Record<string, string>) =>
+    call(api, "POST", "/kafka-clusters", { name: "api-c", properties });
+
+  it("replaces the whole properties map, validated as on POST, and answers the cluster", async () => {
+    const created = await create({ "bootstrap.servers": "b:9092" });
+    expect(created.status).toBe(201);
+    const patched = await call(api, "PATCH", "/kafka-clusters/api-c", {
+      properties: { "bootstrap.servers": "SSL://b1:9093,b2:9093" },
+    });
+    expect(patched.status).toBe(200);
+    expect(patched.json).toEqual({
+      name: "api-c",
+      origin: "api",
+      properties: { "bootstrap.servers": "b1:9093,b2:9093", "security.protocol": "SSL" },
+      created_at: created.json.created_at,
+    });
+    expect((await store.getCluster("api-c"))?.properties).toEqual({
+      "bootstrap.servers": "b1:9093,b2:9093",
+      "security.protocol": "SSL",
+    });
+    // A key left out is removed: the map is replaced, not merged.
+    const dropped = await call(api, "PATCH", "/v4/kafka-clusters/api-c", {
+      properties: { "bootstrap.servers": "b1:9093" },
+    });
+    expect(dropped.json.properties).toEqual({ "bootstrap.servers": "b1:9093" });
+
+    for (const [body, message] of [
+      [{ properties: {} }, /need "bootstrap.servers"/],
+      [
+        { properties: { "bootstrap.servers": "b:1", "linger.ms": "5" } },
+        /unsupported cluster property "linger.ms"/,
+      ],
+      [
+        { properties: { "bootstrap.servers": "b:1", "sasl.password": "hunter2" } },
+        /credentials go by Secrets Manager reference/,
+      ],
+      [{ name: "api-c", properties: { "bootstrap.servers": "b:1" } }, /unknown field "name"/],
+      [{}, /properties is required/],
+    ] as const) {
+      const refused = await call(api, "PATCH", "/kafka-clusters/api-c", body);
+      expect(refused.status, JSON.stringify(body)).toBe(400);
+      expect(refused.json.message).toMatch(message);
+      expect(refused.body).not.toContain("hunter2");
+    }
+    expect((await store.getCluster("api-c"))?.properties).toEqual({
+      "bootstrap.servers": "b1:9093",
+    });
+  });
+
+  it("404 for an unknown cluster, 409 for one from the config file", async () => {
+    const missing = await call(api, "PATCH", "/kafka-clusters/nope", {
+      properties: { "bootstrap.servers": "b:1" },
+    });
+    expect(missing.status).toBe(404);
+    expect(missing.json.message).toBe(`Kafka cluster "nope" not found`);
+    const config = await call(api, "PATCH", "/kafka-clusters/my-cluster", {
+      properties: { "bootstrap.servers": "b:1" },
+    });
+    expect(config.status).toBe(409);
+    expect(config.json.message).toBe(
+      `Kafka cluster "my-cluster" is declared in the config file; change it there`,
+    );
+    expect((await store.getCluster("my-cluster"))?.properties["bootstrap.servers"]).toBe(
+      "broker:9092",
+    );
+  });
+
+  it("refuses to change a cluster in use (its mappings would keep the old settings); the same properties are a no-op", async () => {
+    await create({ "bootstrap.servers": "b:9092" });
+    const sub = await call(api, "POST", "/subscriptions", {
+      source: "kafka://api-c/t",
+      sink: "service://MyService/handle",
+    });
+    const refused = await call(api, "PATCH", "/kafka-clusters/api-c", {
+      properties: { "bootstrap.servers": "other:9092", "security.protocol": "PLAINTEXT" },
+    });
+    expect(refused.status).toBe(409);
+    expect(refused.json.message).toBe(
+      `Kafka cluster "api-c" is used by subscription ${sub.json.id}: their event source mappings read with its current "bootstrap.servers", "security.protocol", and would not follow the change; delete the subscriptions first (or register another cluster for the new settings)`,
+    );
+    expect((await store.getCluster("api-c"))?.properties).toEqual({
+      "bootstrap.servers": "b:9092",
+    });
+    const same = await call(api, "PATCH", "/kafka-clusters/api-c", {
+      properties: { "bootstrap.servers": " b:9092 " },
+    });
+    expect(same.status).toBe(200);
+    expect(same.json.properties).toEqual({ "bootstrap.servers": "b:9092" });
+    await call(api, "DELETE", `/subscriptions/${sub.json.id}`);
+    const after = await call(api, "PATCH", "/kafka-clusters/api-c", {
+      properties: { "bootstrap.servers": "other:9092" },
+    });
+    expect(after.status).toBe(200);
+  });
+
+  it("refuses, in the store, a change racing a subscription that took the cluster meanwhile", async () => {
+    await create({ "bootstrap.servers": "b:9092" });
+    const read = await store.getCluster("api-c");
+    if (!read) throw new Error("cluster not stored");
+    await call(api, "POST", "/subscriptions", {
+      source: "kafka://api-c/t",
+      sink: "service://MyService/handle",
+    });
+    await expect(
+      store.replaceCluster(read, { ...read, properties: { "bootstrap.servers": "x:1" } }),
+    ).rejects.toThrow(/used by subscriptions/);
+    await expect(
+      store.replaceCluster(
+        { ...read, properties: { "bootstrap.servers": "stale:1" } },
+        { ...read, properties: { "bootstrap.servers": "x:1" } },
+      ),
+    ).rejects.toThrow(/changed meanwhile/);
+    await expect(
+      store.replaceCluster({ ...read, name: "gone" }, { ...read, name: "gone" }),
+    ).rejects.toThrow(/not found/);
+    expect((await store.getCluster("api-c"))?.properties).toEqual({
+      "bootstrap.servers": "b:9092",
+    });
+  });
+
+  it("a subscription created while its cluster changes is refused and leaves nothing behind", async () => {
+    await create({ "bootstrap.servers": "b:9092" });
+    const current = await store.getCluster("api-c");
+    if (!current) throw new Error("cluster not stored");
+    // The first read sees the cluster as it was before a PATCH that lands meanwhile.
+    let reads = 0;
+    const racing = storeWith(store, {
+      getCluster: async (name) =>
+        name === "api-c" && reads++ === 0
+          ? { ...current, properties: { "bootstrap.servers": "old:9092" } }
+          : store.getCluster(name),
+    });
+    const response = await call(apiOver(racing), "POST", "/subscriptions", {
+      source: "kafka://api-c/t",
+      sink: "service://MyService/handle",
+    });
+    expect(response.status).toBe(409);
+    expect(response.json.message).toBe(
+      `Kafka cluster "api-c" changed while the subscription was being created; nothing was created, try again`,
+    );
+    expect(feeds.created).toEqual([]);
+    expect(await store.listSubscriptions()).toEqual([]);
+    // Its reference on the cluster is released: the cluster can change again.
+    const patched = await call(api, "PATCH", "/kafka-clusters/api-c", {
+      properties: { "bootstrap.servers": "new:9092" },
+    });
+    expect(patched.status).toBe(200);
+  });
+
+  it("checks a secret's binding as POST does", async () => {
+    await create({ "aws.msk.cluster.arn": MSK_ARN, "security.protocol": "SSL" });
+    kafkaSecretTags = [{ Key: "kafka-lambda-ingress:brokers", Value: "elsewhere:9096" }];
+    const refused = await call(api, "PATCH", "/kafka-clusters/api-c", {
+      properties: {
+        "aws.msk.cluster.arn": MSK_ARN,
+        "security.protocol": "SSL",
+        "aws.secrets.manager.arn": SECRET_ARN,
+      },
+    });
+    expect(refused.status).toBe(400);
+    expect(refused.json.message).toMatch(
+      /credentials go only to the brokers their secret is bound to/,
+    );
+    kafkaSecretTags = [{ Key: "kafka-lambda-ingress:brokers", Value: MSK_ARN }];
+    const accepted = await call(api, "PATCH", "/kafka-clusters/api-c", {
+      properties: {
+        "aws.msk.cluster.arn": MSK_ARN,
+        "security.protocol": "SSL",
+        "aws.secrets.manager.arn": SECRET_ARN,
+      },
+    });
+    expect(accepted.status).toBe(200);
+    expect(accepted.json.properties["aws.secrets.manager.arn"]).toBe(SECRET_ARN);
   });
 });
 
@@ -895,7 +1193,7 @@ describe("transport edge cases", () => {
     expect(put.headers.allow).toBe("GET, POST");
     const post = await call(api, "POST", "/kafka-clusters/x");
     expect(post.status).toBe(405);
-    expect(post.headers.allow).toBe("GET, DELETE");
+    expect(post.headers.allow).toBe("GET, PATCH, DELETE");
   });
 
   it("answers 500 without internals for unexpected errors, and logs them", async () => {

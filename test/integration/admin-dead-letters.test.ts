@@ -616,6 +616,52 @@ describe("deleting a subscription with dead letters", () => {
   });
 });
 
+describe("deleting a Kafka cluster with ?force=true", () => {
+  it("is refused with 409 while a subscription of it holds dead letters, and deletes nothing", async () => {
+    expect(
+      (
+        await call(api, "POST", "/kafka-clusters", {
+          name: "api-c",
+          properties: { "bootstrap.servers": "b:9092" },
+        })
+      ).status,
+    ).toBe(201);
+    const make = (topic: string) =>
+      call(api, "POST", "/subscriptions", {
+        source: `kafka://api-c/${topic}`,
+        sink: "service://Orders/process",
+      });
+    const clean = (await make("clean")).json.id as string;
+    const lettered = (await make("lettered")).json.id as string;
+    await letters.park([{ ...letter(0, 4, "k4", false), subscriptionId: lettered }]);
+    expect((await letters.list(lettered)).items).toHaveLength(1);
+
+    const refused = await call(api, "DELETE", "/kafka-clusters/api-c", undefined, {
+      force: "true",
+    });
+    expect(refused.status).toBe(409);
+    expect(refused.json.message).toBe(
+      `Kafka cluster "api-c": subscription ${lettered} holds dead letters; replay or discard them (or DELETE the subscription with ?force=true to drop them) before deleting the cluster with force; nothing was deleted`,
+    );
+    expect((await store.getSubscription(clean))?.status).toBe("active");
+    expect((await store.getSubscription(lettered))?.status).toBe("active");
+    expect(feeds.removed).toEqual([]);
+
+    expect(
+      (await call(api, "DELETE", `/subscriptions/${lettered}`, undefined, { force: "true" }))
+        .status,
+    ).toBe(202);
+    const forced = await call(api, "DELETE", "/kafka-clusters/api-c", undefined, {
+      force: "true",
+    });
+    expect(forced.status).toBe(202);
+    expect(await store.getSubscription(clean)).toBeUndefined();
+    expect(await store.getCluster("api-c")).toBeUndefined();
+    // The subscription on the config cluster is untouched.
+    expect((await store.getSubscription(subId))?.status).toBe("active");
+  });
+});
+
 describe("deleting while records are still being dead-lettered", () => {
   it("a letter parked while the mapping is removed is seen: 409, kept; discard, then 202", async () => {
     // A commit that got past the consumer's check just before the DELETE lands meanwhile.

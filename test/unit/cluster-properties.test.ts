@@ -3,7 +3,10 @@ import {
   clusterFromConfigEntry,
   clustersFromConfigFile,
   isSecretProperty,
+  keepRedactedValues,
+  REDACTED,
   redactCluster,
+  redactProperties,
   validateClusterProperties,
 } from "../../src/core/cluster-properties.ts";
 import { ValidationError } from "../../src/core/errors.ts";
@@ -128,7 +131,12 @@ describe("validateClusterProperties", () => {
   it.each([
     [{}, /need "bootstrap.servers" .* or "aws.msk.cluster.arn"/],
     [{ "bootstrap.servers": "" }, /at least one host:port/],
-    [{ "bootstrap.servers": "PLAINTEXT://b:9092" }, /without a scheme such as PLAINTEXT/],
+    [{ "bootstrap.servers": "PLAINTEXT://b:9092,SSL://c:9093" }, /brokers mix protocols/],
+    [{ "bootstrap.servers": "kafka://b:9092" }, /unknown protocol prefix/],
+    [
+      { "bootstrap.servers": "SASL_SSL://b:9096", "security.protocol": "SSL" },
+      /names protocol SASL_SSL:\/\/ but "security.protocol" is "SSL"/,
+    ],
     [{ "bootstrap.servers": "b" }, /comma-separated list of host:port/],
     [{ "bootstrap.servers": "b:0" }, /host:port/],
     [{ "bootstrap.servers": "b:70000" }, /host:port/],
@@ -275,6 +283,18 @@ describe("config file clusters", () => {
     });
   });
 
+  it("refuses brokers whose prefix contradicts an explicit security.protocol", () => {
+    expect(() =>
+      clusterFromConfigEntry({
+        name: "c",
+        brokers: ["PLAINTEXT://a:9092"],
+        "security.protocol": "SSL",
+      }),
+    ).toThrow(
+      `ingress.kafka-clusters entry: cluster "c": property "bootstrap.servers" names protocol PLAINTEXT:// but "security.protocol" is "SSL"; drop the prefix or make them agree`,
+    );
+  });
+
   it("has no clusters without the section", () => {
     expect(clustersFromConfigFile({})).toEqual([]);
     expect(clustersFromConfigFile({ ingress: {} })).toEqual([]);
@@ -369,6 +389,30 @@ describe("redaction", () => {
     }
   });
 
+  it("redacts every key Restate 1.7 redacts, whatever its case", () => {
+    for (const key of [
+      "SASL.PASSWORD",
+      "ssl.keystore.password",
+      "ssl.key.passphrase",
+      "my.client.secret",
+      "sasl.jaas.config",
+      "sasl.oauthbearer.config",
+      "sasl.oauthbearer.token.endpoint.url",
+      "ssl.key.location",
+      "ssl.key.pem",
+      "ssl.keystore.location",
+      "ssl.truststore.location",
+      "sasl.oauthbearer.assertion.private.key.file",
+    ]) {
+      expect(isSecretProperty(key), key).toBe(true);
+    }
+    expect(redactProperties({ "ssl.key.pem": "-----BEGIN", "client.id": "x" })).toEqual({
+      "ssl.key.pem": REDACTED,
+      "client.id": "x",
+    });
+    expect(REDACTED).toBe("***");
+  });
+
   it("replaces secret values and keeps the rest", () => {
     const cluster = {
       name: "c",
@@ -386,12 +430,34 @@ describe("redaction", () => {
       origin: "config",
       properties: {
         "bootstrap.servers": "b:1",
-        "sasl.username": "<redacted>",
-        "sasl.password": "<redacted>",
+        "sasl.username": "***",
+        "sasl.password": "***",
         "aws.secrets.manager.arn": SECRET_ARN,
       },
     });
     expect(JSON.stringify(shown)).not.toMatch(/hunter2|alice/);
     expect(cluster.properties["sasl.password"]).toBe("hunter2");
+  });
+});
+
+describe("keepRedactedValues (PATCH bodies)", () => {
+  const stored = { "bootstrap.servers": "b:1", "sasl.username": "alice", "sasl.password": "pw" };
+
+  it("puts the stored value back for a secret-like key sent as ***", () => {
+    expect(
+      keepRedactedValues(
+        { "bootstrap.servers": "c:2", "sasl.username": "***", "sasl.password": "new-pw" },
+        stored,
+      ),
+    ).toEqual({ "bootstrap.servers": "c:2", "sasl.username": "alice", "sasl.password": "new-pw" });
+  });
+
+  it("leaves *** on other keys as it is, and refuses it for a secret the cluster does not hold", () => {
+    expect(keepRedactedValues({ "bootstrap.servers": "***" }, stored)).toEqual({
+      "bootstrap.servers": "***",
+    });
+    expect(() => keepRedactedValues({ "ssl.key.pem": "***" }, stored)).toThrow(
+      `property "ssl.key.pem" is "***", the marker for a value the API does not show, but the cluster has no value for it to keep`,
+    );
   });
 });

@@ -199,6 +199,32 @@ export class DynamoAdminStore implements AdminStore {
     );
   }
 
+  async replaceCluster(expected: KafkaCluster, next: KafkaCluster): Promise<void> {
+    const write = await conditionally("UpdateItem cluster", () =>
+      this.#client.send(
+        new UpdateItemCommand({
+          TableName: this.#table,
+          Key: key("cluster", expected.name),
+          UpdateExpression: "SET doc = :next",
+          ConditionExpression: "doc = :expected AND (attribute_not_exists(refs) OR refs <= :zero)",
+          ExpressionAttributeValues: toItem({
+            ":next": JSON.stringify(next),
+            ":expected": JSON.stringify(expected),
+            ":zero": 0,
+          }),
+          ReturnValuesOnConditionCheckFailure: "ALL_OLD",
+        }),
+      ),
+    );
+    if (write.written) return;
+    const current = docOf<KafkaCluster>(write.current);
+    if (current === undefined) throw new NotFoundError(`cluster "${expected.name}" not found`);
+    if (JSON.stringify(current) === JSON.stringify(expected)) {
+      throw new ConflictError(`cluster "${expected.name}" is used by subscriptions`);
+    }
+    throw new ConflictError(`cluster "${expected.name}" changed meanwhile; read it and retry`);
+  }
+
   deleteCluster(name: string): Promise<void> {
     return this.#deleteUnreferenced("cluster", name);
   }

@@ -15,6 +15,7 @@ import {
   MethodNotAllowedError,
   NotFoundError,
   NotSupportedError,
+  restateCodeOf,
   UnsupportedContentTypeError,
   ValidationError,
 } from "../../core/errors.ts";
@@ -149,8 +150,13 @@ export function createRouter(
   }
 
   function toResponse(error: unknown, request: AdminRequest): AdminResponse {
-    // Restate's error body: the CLI prints `restate_code` (none of ours has one) before the message.
-    const message = { message: errorMessage(error), restate_code: null };
+    // Restate's error body: the CLI prints `restate_code` before the message. Where Restate has a
+    // code for the failure, the message starts with it in brackets, as Restate's does.
+    const code = restateCodeOf(error);
+    const message = {
+      message: code === undefined ? errorMessage(error) : `[${code}] ${errorMessage(error)}`,
+      restate_code: code ?? null,
+    };
     if (error instanceof MethodNotAllowedError) {
       return json(405, message, { allow: error.allowed.join(", ") });
     }

@@ -1,6 +1,9 @@
-// Subscription handlers: create (with its feed, undone on failure), list, show, delete (feed,
-// progress and dead letters first) and pause / resume.
+// Subscription handlers: create (with its feed, undone on failure), list (filtered by exact
+// source and sink), show, delete (feed, progress and dead letters first; also used by a forced
+// cluster delete) and pause / resume. Shown as Restate shows them: options with the `group.id`
+// and `client.id` Restate fills in, secret-like values as `***`.
 import { parseBody, subscriptionBodySchema } from "../../core/admin-schemas.ts";
+import { redactProperties } from "../../core/cluster-properties.ts";
 import {
   AlreadyExistsError,
   ConflictError,
@@ -10,12 +13,8 @@ import {
 } from "../../core/errors.ts";
 import type { FeedRef, Subscription } from "../../core/model.ts";
 import type { AdminStore } from "../../core/ports.ts";
-import {
-  consumerGroupId,
-  normaliseSubscriptionOptions,
-  OPTION_GROUP_ID,
-} from "../../core/subscription-options.ts";
-import { parseSink, parseSource, quote } from "../../core/uris.ts";
+import { displayedOptions, normaliseSubscriptionOptions } from "../../core/subscription-options.ts";
+import { invalidSubscription, parseSink, parseSource, quote } from "../../core/uris.ts";
 import { type AdminContext, checkKafkaSecretBinding } from "./context.ts";
 import { accepted, errorDetail, json, type Routes, readJson } from "./router.ts";
 import type { AdminRequest, AdminResponse } from "./types.ts";
@@ -26,11 +25,9 @@ export function subscriptionView(subscription: Subscription): Record<string, unk
     id: subscription.id,
     source: subscription.source,
     sink: subscription.sink,
-    // As Restate shows them: with the consumer group the subscription reads with.
-    options: {
-      ...subscription.options,
-      [OPTION_GROUP_ID]: consumerGroupId(subscription.id, subscription.options),
-    },
+    // As Restate shows them: with the consumer group the subscription reads with, Restate's
+    // client.id, and secret-like values as `***`.
+    options: redactProperties(displayedOptions(subscription.id, subscription.options)),
     status: subscription.status,
     createdAt: subscription.createdAt,
     ...(subscription.feed ? { feed: subscription.feed } : {}),
@@ -53,9 +50,88 @@ export async function getSubscription(store: AdminStore, id: string): Promise<Su
   return subscription;
 }
 
+/** What deleting a subscription takes, for `DELETE /subscriptions/{id}` and a forced cluster
+ * delete: `hasDeadLetters` (letters or parked keys), `remove` (refused, 409, while it holds dead
+ * letters unless `force`). */
+export function subscriptionRemover(ctx: AdminContext): {
+  hasDeadLetters(id: string): Promise<boolean>;
+  remove(id: string, force: boolean): Promise<void>;
+} {
+  const { log } = ctx;
+  const { store, feeds, deadLetters, progress } = ctx.deps;
+
+  /** Whether the subscription has dead letters or parked keys. */
+  async function hasDeadLetters(id: string): Promise<boolean> {
+    if (!deadLetters) return false;
+    const letters = await deadLetters.list(id, { limit: 1 });
+    const keys = await deadLetters.listParkedKeys(id, { limit: 1 });
+    return letters.items.length > 0 || letters.cursor !== undefined || keys.items.length > 0;
+  }
+
+  const lettersFirst = (id: string) =>
+    `replay or discard them first (POST subscriptions/${id}/dead-letters/replay or /discard), or delete with ?force=true to drop them`;
+
+  // Order matters: the status says "deleting" first, and the consumer writes nothing for a
+  // subscription being deleted; then the feed goes, in-flight commits settle, and only then are
+  // dead letters looked for, so a letter parked at any point before the end is seen.
+  async function remove(id: string, force: boolean): Promise<void> {
+    const subscription = await getSubscription(store, id);
+    // Dead letters are records nobody has handled yet: deleting them takes an explicit ?force.
+    if (!force && (await hasDeadLetters(id))) {
+      throw new ConflictError(`subscription ${quote(id)} has dead letters; ${lettersFirst(id)}`);
+    }
+    const deleting: Subscription = { ...subscription, status: "deleting" };
+    await store.updateSubscription(deleting);
+    if (subscription.feed) {
+      try {
+        await feeds.remove(subscription, subscription.feed);
+      } catch (error) {
+        log({
+          level: "error",
+          msg: "admin: removing the feed failed",
+          subscription: id,
+          ...errorDetail(error),
+        });
+        throw new DependencyFailedError(
+          "could not remove the event source mapping; the subscription stays in status deleting, retry the DELETE",
+        );
+      }
+    }
+    const settleMs = ctx.deps.deleteSettleMs ?? 0;
+    if (settleMs > 0) await new Promise((resolve) => setTimeout(resolve, settleMs));
+    if (!force && (await hasDeadLetters(id))) {
+      throw new ConflictError(
+        `subscription ${quote(id)} had records dead-lettered while it was being deleted; its event source mapping is removed and it stays in status deleting: ${lettersFirst(id)}, then DELETE again`,
+      );
+    }
+    // Nothing writes progress or dead letters for it any more.
+    try {
+      await progress?.clear(id);
+      await deadLetters?.clear(id);
+    } catch (error) {
+      log({
+        level: "error",
+        msg: "admin: clearing progress and dead letters failed",
+        subscription: id,
+        ...errorDetail(error),
+      });
+      throw new DependencyFailedError(
+        "could not clear the subscription's progress and dead letters; the subscription stays in status deleting, retry the DELETE",
+      );
+    }
+    try {
+      await store.deleteSubscription(id);
+    } catch (error) {
+      if (!(error instanceof NotFoundError)) throw error; // a concurrent DELETE finished first
+    }
+  }
+
+  return { hasDeadLetters, remove };
+}
+
 export function subscriptionRoutes(ctx: AdminContext): Routes {
   const { newId, now, log } = ctx;
-  const { store, feeds, deadLetters, progress } = ctx.deps;
+  const { store, feeds } = ctx.deps;
 
   /** Runs a clean-up step; a failure is logged (the operator must finish it) and swallowed. */
   async function cleanUp(
@@ -85,19 +161,20 @@ export function subscriptionRoutes(ctx: AdminContext): Routes {
     const cluster = await store.getCluster(source.cluster);
     if (!cluster) {
       const names = (await store.listClusters()).map((c) => c.name);
+      // Restate's wording (its list is Rust's debug form of the names), then where to add one.
       throw new ValidationError(
-        `unknown Kafka cluster ${quote(source.cluster)} in source; available clusters: ${list(names)}`,
+        `Kafka cluster '${source.cluster}' not found. Available clusters: [${names.map((n) => JSON.stringify(n)).join(", ")}]. Register it with POST /kafka-clusters or in the config file`,
       );
     }
     const service = await store.getService(sink.service);
     if (!service) {
       const names = (await store.listServices()).map((s) => s.name);
-      throw new ValidationError(
+      throw invalidSubscription(
         `unknown service ${quote(sink.service)} in sink; registered services: ${list(names)}`,
       );
     }
     if (!Object.hasOwn(service.handlers, sink.handler)) {
-      throw new ValidationError(
+      throw invalidSubscription(
         `service ${quote(service.name)} has no handler ${quote(sink.handler)}; its handlers: ${list(Object.keys(service.handlers))}`,
       );
     }
@@ -134,6 +211,17 @@ export function subscriptionRoutes(ctx: AdminContext): Routes {
     }
 
     const context = { subscription: subscription.id };
+    // The subscription now holds a reference on the cluster, so the cluster cannot change any
+    // more (PATCH refuses clusters in use); one that changed since it was read is read again.
+    const current = await store.getCluster(source.cluster).catch(() => undefined);
+    if (JSON.stringify(current) !== JSON.stringify(cluster)) {
+      await cleanUp("delete subscription", context, () =>
+        store.deleteSubscription(subscription.id),
+      );
+      throw new ConflictError(
+        `Kafka cluster ${quote(source.cluster)} changed while the subscription was being created; nothing was created, try again`,
+      );
+    }
     let feed: FeedRef;
     try {
       feed = await feeds.create(subscription, cluster);
@@ -184,71 +272,9 @@ export function subscriptionRoutes(ctx: AdminContext): Routes {
     return json(200, { subscriptions: matching.map(subscriptionView) });
   }
 
-  /** Whether the subscription has dead letters or parked keys. */
-  async function hasDeadLetters(id: string): Promise<boolean> {
-    if (!deadLetters) return false;
-    const letters = await deadLetters.list(id, { limit: 1 });
-    const keys = await deadLetters.listParkedKeys(id, { limit: 1 });
-    return letters.items.length > 0 || letters.cursor !== undefined || keys.items.length > 0;
-  }
-
-  const lettersFirst = (id: string) =>
-    `replay or discard them first (POST subscriptions/${id}/dead-letters/replay or /discard), or delete with ?force=true to drop them`;
-
-  // Order matters: the status says "deleting" first, and the consumer writes nothing for a
-  // subscription being deleted; then the feed goes, in-flight commits settle, and only then are
-  // dead letters looked for, so a letter parked at any point before the end is seen.
+  const remover = subscriptionRemover(ctx);
   async function deleteSubscription(request: AdminRequest, id: string): Promise<AdminResponse> {
-    const force = flag(request.query.force, "force");
-    const subscription = await getSubscription(store, id);
-    // Dead letters are records nobody has handled yet: deleting them takes an explicit ?force.
-    if (!force && (await hasDeadLetters(id))) {
-      throw new ConflictError(`subscription ${quote(id)} has dead letters; ${lettersFirst(id)}`);
-    }
-    const deleting: Subscription = { ...subscription, status: "deleting" };
-    await store.updateSubscription(deleting);
-    if (subscription.feed) {
-      try {
-        await feeds.remove(subscription, subscription.feed);
-      } catch (error) {
-        log({
-          level: "error",
-          msg: "admin: removing the feed failed",
-          subscription: id,
-          ...errorDetail(error),
-        });
-        throw new DependencyFailedError(
-          "could not remove the event source mapping; the subscription stays in status deleting, retry the DELETE",
-        );
-      }
-    }
-    const settleMs = ctx.deps.deleteSettleMs ?? 0;
-    if (settleMs > 0) await new Promise((resolve) => setTimeout(resolve, settleMs));
-    if (!force && (await hasDeadLetters(id))) {
-      throw new ConflictError(
-        `subscription ${quote(id)} had records dead-lettered while it was being deleted; its event source mapping is removed and it stays in status deleting: ${lettersFirst(id)}, then DELETE again`,
-      );
-    }
-    // Nothing writes progress or dead letters for it any more.
-    try {
-      await progress?.clear(id);
-      await deadLetters?.clear(id);
-    } catch (error) {
-      log({
-        level: "error",
-        msg: "admin: clearing progress and dead letters failed",
-        subscription: id,
-        ...errorDetail(error),
-      });
-      throw new DependencyFailedError(
-        "could not clear the subscription's progress and dead letters; the subscription stays in status deleting, retry the DELETE",
-      );
-    }
-    try {
-      await store.deleteSubscription(id);
-    } catch (error) {
-      if (!(error instanceof NotFoundError)) throw error; // a concurrent DELETE finished first
-    }
+    await remover.remove(id, flag(request.query.force, "force"));
     return accepted();
   }
 
