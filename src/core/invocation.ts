@@ -2,7 +2,7 @@
 // ingress path scheme, Restate's Kafka metadata headers, an idempotency key, and the record's own
 // Kafka headers forwarded under a reserved, collision-free prefix.
 import { bytesToBase64, bytesToBase64UrlPadded } from "./encoding.ts";
-import type { DecodedRecord } from "./event.ts";
+import type { DecodedRecord, SchemaMetadata } from "./event.ts";
 import type { InvocationMode, PayloadFormat, ServiceDefinition, Subscription } from "./model.ts";
 import { fingerprintHex, recordFingerprint } from "./record-identity.ts";
 
@@ -187,6 +187,26 @@ export function sinkTarget(
   };
 }
 
+/** Printable ASCII without spaces: what a schema id or format may be to become a header value. */
+const HEADER_TOKEN_VALUE = /^[\x21-\x7e]{1,256}$/;
+
+/**
+ * `kafka.<part>.schema.id` and `kafka.<part>.schema.format` for a part the event source decoded
+ * with a schema registry (the writer schema's id and `AVRO` / `PROTOBUF` / `JSON`).
+ */
+function addSchemaHeaders(
+  headers: Record<string, string | string[]>,
+  part: "key" | "value",
+  schema: SchemaMetadata,
+): void {
+  if (schema.schemaId !== undefined && HEADER_TOKEN_VALUE.test(schema.schemaId)) {
+    headers[`kafka.${part}.schema.id`] = schema.schemaId;
+  }
+  if (schema.dataFormat !== undefined && HEADER_TOKEN_VALUE.test(schema.dataFormat)) {
+    headers[`kafka.${part}.schema.format`] = schema.dataFormat;
+  }
+}
+
 /** Precomputes what is common to every request of a batch; `build` is then cheap per record. */
 export function createRequestBuilder(
   target: SinkTarget,
@@ -211,6 +231,8 @@ export function createRequestBuilder(
       "idempotency-key": idempotencyKey(target.subscriptionId, record),
     };
     if (record.key !== null) headers["kafka.key"] = bytesToBase64UrlPadded(record.key);
+    if (record.keySchema) addSchemaHeaders(headers, "key", record.keySchema);
+    if (record.valueSchema) addSchemaHeaders(headers, "value", record.valueSchema);
     if (record.value !== null) headers["content-type"] = contentType;
     if (target.authorization !== undefined) headers.authorization = target.authorization;
     if (record.headers.length === 0)

@@ -10,6 +10,7 @@ import {
 } from "../../core/errors.ts";
 import type { FeedRef, Subscription } from "../../core/model.ts";
 import type { AdminStore } from "../../core/ports.ts";
+import { registryDecoding } from "../../core/schema-registry.ts";
 import {
   consumerGroupId,
   normaliseSubscriptionOptions,
@@ -104,6 +105,7 @@ export function subscriptionRoutes(ctx: AdminContext): Routes {
     // Again here, not only when the cluster was registered: the event source mapping created
     // now is what hands the credentials to the brokers, and the binding may have changed since.
     await checkKafkaSecretBinding(ctx, cluster);
+    registryDecoding(cluster.name, cluster.properties, options);
 
     const subscription: Subscription = {
       id: newId(),
