@@ -60,7 +60,7 @@ const runnerJar = (version: string) => `apicurio-registry-app-${version}-runner.
 
 /**
  * Makes sure `<cacheDir>/app` holds the unpacked application; downloads with Maven
- * (`dependency:copy`) and unpacks with the JDK's `jar` on first use. Safe against concurrent
+ * (`dependency:copy`) and unpacks it on first use. Safe against concurrent
  * callers: each unpacks into its own temp dir and the first rename wins.
  */
 export async function ensureApicurio(
@@ -98,7 +98,7 @@ export async function ensureApicurio(
     if (!zip) throw new Error(`Maven finished but no zip is in ${work}`);
     const unpacked = join(work, "app");
     mkdirSync(unpacked);
-    await execFileAsync("jar", ["xf", join(work, zip)], { cwd: unpacked, timeout: 5 * 60_000 });
+    await unzip(join(work, zip), unpacked);
     if (!existsSync(join(unpacked, runnerJar(version)))) {
       throw new Error(`${zip} holds no ${runnerJar(version)}`);
     }
@@ -111,6 +111,16 @@ export async function ensureApicurio(
     return app;
   } finally {
     rmSync(work, { recursive: true, force: true });
+  }
+}
+
+/** Unpacks with the JDK's `jar`, or Python's zipfile where only a JRE is installed. */
+async function unzip(zip: string, into: string): Promise<void> {
+  try {
+    await execFileAsync("jar", ["xf", zip], { cwd: into, timeout: 5 * 60_000 });
+  } catch (error) {
+    if ((error as { code?: unknown }).code !== "ENOENT") throw error;
+    await execFileAsync("python3", ["-m", "zipfile", "-e", zip, into], { timeout: 5 * 60_000 });
   }
 }
 
