@@ -126,6 +126,7 @@ async function api(
   method: string,
   path: string,
   body?: unknown,
+  // biome-ignore lint/suspicious/noExplicitAny: tests inspect response bodies freely
 ): Promise<{ status: number; json: any }> {
   const response = await fetch(`${stack?.adminUrl}${path}`, {
     method,
