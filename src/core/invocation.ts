@@ -131,6 +131,37 @@ export function forwardedHeaders(
   return { entries, truncated: false };
 }
 
+/** W3C Trace Context `traceparent`: version, trace id, parent id, flags (lower-case hex). */
+const TRACEPARENT = /^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/;
+/** `tracestate`: list members of printable ASCII, at most 512 characters (W3C Trace Context). */
+const TRACESTATE = /^[\x20-\x7e]{1,512}$/;
+
+/**
+ * The record's trace context as the HTTP headers of the same names, so that Restate (and any
+ * OpenTelemetry-aware endpoint) continues the producer's trace: the first `traceparent` Kafka
+ * header that is a valid W3C value, and with it the first valid `tracestate`. Names match
+ * case-insensitively; invalid values are left to the `kafka.header.*` copies only.
+ */
+export function traceContextHeaders(headers: ReadonlyArray<readonly [string, Uint8Array]>): {
+  traceparent?: string;
+  tracestate?: string;
+} {
+  let traceparent: string | undefined;
+  let tracestate: string | undefined;
+  for (const [name, bytes] of headers) {
+    const lower = name.toLowerCase();
+    if (lower !== "traceparent" && lower !== "tracestate") continue;
+    const value = Buffer.from(bytes).toString("latin1").trim();
+    if (lower === "traceparent" && traceparent === undefined && TRACEPARENT.test(value)) {
+      traceparent = value;
+    } else if (lower === "tracestate" && tracestate === undefined && TRACESTATE.test(value)) {
+      tracestate = value;
+    }
+  }
+  if (traceparent === undefined) return {};
+  return tracestate === undefined ? { traceparent } : { traceparent, tracestate };
+}
+
 function trimTrailingSlashes(s: string): string {
   let end = s.length;
   while (end > 0 && s.charCodeAt(end - 1) === 0x2f) end--;
@@ -237,6 +268,7 @@ export function createRequestBuilder(
     if (target.authorization !== undefined) headers.authorization = target.authorization;
     if (record.headers.length === 0)
       return { method: "POST", url, headers, body: record.value ?? undefined };
+    Object.assign(headers, traceContextHeaders(record.headers));
     const forwarded = forwardedHeaders(record.headers, maxForwardedHeaderBytes);
     if (forwarded.truncated) headers[HEADERS_TRUNCATED_HEADER] = "true";
     for (const [name, value] of forwarded.entries) {
