@@ -3,6 +3,12 @@
 // (a Secrets Manager ARN); clear credentials are accepted only from the local config file.
 import { ValidationError } from "./errors.ts";
 import type { ClusterOrigin, KafkaCluster } from "./model.ts";
+import {
+  checkRegistryProperties,
+  isSchemaRegistryProperty,
+  normaliseRegistryProperty,
+  SCHEMA_REGISTRY_PROPERTIES,
+} from "./schema-registry.ts";
 import { SECRET_ARN_PATTERN } from "./secrets.ts";
 import { scalarText, splitList } from "./text.ts";
 import { CLUSTER_NAME_PATTERN, quote } from "./uris.ts";
@@ -31,6 +37,7 @@ export const API_CLUSTER_PROPERTIES: readonly string[] = [
   PROP_SECRET_ARN,
   PROP_VPC_SUBNETS,
   PROP_VPC_SECURITY_GROUPS,
+  ...SCHEMA_REGISTRY_PROPERTIES,
 ];
 /** Properties accepted from the local config file: the API ones plus clear SASL credentials. */
 export const CONFIG_CLUSTER_PROPERTIES: readonly string[] = [
@@ -310,10 +317,11 @@ export function validateClusterProperties(
         p[key] = normaliseIdList(key, value, SECURITY_GROUP_ID, MAX_SECURITY_GROUPS);
         break;
       default:
-        p[key] = value;
+        p[key] = isSchemaRegistryProperty(key) ? normaliseRegistryProperty(key, value) : value;
     }
   }
   checkConsistency(p);
+  checkRegistryProperties(p);
   return p;
 }
 

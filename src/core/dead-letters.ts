@@ -17,7 +17,7 @@
 import { createHash } from "node:crypto";
 import { base64ToBytes, bytesToBase64 } from "./encoding.ts";
 import { ValidationError } from "./errors.ts";
-import type { DecodedRecord } from "./event.ts";
+import type { DecodedRecord, SchemaMetadata } from "./event.ts";
 import { truncateText } from "./progress.ts";
 import { fingerprintHex, recordFingerprint } from "./record-identity.ts";
 
@@ -51,6 +51,9 @@ export interface DeadLetter {
   /** `[name, base64 value]` in record order; empty with `headersOmitted` when too large. */
   readonly headers: ReadonlyArray<readonly [string, string]>;
   readonly headersOmitted?: true;
+  /** Set when the key / value was decoded with a schema registry (kept for replays). */
+  readonly keySchema?: SchemaMetadata;
+  readonly valueSchema?: SchemaMetadata;
   /**
    * Set on a letter too large for one item, as listed: its value (and, if need be, key and
    * headers) are left out here and the whole letter is stored in `chunks` pieces of `bytes` in
@@ -176,6 +179,8 @@ export function buildDeadLetter(facts: LetterFacts): DeadLetter {
     key: record.key === null ? null : bytesToBase64(record.key),
     value: record.value === null ? null : bytesToBase64(record.value),
     headers: record.headers.map(([name, bytes]) => [name, bytesToBase64(bytes)] as const),
+    ...(record.keySchema ? { keySchema: record.keySchema } : {}),
+    ...(record.valueSchema ? { valueSchema: record.valueSchema } : {}),
     fingerprint: fingerprintHex(recordFingerprint(record)),
     kind: facts.kind,
     reason: truncateText(facts.reason, MAX_REASON_LENGTH),
@@ -267,6 +272,8 @@ export function letterToRecord(letter: DeadLetter): DecodedRecord | undefined {
     key: letter.key === null ? null : base64ToBytes(letter.key),
     value: letter.value === null ? null : base64ToBytes(letter.value),
     headers: letter.headers.map(([name, v]) => [name, base64ToBytes(v)] as const),
+    ...(letter.keySchema ? { keySchema: letter.keySchema } : {}),
+    ...(letter.valueSchema ? { valueSchema: letter.valueSchema } : {}),
   };
 }
 

@@ -167,6 +167,23 @@ export class KafkaFeedError extends DependencyError {
   }
 }
 
+/** A schema registry could not be reached or answered an error other than "not found". */
+export class SchemaRegistryUnavailableError extends DependencyError {
+  override readonly name = "SchemaRegistryUnavailableError";
+}
+
+/** A record part the schema registry cannot decode: terminal for that record, with the event
+ * source mapping's reason code. */
+export class SchemaDecodeError extends IngressError {
+  override readonly name = "SchemaDecodeError";
+  readonly retryable = false;
+  readonly code: "SCHEMA_NOT_FOUND" | "DESERIALIZATION_ERROR";
+  constructor(code: SchemaDecodeError["code"], message: string) {
+    super(message);
+    this.code = code;
+  }
+}
+
 /** A secret cannot be read or holds no usable token. The message names the ARN, never a value.
  * Retryable: the secret may be fixed or become readable before the batch comes back. */
 export class SecretUnavailableError extends IngressError {

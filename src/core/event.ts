@@ -32,8 +32,26 @@ export interface DecodedRecord {
   readonly value: Uint8Array | null;
   /** The record's own Kafka headers, in record order (names may repeat). */
   readonly headers: ReadonlyArray<readonly [string, Uint8Array]>;
-  /** Set when the record's key or value is not valid base64: the record is undeliverable. */
+  /**
+   * Set when the event source decoded the key with a schema registry (`keySchemaMetadata`): the
+   * key bytes are then the JSON text of the decoded key.
+   */
+  readonly keySchema?: SchemaMetadata;
+  /** Likewise for the value (`valueSchemaMetadata`). */
+  readonly valueSchema?: SchemaMetadata;
+  /**
+   * Set when the record's key or value is not valid base64, or the event source could not decode
+   * it with the schema registry: the record is undeliverable.
+   */
   readonly decodeError?: string;
+}
+
+/** What the event source mapping says of a part it decoded with a schema registry. */
+export interface SchemaMetadata {
+  /** `AVRO`, `PROTOBUF` or `JSON`. */
+  readonly dataFormat?: string;
+  /** The registry's id of the writer schema (a number for Confluent, a UUID for Glue). */
+  readonly schemaId?: string;
 }
 
 export interface DecodedPartition {
@@ -52,6 +70,21 @@ export interface DecodedEvent {
 
 const headerByte = z.int().check(z.gte(-128), z.lte(255));
 
+const schemaMetadataSchema = z.object({
+  dataFormat: z.optional(z.string()),
+  schemaId: z.optional(z.string()),
+});
+
+function schemaMetadata(
+  raw: z.infer<typeof schemaMetadataSchema> | null | undefined,
+): SchemaMetadata | undefined {
+  if (raw == null) return undefined;
+  return {
+    ...(raw.dataFormat !== undefined ? { dataFormat: raw.dataFormat } : {}),
+    ...(raw.schemaId !== undefined ? { schemaId: raw.schemaId } : {}),
+  };
+}
+
 const recordSchema = z.object({
   topic: z.string().check(z.minLength(1)),
   partition: z.int().check(z.nonnegative()),
@@ -61,6 +94,14 @@ const recordSchema = z.object({
   key: z.nullish(z.string()),
   value: z.nullish(z.string()),
   headers: z.nullish(z.array(z.record(z.string(), z.array(headerByte)))),
+  keySchemaMetadata: z.nullish(schemaMetadataSchema),
+  valueSchemaMetadata: z.nullish(schemaMetadataSchema),
+  /**
+   * Not in AWS events (there, a record the mapping cannot decode goes to its on-failure
+   * destination): the local event source sets it so that such a record is dead-lettered with the
+   * reason instead (`SCHEMA_NOT_FOUND: ...`, `DESERIALIZATION_ERROR: ...`).
+   */
+  schemaRegistryError: z.optional(z.string()),
 });
 
 const recordsSchema = z.record(z.string(), z.array(recordSchema));
@@ -101,6 +142,9 @@ function decodeRecord(raw: RawRecord): DecodedRecord {
       headers.push([name, Uint8Array.from(bytes, (b) => b & 0xff)]);
     }
   }
+  if (raw.schemaRegistryError !== undefined) problems.push(raw.schemaRegistryError);
+  const keySchema = schemaMetadata(raw.keySchemaMetadata);
+  const valueSchema = schemaMetadata(raw.valueSchemaMetadata);
   const decoded: DecodedRecord = {
     topic: raw.topic,
     partition: raw.partition,
@@ -110,6 +154,8 @@ function decodeRecord(raw: RawRecord): DecodedRecord {
     key,
     value,
     headers,
+    ...(keySchema ? { keySchema } : {}),
+    ...(valueSchema ? { valueSchema } : {}),
   };
   return problems.length > 0 ? { ...decoded, decodeError: problems.join("; ") } : decoded;
 }

@@ -17,6 +17,7 @@ import {
 } from "./cluster-properties.ts";
 import { ValidationError } from "./errors.ts";
 import type { KafkaCluster, Subscription } from "./model.ts";
+import { registryDecoding, schemaRegistryConfig } from "./schema-registry.ts";
 import { feedSettings } from "./subscription-options.ts";
 import { splitList } from "./text.ts";
 import { quote } from "./uris.ts";
@@ -90,9 +91,16 @@ export function buildFeedParams(
     Topics: [subscription.topic],
     StartingPosition: settings.startingPosition,
   };
+  const decoding = registryDecoding(cluster.name, cluster.properties, subscription.options);
+  const registry = decoding
+    ? { SchemaRegistryConfig: schemaRegistryConfig(decoding, cluster.properties) }
+    : {};
   if (mskArn !== undefined) {
     params.EventSourceArn = mskArn;
-    params.AmazonManagedKafkaEventSourceConfig = { ConsumerGroupId: settings.consumerGroupId };
+    params.AmazonManagedKafkaEventSourceConfig = {
+      ConsumerGroupId: settings.consumerGroupId,
+      ...registry,
+    };
   } else {
     const servers = bootstrapServerList(cluster.properties);
     if (servers.length === 0) {
@@ -101,7 +109,10 @@ export function buildFeedParams(
       );
     }
     params.SelfManagedEventSource = { Endpoints: { KAFKA_BOOTSTRAP_SERVERS: servers } };
-    params.SelfManagedKafkaEventSourceConfig = { ConsumerGroupId: settings.consumerGroupId };
+    params.SelfManagedKafkaEventSourceConfig = {
+      ConsumerGroupId: settings.consumerGroupId,
+      ...registry,
+    };
   }
   if (access.length > 0) params.SourceAccessConfigurations = access;
   if (settings.batchSize !== undefined) params.BatchSize = settings.batchSize;

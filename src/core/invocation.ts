@@ -2,7 +2,7 @@
 // ingress path scheme, Restate's Kafka metadata headers, an idempotency key, and the record's own
 // Kafka headers forwarded under a reserved, collision-free prefix.
 import { bytesToBase64, bytesToBase64UrlPadded } from "./encoding.ts";
-import type { DecodedRecord } from "./event.ts";
+import type { DecodedRecord, SchemaMetadata } from "./event.ts";
 import type { InvocationMode, PayloadFormat, ServiceDefinition, Subscription } from "./model.ts";
 import { fingerprintHex, recordFingerprint } from "./record-identity.ts";
 
@@ -131,6 +131,37 @@ export function forwardedHeaders(
   return { entries, truncated: false };
 }
 
+/** W3C Trace Context `traceparent`: version, trace id, parent id, flags (lower-case hex). */
+const TRACEPARENT = /^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/;
+/** `tracestate`: list members of printable ASCII, at most 512 characters (W3C Trace Context). */
+const TRACESTATE = /^[\x20-\x7e]{1,512}$/;
+
+/**
+ * The record's trace context as the HTTP headers of the same names, so that Restate (and any
+ * OpenTelemetry-aware endpoint) continues the producer's trace: the first `traceparent` Kafka
+ * header that is a valid W3C value, and with it the first valid `tracestate`. Names match
+ * case-insensitively; invalid values are left to the `kafka.header.*` copies only.
+ */
+export function traceContextHeaders(headers: ReadonlyArray<readonly [string, Uint8Array]>): {
+  traceparent?: string;
+  tracestate?: string;
+} {
+  let traceparent: string | undefined;
+  let tracestate: string | undefined;
+  for (const [name, bytes] of headers) {
+    const lower = name.toLowerCase();
+    if (lower !== "traceparent" && lower !== "tracestate") continue;
+    const value = Buffer.from(bytes).toString("latin1").trim();
+    if (lower === "traceparent" && traceparent === undefined && TRACEPARENT.test(value)) {
+      traceparent = value;
+    } else if (lower === "tracestate" && tracestate === undefined && TRACESTATE.test(value)) {
+      tracestate = value;
+    }
+  }
+  if (traceparent === undefined) return {};
+  return tracestate === undefined ? { traceparent } : { traceparent, tracestate };
+}
+
 function trimTrailingSlashes(s: string): string {
   let end = s.length;
   while (end > 0 && s.charCodeAt(end - 1) === 0x2f) end--;
@@ -187,6 +218,26 @@ export function sinkTarget(
   };
 }
 
+/** Printable ASCII without spaces: what a schema id or format may be to become a header value. */
+const HEADER_TOKEN_VALUE = /^[\x21-\x7e]{1,256}$/;
+
+/**
+ * `kafka.<part>.schema.id` and `kafka.<part>.schema.format` for a part the event source decoded
+ * with a schema registry (the writer schema's id and `AVRO` / `PROTOBUF` / `JSON`).
+ */
+function addSchemaHeaders(
+  headers: Record<string, string | string[]>,
+  part: "key" | "value",
+  schema: SchemaMetadata,
+): void {
+  if (schema.schemaId !== undefined && HEADER_TOKEN_VALUE.test(schema.schemaId)) {
+    headers[`kafka.${part}.schema.id`] = schema.schemaId;
+  }
+  if (schema.dataFormat !== undefined && HEADER_TOKEN_VALUE.test(schema.dataFormat)) {
+    headers[`kafka.${part}.schema.format`] = schema.dataFormat;
+  }
+}
+
 /** Precomputes what is common to every request of a batch; `build` is then cheap per record. */
 export function createRequestBuilder(
   target: SinkTarget,
@@ -211,10 +262,13 @@ export function createRequestBuilder(
       "idempotency-key": idempotencyKey(target.subscriptionId, record),
     };
     if (record.key !== null) headers["kafka.key"] = bytesToBase64UrlPadded(record.key);
+    if (record.keySchema) addSchemaHeaders(headers, "key", record.keySchema);
+    if (record.valueSchema) addSchemaHeaders(headers, "value", record.valueSchema);
     if (record.value !== null) headers["content-type"] = contentType;
     if (target.authorization !== undefined) headers.authorization = target.authorization;
     if (record.headers.length === 0)
       return { method: "POST", url, headers, body: record.value ?? undefined };
+    Object.assign(headers, traceContextHeaders(record.headers));
     const forwarded = forwardedHeaders(record.headers, maxForwardedHeaderBytes);
     if (forwarded.truncated) headers[HEADERS_TRUNCATED_HEADER] = "true";
     for (const [name, value] of forwarded.entries) {

@@ -116,11 +116,27 @@ function objectKeyOf(
 ): { key: string } | { reason: string } {
   if (record.key === null) return { reason: "record has no key (keyed handler needs one)" };
   if (record.key.length === 0) return { reason: "record key is empty (keyed handler needs one)" };
-  const key = decodeUtf8(record.key);
-  if (key === undefined) return { reason: "record key is not valid UTF-8" };
+  const text = decodeUtf8(record.key);
+  if (text === undefined) return { reason: "record key is not valid UTF-8" };
+  const key = record.keySchema ? decodedKeyText(text) : text;
+  if (key.length === 0) return { reason: "record key is empty (keyed handler needs one)" };
   const pathBytes = objectKeyPathBytes(key);
   if (pathBytes > maxKeyUrlBytes) return { reason: keyTooLong(pathBytes, maxKeyUrlBytes) };
   return { key };
+}
+
+/**
+ * The object key of a key the event source decoded with a schema registry, which arrives as JSON
+ * text: a string is the key as written (an Avro `string` key `"customer-1"` is the object
+ * `customer-1`), anything else its compact JSON text.
+ */
+function decodedKeyText(json: string): string {
+  try {
+    const parsed: unknown = JSON.parse(json);
+    return typeof parsed === "string" ? parsed : JSON.stringify(parsed);
+  } catch {
+    return json;
+  }
 }
 
 function keyTooLong(bytes: number, limit: number): string {

@@ -3,6 +3,11 @@
 // cannot honour, naming the key and the supported ones.
 import { DEAD_LETTER_OPTIONS, normaliseDeadLetterOption } from "./dead-letters.ts";
 import { ValidationError } from "./errors.ts";
+import {
+  normaliseRegistryOption,
+  OPTION_SCHEMA_DECODE,
+  SCHEMA_REGISTRY_OPTIONS,
+} from "./schema-registry.ts";
 import { scalarText } from "./text.ts";
 import { quote } from "./uris.ts";
 
@@ -25,6 +30,7 @@ export const SUPPORTED_SUBSCRIPTION_OPTIONS: readonly string[] = [
   OPTION_MAX_POLLERS,
   OPTION_REPORT_BATCH_ITEM_FAILURES,
   ...DEAD_LETTER_OPTIONS,
+  ...SCHEMA_REGISTRY_OPTIONS,
 ];
 
 /**
@@ -97,6 +103,8 @@ function normaliseValue(key: string, value: string): string {
     default: {
       const deadLetterValue = normaliseDeadLetterOption(key, value);
       if (deadLetterValue !== undefined) return deadLetterValue;
+      const registryValue = normaliseRegistryOption(key, value);
+      if (registryValue !== undefined) return registryValue;
       throw new ValidationError(`unsupported subscription option ${quote(key)}`);
     }
   }
@@ -170,8 +178,9 @@ export function displayedOptions(
 /**
  * Interprets normalised options. Defaults: `auto.offset.reset` latest (→ LATEST, as Kafka's
  * default), `group.id` the subscription id, batch size and window left to AWS (100 records,
- * 500 ms), partial batch responses off. Partial batch responses need provisioned mode, so turning
- * them on without poller options provisions MinimumPollers 1 / MaximumPollers 200 (AWS defaults).
+ * 500 ms), partial batch responses off. Partial batch responses and schema registry decoding
+ * need provisioned mode, so either without poller options provisions MinimumPollers 1 /
+ * MaximumPollers 200 (AWS defaults).
  */
 export function feedSettings(
   subscriptionId: string,
@@ -191,8 +200,12 @@ export function feedSettings(
       `option "lambda.min.pollers" (${minimum}) must not exceed "lambda.max.pollers" (${maximum})`,
     );
   }
+  // Partial batch responses and schema registries work in provisioned mode only.
   const provisioned =
-    minPollers !== undefined || maxPollers !== undefined || reportBatchItemFailures;
+    minPollers !== undefined ||
+    maxPollers !== undefined ||
+    reportBatchItemFailures ||
+    options[OPTION_SCHEMA_DECODE] !== undefined;
   const batchSize = number(OPTION_BATCH_SIZE);
   const batchingWindowSeconds = number(OPTION_BATCH_WINDOW_SECONDS);
   return {

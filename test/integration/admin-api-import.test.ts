@@ -12,6 +12,9 @@ import type { AdminStore } from "../../src/core/ports.ts";
 import { call, FakeFeedControl } from "../helpers/admin.ts";
 import { startTestDynamo, type TestDynamo } from "../helpers/dynamo.ts";
 
+/** How long the import waits for a Restate admin API in these tests. */
+const IMPORT_TIMEOUT_MS = 3_000;
+
 const captured = readFileSync(
   new URL("../fixtures/restate-1.7-services.json", import.meta.url),
   "utf8",
@@ -50,7 +53,7 @@ function fakeAdmin(): Server {
       case "/huge/services":
         return send(200, JSON.stringify({ services: [], pad: "x".repeat(5 * 1024 * 1024) }));
       case "/slow/services":
-        setTimeout(() => send(200, captured), 2_000);
+        setTimeout(() => send(200, captured), IMPORT_TIMEOUT_MS * 3);
         return;
       default:
         return send(404, JSON.stringify({ message: "secret internal detail" }));
@@ -85,7 +88,8 @@ beforeEach(async () => {
     maxBodyBytes: 4096,
     replayBudgetMs: ADMIN_DEFAULTS.REPLAY_BUDGET_MS,
     log: () => {},
-    restateAdmin: createRestateAdminClient({ timeoutMs: 500 }),
+    // Long enough that a loaded machine still sends the 5 MiB answer before it runs out.
+    restateAdmin: createRestateAdminClient({ timeoutMs: IMPORT_TIMEOUT_MS }),
   });
 });
 
@@ -225,7 +229,7 @@ describe("POST /services/import", () => {
       [`${fakeUrl}/not-restate`, /something other than \{"services": \[\.\.\.\]\}/],
       [`${fakeUrl}/redirect`, /answered a redirect \(302\); not followed/],
       [`${fakeUrl}/huge`, /larger than 4194304 bytes/],
-      [`${fakeUrl}/slow`, /no answer within 500 ms/],
+      [`${fakeUrl}/slow`, new RegExp(`no answer within ${IMPORT_TIMEOUT_MS} ms`)],
     ];
     for (const [admin_url, message] of cases) {
       const response = await call(api, "POST", "/services/import", {

@@ -185,3 +185,90 @@ describe("buildFeedParams", () => {
     ).toThrow(/do not support SASL PLAIN/);
   });
 });
+
+describe("buildFeedParams with a schema registry", () => {
+  const REGISTRY_SECRET =
+    "arn:aws:secretsmanager:eu-west-1:123456789012:secret:registry-basic-AbCdEf";
+  const CA_SECRET = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:registry-ca-AbCdEf";
+  const GLUE = "arn:aws:glue:eu-west-1:123456789012:registry/orders";
+
+  it("a Confluent registry with basic auth and a root CA: SchemaRegistryConfig in provisioned mode", () => {
+    expect(
+      buildFeedParams(
+        subscription({ "schema.registry.decode": "key,value" }),
+        cluster({
+          "bootstrap.servers": "b1:9092",
+          "schema.registry.url": "https://registry.example.com:8081",
+          "schema.registry.basic.auth.arn": REGISTRY_SECRET,
+          "schema.registry.root.ca.arn": CA_SECRET,
+        }),
+        ALIAS,
+      ),
+    ).toEqual({
+      FunctionName: ALIAS,
+      Topics: ["orders"],
+      StartingPosition: "LATEST",
+      SelfManagedEventSource: { Endpoints: { KAFKA_BOOTSTRAP_SERVERS: ["b1:9092"] } },
+      SelfManagedKafkaEventSourceConfig: {
+        ConsumerGroupId: "sub_abc",
+        SchemaRegistryConfig: {
+          SchemaRegistryURI: "https://registry.example.com:8081",
+          EventRecordFormat: "JSON",
+          AccessConfigs: [
+            { Type: "BASIC_AUTH", URI: REGISTRY_SECRET },
+            { Type: "SERVER_ROOT_CA_CERTIFICATE", URI: CA_SECRET },
+          ],
+          SchemaValidationConfigs: [{ Attribute: "KEY" }, { Attribute: "VALUE" }],
+        },
+      },
+      ProvisionedPollerConfig: { MinimumPollers: 1, MaximumPollers: 200 },
+    });
+  });
+
+  it("a Glue registry on MSK, values only, in their source format", () => {
+    expect(
+      buildFeedParams(
+        subscription({
+          "schema.registry.decode": "value",
+          "schema.registry.record.format": "SOURCE",
+          "lambda.max.pollers": "5",
+        }),
+        cluster({
+          "aws.msk.cluster.arn": MSK_ARN,
+          "security.protocol": "SASL_SSL",
+          "sasl.mechanism": "AWS_MSK_IAM",
+          "schema.registry.url": GLUE,
+        }),
+        ALIAS,
+      ),
+    ).toEqual({
+      FunctionName: ALIAS,
+      Topics: ["orders"],
+      StartingPosition: "LATEST",
+      EventSourceArn: MSK_ARN,
+      AmazonManagedKafkaEventSourceConfig: {
+        ConsumerGroupId: "sub_abc",
+        SchemaRegistryConfig: {
+          SchemaRegistryURI: GLUE,
+          EventRecordFormat: "SOURCE",
+          SchemaValidationConfigs: [{ Attribute: "VALUE" }],
+        },
+      },
+      ProvisionedPollerConfig: { MinimumPollers: 1, MaximumPollers: 5 },
+    });
+  });
+
+  it("decoding on a cluster without a registry is a 400 naming the property", () => {
+    expect(() =>
+      buildFeedParams(
+        subscription({ "schema.registry.decode": "value" }),
+        cluster({ "bootstrap.servers": "b1:9092" }),
+        ALIAS,
+      ),
+    ).toThrow(
+      new ValidationError(
+        `option "schema.registry.decode" needs a schema registry on cluster "c": set its "schema.registry.url"`,
+      ),
+    );
+  });
+});

@@ -6,6 +6,7 @@ import {
   headerNameToken,
   idempotencyKey,
   type SinkTarget,
+  traceContextHeaders,
 } from "../../src/core/invocation.ts";
 import { fingerprintHex, recordFingerprint } from "../../src/core/record-identity.ts";
 import { loadEvent } from "../helpers/kafka-events.ts";
@@ -42,6 +43,7 @@ describe("createRequestBuilder", () => {
       "kafka.key": Buffer.from("customer-1").toString("base64"),
       "idempotency-key": `${SUB}/orders/0/100/${fingerprintHex(recordFingerprint(record))}`,
       "content-type": "application/json",
+      traceparent: "00-4bf92f3577b34da6a3ce929d0e0e4700-00f067aa0ba902b7-01",
       "kafka.header.traceparent": "00-4bf92f3577b34da6a3ce929d0e0e4700-00f067aa0ba902b7-01",
       "kafka.header.source": "checkout",
     });
@@ -110,6 +112,42 @@ describe("createRequestBuilder", () => {
     const request = createRequestBuilder(target({ keyed: false }))(record);
     // Standard base64 would be "+/9+Pw==".
     expect(request.headers["kafka.key"]).toBe("-_9-Pw==");
+  });
+
+  it("a record's W3C trace context goes out as traceparent / tracestate, besides its copies", () => {
+    const traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+    const record = {
+      ...firstRecord("msk-basic"),
+      headers: [
+        ["TraceParent", new TextEncoder().encode(traceparent)],
+        ["tracestate", new TextEncoder().encode("congo=t61rcWkgMzE")],
+      ] as const,
+    };
+    const request = createRequestBuilder(target({ keyed: false }))(record);
+    expect(request.headers).toMatchObject({
+      traceparent,
+      tracestate: "congo=t61rcWkgMzE",
+      "kafka.header.traceparent": traceparent,
+      "kafka.header.tracestate": "congo=t61rcWkgMzE",
+    });
+  });
+
+  it("an invalid traceparent is not sent as one, and tracestate never goes alone", () => {
+    const bytes = (text: string) => new TextEncoder().encode(text);
+    expect(traceContextHeaders([["traceparent", bytes("not-a-trace")]])).toEqual({});
+    expect(traceContextHeaders([["tracestate", bytes("a=b")]])).toEqual({});
+    expect(
+      traceContextHeaders([
+        ["traceparent", bytes("00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01")],
+      ]),
+    ).toEqual({});
+    const valid = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00";
+    expect(
+      traceContextHeaders([
+        ["traceparent", bytes("garbage\r\nx: y")],
+        ["traceparent", bytes(valid)],
+      ]),
+    ).toEqual({ traceparent: valid });
   });
 
   it("binary handlers get the raw bytes as application/octet-stream", () => {

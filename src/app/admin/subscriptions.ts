@@ -13,6 +13,7 @@ import {
 } from "../../core/errors.ts";
 import type { FeedRef, Subscription } from "../../core/model.ts";
 import type { AdminStore } from "../../core/ports.ts";
+import { registryDecoding } from "../../core/schema-registry.ts";
 import { displayedOptions, normaliseSubscriptionOptions } from "../../core/subscription-options.ts";
 import { invalidSubscription, parseSink, parseSource, quote } from "../../core/uris.ts";
 import { type AdminContext, checkKafkaSecretBinding } from "./context.ts";
@@ -181,6 +182,7 @@ export function subscriptionRoutes(ctx: AdminContext): Routes {
     // Again here, not only when the cluster was registered: the event source mapping created
     // now is what hands the credentials to the brokers, and the binding may have changed since.
     await checkKafkaSecretBinding(ctx, cluster);
+    registryDecoding(cluster.name, cluster.properties, options);
 
     const subscription: Subscription = {
       id: newId(),

@@ -29,6 +29,11 @@ export interface EsmKafkaRecord {
   readonly value: string | null;
   /** one single-entry object per header, value as raw (unsigned) bytes */
   readonly headers: Array<Record<string, number[]>>;
+  /** With a schema registry: what the key / value were decoded with (schema-decoding.ts). */
+  readonly keySchemaMetadata?: { readonly dataFormat: string; readonly schemaId: string };
+  readonly valueSchemaMetadata?: { readonly dataFormat: string; readonly schemaId: string };
+  /** Local only: why a part could not be decoded (see core/event.ts). */
+  readonly schemaRegistryError?: string;
 }
 
 export interface EsmKafkaEvent {

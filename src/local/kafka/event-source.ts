@@ -2,11 +2,19 @@
 // consumer group member per subscription feeds batches to `invoke` (the consumer handler) in the
 // exact ESM event shape, commits only what succeeded, redelivers from the offsets a partial batch
 // response names, retries a failed batch with backoff (the partition stays blocked, as on AWS),
-// and survives broker outages by reconnecting. Never throws into the host process.
+// and survives broker outages by reconnecting. With a schema registry (`schema.registry.decode`)
+// it decodes records before invoking, as the mapping does. Never throws into the host process.
 
 import { bootstrapServerList } from "../../core/cluster-properties.ts";
-import { KafkaConfigError } from "../../core/errors.ts";
+import { errorMessage, KafkaConfigError, ValidationError } from "../../core/errors.ts";
 import type { KafkaCluster, Subscription } from "../../core/model.ts";
+import {
+  PROP_SCHEMA_REGISTRY_BASIC_AUTH,
+  PROP_SCHEMA_REGISTRY_CLIENT_CERTIFICATE,
+  PROP_SCHEMA_REGISTRY_ROOT_CA,
+  type RegistryDecoding,
+  registryDecoding,
+} from "../../core/schema-registry.ts";
 import { feedSettings } from "../../core/subscription-options.ts";
 import { BatchRunner } from "./batch-runner.ts";
 import { BatchPlanner, type EsmKafkaEvent, type PartitionStatus } from "./batching.ts";
@@ -16,6 +24,7 @@ import {
   type OpenFeed,
   openPlatformaticFeed,
 } from "./platformatic-client.ts";
+import { createEventDecoder } from "./schema-decoding.ts";
 import { type Backoff, type EventSourceState, SourceState } from "./source-state.ts";
 
 export interface LocalEventSourceStatus {
@@ -60,8 +69,41 @@ export interface LocalEventSourceOptions {
 
 const STOP_GRACE_MS = 15_000;
 
+/**
+ * The decoding the subscription asks for, as the local event source can do it: a
+ * Confluent-compatible registry reached without credentials. Throws KafkaConfigError otherwise.
+ */
+function localRegistryDecoding(
+  cluster: Pick<KafkaCluster, "name" | "properties">,
+  options: Readonly<Record<string, string>>,
+): RegistryDecoding | undefined {
+  let decoding: RegistryDecoding | undefined;
+  try {
+    decoding = registryDecoding(cluster.name, cluster.properties, options);
+  } catch (error) {
+    if (error instanceof ValidationError) throw new KafkaConfigError(errorMessage(error));
+    throw error;
+  }
+  if (decoding?.kind === "glue") {
+    throw new KafkaConfigError(
+      "the local event source decodes with Confluent-compatible registries only; an AWS Glue registry is used on AWS",
+    );
+  }
+  const credentials = [
+    PROP_SCHEMA_REGISTRY_BASIC_AUTH,
+    PROP_SCHEMA_REGISTRY_CLIENT_CERTIFICATE,
+    PROP_SCHEMA_REGISTRY_ROOT_CA,
+  ].filter((key) => cluster.properties[key] !== undefined);
+  if (decoding && credentials.length > 0) {
+    throw new KafkaConfigError(
+      `the local event source reaches the schema registry without credentials; ${credentials.join(", ")} are used on AWS`,
+    );
+  }
+  return decoding;
+}
+
 export function startLocalEventSource(options: LocalEventSourceOptions): LocalEventSource {
-  const { subscription, cluster, invoke } = options;
+  const { subscription, cluster } = options;
   const log = options.log ?? ((line: string) => console.log(line));
   const settings = feedSettings(subscription.id, subscription.options);
   const bootstrapServers = bootstrapServerList(cluster.properties)
@@ -86,8 +128,14 @@ export function startLocalEventSource(options: LocalEventSourceOptions): LocalEv
   if (bootstrapServers.length === 0) {
     state.recordError(`cluster ${cluster.name} has no bootstrap.servers`);
   }
+  let invoke = options.invoke;
   try {
     clientSecurityOptions(cluster.properties);
+    const decoding = localRegistryDecoding(cluster, subscription.options);
+    if (decoding) {
+      const decoder = createEventDecoder(decoding);
+      invoke = async (event) => options.invoke(await decoder.decodeEvent(event));
+    }
   } catch (error) {
     if (!(error instanceof KafkaConfigError)) throw error;
     state.configError = `cluster ${cluster.name}: ${error.message}`;
