@@ -91,6 +91,9 @@ export function buildFeedParams(
     Topics: [subscription.topic],
     StartingPosition: settings.startingPosition,
   };
+  if (settings.startingPositionTimestamp !== undefined) {
+    params.StartingPositionTimestamp = new Date(settings.startingPositionTimestamp);
+  }
   const decoding = registryDecoding(cluster.name, cluster.properties, subscription.options);
   const registry = decoding
     ? { SchemaRegistryConfig: schemaRegistryConfig(decoding, cluster.properties) }

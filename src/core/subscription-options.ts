@@ -20,6 +20,7 @@ export const OPTION_BATCH_WINDOW_SECONDS = "lambda.batch.window.seconds";
 export const OPTION_MIN_POLLERS = "lambda.min.pollers";
 export const OPTION_MAX_POLLERS = "lambda.max.pollers";
 export const OPTION_REPORT_BATCH_ITEM_FAILURES = "lambda.report.batch.item.failures";
+export const OPTION_STARTING_POSITION_TIMESTAMP = "lambda.starting.position.timestamp";
 
 export const SUPPORTED_SUBSCRIPTION_OPTIONS: readonly string[] = [
   OPTION_AUTO_OFFSET_RESET,
@@ -29,6 +30,7 @@ export const SUPPORTED_SUBSCRIPTION_OPTIONS: readonly string[] = [
   OPTION_MIN_POLLERS,
   OPTION_MAX_POLLERS,
   OPTION_REPORT_BATCH_ITEM_FAILURES,
+  OPTION_STARTING_POSITION_TIMESTAMP,
   ...DEAD_LETTER_OPTIONS,
   ...SCHEMA_REGISTRY_OPTIONS,
 ];
@@ -65,6 +67,21 @@ function integerIn(key: string, value: string, min: number, max: number): string
   return String(n);
 }
 
+/** RFC 3339 with an offset, or epoch milliseconds. */
+const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:Z|[+-]\d{2}:\d{2})$/i;
+
+/** A starting timestamp in its normal form: RFC 3339 in UTC with milliseconds. */
+function startingTimestamp(value: string): string {
+  const text = value.trim();
+  const ms = /^\d{1,16}$/.test(text) ? Number(text) : RFC3339.test(text) ? Date.parse(text) : NaN;
+  if (!Number.isFinite(ms) || ms < 0 || ms > 8_640_000_000_000_000) {
+    throw new ValidationError(
+      `option "lambda.starting.position.timestamp" must be an RFC 3339 time such as 2026-11-30T08:00:00Z, or epoch milliseconds, got ${quote(value)}`,
+    );
+  }
+  return new Date(ms).toISOString();
+}
+
 function normaliseValue(key: string, value: string): string {
   switch (key) {
     case OPTION_AUTO_OFFSET_RESET: {
@@ -91,6 +108,8 @@ function normaliseValue(key: string, value: string): string {
       return integerIn(key, value, POLLER_LIMITS.minimum.min, POLLER_LIMITS.minimum.max);
     case OPTION_MAX_POLLERS:
       return integerIn(key, value, POLLER_LIMITS.maximum.min, POLLER_LIMITS.maximum.max);
+    case OPTION_STARTING_POSITION_TIMESTAMP:
+      return startingTimestamp(value);
     case OPTION_REPORT_BATCH_ITEM_FAILURES: {
       const lowered = value.trim().toLowerCase();
       if (lowered !== "true" && lowered !== "false") {
@@ -136,7 +155,9 @@ export function normaliseSubscriptionOptions(
 
 /** What the options mean for the event source mapping, defaults applied. */
 export interface FeedSettings {
-  readonly startingPosition: "TRIM_HORIZON" | "LATEST";
+  readonly startingPosition: "TRIM_HORIZON" | "LATEST" | "AT_TIMESTAMP";
+  /** With AT_TIMESTAMP: where a consumer group without commits starts (epoch ms). */
+  readonly startingPositionTimestamp?: number | undefined;
   readonly consumerGroupId: string;
   readonly batchSize?: number | undefined;
   readonly batchingWindowSeconds?: number | undefined;
@@ -175,6 +196,23 @@ export function displayedOptions(
   };
 }
 
+function startingPosition(
+  options: Readonly<Record<string, string>>,
+): Pick<FeedSettings, "startingPosition" | "startingPositionTimestamp"> {
+  const timestamp = options[OPTION_STARTING_POSITION_TIMESTAMP];
+  if (timestamp !== undefined) {
+    if (options[OPTION_AUTO_OFFSET_RESET] !== undefined) {
+      throw new ValidationError(
+        `options "auto.offset.reset" and "lambda.starting.position.timestamp" do not go together: a consumer group without commits starts at one place`,
+      );
+    }
+    return { startingPosition: "AT_TIMESTAMP", startingPositionTimestamp: Date.parse(timestamp) };
+  }
+  return {
+    startingPosition: options[OPTION_AUTO_OFFSET_RESET] === "earliest" ? "TRIM_HORIZON" : "LATEST",
+  };
+}
+
 /**
  * Interprets normalised options. Defaults: `auto.offset.reset` latest (→ LATEST, as Kafka's
  * default), `group.id` the subscription id, batch size and window left to AWS (100 records,
@@ -209,7 +247,7 @@ export function feedSettings(
   const batchSize = number(OPTION_BATCH_SIZE);
   const batchingWindowSeconds = number(OPTION_BATCH_WINDOW_SECONDS);
   return {
-    startingPosition: options[OPTION_AUTO_OFFSET_RESET] === "earliest" ? "TRIM_HORIZON" : "LATEST",
+    ...startingPosition(options),
     consumerGroupId: consumerGroupId(subscriptionId, options),
     batchSize,
     batchingWindowSeconds,

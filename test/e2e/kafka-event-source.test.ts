@@ -261,3 +261,60 @@ describe("local event source on a real Kafka broker", () => {
     await fromEnd.stop();
   });
 });
+
+describe("starting at a time", () => {
+  it("a group without commits starts at the first record at or after the time, as AT_TIMESTAMP", async () => {
+    const topic = "timed";
+    const bootstrap = kafka?.bootstrapServers ?? "";
+    const admin = new Admin({ clientId: "e2e-admin-timed", bootstrapBrokers: [bootstrap] });
+    await admin.createTopics({ topics: [topic], partitions: 2, replicas: 1 });
+    await admin.close();
+    const producer = new Producer({ clientId: "e2e-timed", bootstrapBrokers: [bootstrap] });
+    const send = (from: number) =>
+      producer.send({
+        messages: Array.from({ length: 10 }, (_, i) => ({
+          topic,
+          key: Buffer.from(`k-${i % 4}`),
+          value: Buffer.from(JSON.stringify({ n: from + i })),
+        })),
+      });
+    let startAt = 0;
+    try {
+      await send(0);
+      await new Promise((r) => setTimeout(r, 200));
+      startAt = Date.now();
+      await new Promise((r) => setTimeout(r, 200));
+      await send(10);
+    } finally {
+      await producer.close();
+    }
+
+    const seen: number[] = [];
+    const source = startLocalEventSource({
+      subscription: {
+        id: "sub_e2e_timed",
+        topic,
+        options: { "lambda.starting.position.timestamp": new Date(startAt).toISOString() },
+      },
+      cluster: { name: "local", properties: { "bootstrap.servers": bootstrap } },
+      invoke: async (event) => {
+        for (const record of decodeKafkaEvent(JSON.parse(JSON.stringify(event))).partitions.flatMap(
+          (p) => p.records,
+        )) {
+          seen.push(JSON.parse(Buffer.from(record.value ?? []).toString()).n);
+        }
+        return {};
+      },
+      log: () => {},
+      retry: { initialMs: 200, maxMs: 2_000 },
+      statusRefreshMs: 500,
+    });
+    sources.push(source);
+    await until("the records after the time", () => seen.length >= 10);
+    // Nothing before the time arrives: wait for what a second batch would bring.
+    await new Promise((r) => setTimeout(r, 1_500));
+    expect(seen.sort((a, b) => a - b)).toEqual(Array.from({ length: 10 }, (_, i) => 10 + i));
+    const committed = source.status().partitions.reduce((n, p) => n + (p.committedOffset ?? 0), 0);
+    expect(committed).toBe(20);
+  });
+});

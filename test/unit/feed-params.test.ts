@@ -272,3 +272,15 @@ describe("buildFeedParams with a schema registry", () => {
     );
   });
 });
+
+describe("buildFeedParams starting at a time", () => {
+  it("AT_TIMESTAMP with StartingPositionTimestamp", () => {
+    const params = buildFeedParams(
+      subscription({ "lambda.starting.position.timestamp": "2026-11-30T08:00:00.000Z" }),
+      cluster({ "bootstrap.servers": "b1:9092" }),
+      ALIAS,
+    );
+    expect(params.StartingPosition).toBe("AT_TIMESTAMP");
+    expect(params.StartingPositionTimestamp).toEqual(new Date("2026-11-30T08:00:00.000Z"));
+  });
+});

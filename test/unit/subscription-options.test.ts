@@ -145,3 +145,31 @@ describe("feedSettings", () => {
     });
   });
 });
+
+describe("lambda.starting.position.timestamp", () => {
+  it("takes RFC 3339 with any offset, or epoch milliseconds, and stores UTC", () => {
+    expect(
+      normaliseSubscriptionOptions({
+        "lambda.starting.position.timestamp": "2026-11-30T09:00:00+01:00",
+      }),
+    ).toEqual({ "lambda.starting.position.timestamp": "2026-11-30T08:00:00.000Z" });
+    expect(
+      normaliseSubscriptionOptions({ "lambda.starting.position.timestamp": 1_764_489_600_000 }),
+    ).toEqual({ "lambda.starting.position.timestamp": "2025-11-30T08:00:00.000Z" });
+  });
+
+  it.each(["yesterday", "2026-11-30", "2026-13-01T00:00:00Z", "-5"])("refuses %j", (value) => {
+    expect(() =>
+      normaliseSubscriptionOptions({ "lambda.starting.position.timestamp": value }),
+    ).toThrow(`option "lambda.starting.position.timestamp" must be an RFC 3339 time`);
+  });
+
+  it("does not go with auto.offset.reset", () => {
+    expect(() =>
+      normaliseSubscriptionOptions({
+        "lambda.starting.position.timestamp": "2026-11-30T08:00:00Z",
+        "auto.offset.reset": "earliest",
+      }),
+    ).toThrow(`do not go together`);
+  });
+});

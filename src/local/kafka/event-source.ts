@@ -149,7 +149,12 @@ export function startLocalEventSource(options: LocalEventSourceOptions): LocalEv
     bootstrapServers,
     topic,
     groupId,
-    earliest: settings.startingPosition === "TRIM_HORIZON",
+    startFrom:
+      settings.startingPositionTimestamp !== undefined
+        ? { timestamp: settings.startingPositionTimestamp }
+        : settings.startingPosition === "TRIM_HORIZON"
+          ? "earliest"
+          : "latest",
     openFeed: options.openFeed ?? openPlatformaticFeed,
     retry,
     state,

@@ -6,7 +6,7 @@ import { errorMessage, KafkaFeedError } from "../../core/errors.ts";
 import type { KafkaCluster } from "../../core/model.ts";
 import { retrying } from "../../core/retry.ts";
 import type { BatchPlanner, SourceRecord } from "./batching.ts";
-import type { OpenFeed, RecordFeed } from "./platformatic-client.ts";
+import type { OpenFeed, RecordFeed, StartFrom } from "./platformatic-client.ts";
 import { type Backoff, backoffMs, type Emit, type SourceState } from "./source-state.ts";
 
 /** Longest wait before retrying a feed whose topic did not exist yet. */
@@ -20,8 +20,8 @@ export interface FeedConnectionOptions {
   readonly bootstrapServers: readonly string[];
   readonly topic: string;
   readonly groupId: string;
-  /** `auto.offset.reset=earliest`: a group without commits starts at the log start. */
-  readonly earliest: boolean;
+  /** Where a group without commits starts: `auto.offset.reset`, or a starting timestamp. */
+  readonly startFrom: StartFrom;
   readonly openFeed: OpenFeed;
   readonly retry: Backoff;
   readonly state: SourceState;
@@ -111,7 +111,7 @@ export class FeedConnection {
   async refreshOffsets(book: OffsetBook, withCommitted: boolean): Promise<void> {
     const current = this.#feed;
     if (!current) return;
-    const { topic, earliest, emit } = this.#options;
+    const { topic, startFrom, emit } = this.#options;
     try {
       const highs = await current.highWatermarks();
       for (const [partition, offset] of highs) book.setHighWatermark(topic, partition, offset);
@@ -122,7 +122,8 @@ export class FeedConnection {
         // Without a commit the group starts at auto.offset.reset: count the lag from there.
         const uncommitted = partitions.filter((p) => !commits.has(p));
         if (uncommitted.length > 0) {
-          const starts = earliest ? await current.lowWatermarks() : highs;
+          // From a starting time the start lies in between: counted from the log start.
+          const starts = startFrom === "latest" ? highs : await current.lowWatermarks();
           for (const partition of uncommitted) {
             const offset = starts.get(partition);
             if (offset !== undefined) book.setStartOffset(topic, partition, offset);
@@ -144,7 +145,7 @@ export class FeedConnection {
 
   /** One open; throws when the feed cannot be opened. */
   async #open(generation: number): Promise<void> {
-    const { cluster, bootstrapServers, topic, groupId, earliest, state, emit } = this.#options;
+    const { cluster, bootstrapServers, topic, groupId, startFrom, state, emit } = this.#options;
     const current = () => generation === this.#generation && !state.stopped;
     if (bootstrapServers.length === 0)
       throw new Error(`cluster ${cluster.name} has no bootstrap.servers`);
@@ -153,7 +154,7 @@ export class FeedConnection {
         connection: { bootstrapServers, properties: cluster.properties },
         topic,
         groupId,
-        startFrom: earliest ? "earliest" : "latest",
+        startFrom,
       },
       {
         onRecord: (record) => {

@@ -40,9 +40,13 @@ export interface FeedOptions {
   readonly connection: KafkaConnection;
   readonly topic: string;
   readonly groupId: string;
-  readonly startFrom: "earliest" | "latest";
+  /** Where partitions without a committed offset start (`auto.offset.reset`, or a time). */
+  readonly startFrom: StartFrom;
   readonly clientId?: string;
 }
+
+/** `lambda.starting.position.timestamp`: epoch milliseconds. */
+export type StartFrom = "earliest" | "latest" | { readonly timestamp: number };
 
 export type OpenFeed = (options: FeedOptions, handlers: FeedHandlers) => Promise<RecordFeed>;
 
@@ -145,6 +149,29 @@ function toSourceRecord(message: Message<Buffer, Buffer, Buffer, Buffer>): Sourc
   };
 }
 
+/** Per partition without a committed offset: the offset a start at `timestamp` begins from. */
+async function timestampStarts(
+  consumer: Consumer<Buffer, Buffer, Buffer, Buffer>,
+  topic: string,
+  start: { readonly timestamp: number },
+): Promise<Map<number, number>> {
+  const highs = (await consumer.listOffsets({ topics: [topic] })).get(topic) ?? [];
+  const atTime =
+    (await consumer.listOffsets({ topics: [topic], timestamp: BigInt(start.timestamp) })).get(
+      topic,
+    ) ?? [];
+  const partitions = highs.map((_, partition) => partition);
+  const commits =
+    (await consumer.listCommittedOffsets({ topics: [{ topic, partitions }] })).get(topic) ?? [];
+  const starts = new Map<number, number>();
+  for (const partition of partitions) {
+    if ((commits[partition] ?? -1n) >= 0n) continue;
+    const at = atTime[partition] ?? -1n;
+    starts.set(partition, Number(at >= 0n ? at : (highs[partition] ?? 0n)));
+  }
+  return starts;
+}
+
 /** Opens a group member on @platformatic/kafka and starts feeding records. */
 export const openPlatformaticFeed: OpenFeed = async (options, handlers) => {
   const { connection, topic, groupId, startFrom } = options;
@@ -177,11 +204,18 @@ export const openPlatformaticFeed: OpenFeed = async (options, handlers) => {
   });
 
   let stream: MessagesStream<Buffer, Buffer, Buffer, Buffer>;
+  // Starting at a time: partitions without a commit start at the first offset whose timestamp is
+  // at or after it (Kafka's ListOffsets by time, as the event source mapping's AT_TIMESTAMP), or
+  // at the end when there is none. They are read from the log start and what lies before that
+  // offset is skipped, which leaves the group's commits exactly as a consumer starting there.
+  let skipBelow = new Map<number, number>();
   try {
+    if (typeof startFrom === "object")
+      skipBelow = await timestampStarts(consumer, topic, startFrom);
     stream = await consumer.consume({
       topics: [topic],
       mode: "committed",
-      fallbackMode: startFrom,
+      fallbackMode: typeof startFrom === "object" ? "earliest" : startFrom,
       autocommit: false,
     });
   } catch (error) {
@@ -190,7 +224,10 @@ export const openPlatformaticFeed: OpenFeed = async (options, handlers) => {
     throw feedError(error);
   }
   stream.on("data", (message: Message<Buffer, Buffer, Buffer, Buffer>) => {
-    if (!closed) handlers.onRecord(toSourceRecord(message));
+    if (closed) return;
+    const record = toSourceRecord(message);
+    if (record.offset < (skipBelow.get(record.partition) ?? 0)) return;
+    handlers.onRecord(record);
   });
   stream.on("error", fail);
   stream.on("close", () => {
