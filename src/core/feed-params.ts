@@ -16,6 +16,12 @@ import {
   type SaslMechanism,
 } from "./cluster-properties.ts";
 import { ValidationError } from "./errors.ts";
+import {
+  checkConsumptionMode,
+  consumptionMode,
+  mappingParams,
+  pollerGroupName,
+} from "./mapping-options.ts";
 import type { KafkaCluster, Subscription } from "./model.ts";
 import { registryDecoding, schemaRegistryConfig } from "./schema-registry.ts";
 import { feedSettings } from "./subscription-options.ts";
@@ -89,11 +95,19 @@ export function buildFeedParams(
   const params: CreateEventSourceMappingCommandInput = {
     FunctionName: functionAliasArn,
     Topics: [subscription.topic],
-    StartingPosition: settings.startingPosition,
+    // A share group (queue mode) has no starting position.
+    ...(consumptionMode(subscription.options)
+      ? {}
+      : { StartingPosition: settings.startingPosition }),
   };
   if (settings.startingPositionTimestamp !== undefined) {
     params.StartingPositionTimestamp = new Date(settings.startingPositionTimestamp);
   }
+  checkConsumptionMode(subscription.options, {
+    msk: mskArn !== undefined,
+    ordered: false, // the admin checks the sink before a mapping is built
+    sink: subscription.sink,
+  });
   const decoding = registryDecoding(cluster.name, cluster.properties, subscription.options);
   const registry = decoding
     ? { SchemaRegistryConfig: schemaRegistryConfig(decoding, cluster.properties) }
@@ -112,10 +126,10 @@ export function buildFeedParams(
       );
     }
     params.SelfManagedEventSource = { Endpoints: { KAFKA_BOOTSTRAP_SERVERS: servers } };
-    params.SelfManagedKafkaEventSourceConfig = {
-      ConsumerGroupId: settings.consumerGroupId,
-      ...registry,
-    };
+    const mode = consumptionMode(subscription.options);
+    params.SelfManagedKafkaEventSourceConfig = mode
+      ? { ConsumptionMode: mode, ...registry }
+      : { ConsumerGroupId: settings.consumerGroupId, ...registry };
   }
   if (access.length > 0) params.SourceAccessConfigurations = access;
   if (settings.batchSize !== undefined) params.BatchSize = settings.batchSize;
@@ -123,11 +137,14 @@ export function buildFeedParams(
     params.MaximumBatchingWindowInSeconds = settings.batchingWindowSeconds;
   }
   if (settings.pollers) {
+    const group = pollerGroupName(subscription.options, cluster.name);
     params.ProvisionedPollerConfig = {
       MinimumPollers: settings.pollers.minimum,
       MaximumPollers: settings.pollers.maximum,
+      ...(group === undefined ? {} : { PollerGroupName: group }),
     };
   }
+  Object.assign(params, mappingParams(subscription.options, settings.pollers !== undefined));
   if (settings.reportBatchItemFailures) params.FunctionResponseTypes = ["ReportBatchItemFailures"];
   return params;
 }

@@ -4,6 +4,14 @@
 import { DEAD_LETTER_OPTIONS, normaliseDeadLetterOption } from "./dead-letters.ts";
 import { ValidationError } from "./errors.ts";
 import {
+  checkMappingOptions,
+  MAPPING_OPTIONS,
+  needsProvisionedMode,
+  normaliseMappingOption,
+  OPTION_POLLER_GROUP,
+  POLLER_GROUP_MAX_POLLERS_DEFAULT,
+} from "./mapping-options.ts";
+import {
   normaliseRegistryOption,
   OPTION_SCHEMA_DECODE,
   SCHEMA_REGISTRY_OPTIONS,
@@ -33,6 +41,7 @@ export const SUPPORTED_SUBSCRIPTION_OPTIONS: readonly string[] = [
   OPTION_STARTING_POSITION_TIMESTAMP,
   ...DEAD_LETTER_OPTIONS,
   ...SCHEMA_REGISTRY_OPTIONS,
+  ...MAPPING_OPTIONS,
 ];
 
 /**
@@ -124,6 +133,8 @@ function normaliseValue(key: string, value: string): string {
       if (deadLetterValue !== undefined) return deadLetterValue;
       const registryValue = normaliseRegistryOption(key, value);
       if (registryValue !== undefined) return registryValue;
+      const mappingValue = normaliseMappingOption(key, value);
+      if (mappingValue !== undefined) return mappingValue;
       throw new ValidationError(`unsupported subscription option ${quote(key)}`);
     }
   }
@@ -149,7 +160,8 @@ export function normaliseSubscriptionOptions(
   const result: Record<string, string> = {};
   for (const [key, value] of entries)
     result[key] = normaliseValue(key, scalarText(value, `option ${quote(key)}`));
-  feedSettings("validation", result); // cross-option rules (pollers)
+  feedSettings("validation", result); // cross-option rules (pollers, starting position)
+  checkMappingOptions(result);
   return result;
 }
 
@@ -217,8 +229,9 @@ function startingPosition(
  * Interprets normalised options. Defaults: `auto.offset.reset` latest (→ LATEST, as Kafka's
  * default), `group.id` the subscription id, batch size and window left to AWS (100 records,
  * 500 ms), partial batch responses off. Partial batch responses and schema registry decoding
- * need provisioned mode, so either without poller options provisions MinimumPollers 1 /
- * MaximumPollers 200 (AWS defaults).
+ * need provisioned mode, as do the mapping's own backstops and logs (mapping-options.ts); any of
+ * them without poller options provisions MinimumPollers 1 and MaximumPollers 20 in the cluster's
+ * poller group (200, AWS's default, with `lambda.poller.group` none).
  */
 export function feedSettings(
   subscriptionId: string,
@@ -232,7 +245,12 @@ export function feedSettings(
   const maxPollers = number(OPTION_MAX_POLLERS);
   const reportBatchItemFailures = reportsBatchItemFailures(options);
   const minimum = minPollers ?? POLLER_LIMITS.minimum.default;
-  const maximum = maxPollers ?? POLLER_LIMITS.maximum.default;
+  // A mapping in a poller group (the default) shares the group's 2,000 pollers with up to 99
+  // others: a twentieth of that each unless said otherwise.
+  const grouped = options[OPTION_POLLER_GROUP] !== "none";
+  const maximum =
+    maxPollers ??
+    (grouped ? Math.max(minimum, POLLER_GROUP_MAX_POLLERS_DEFAULT) : POLLER_LIMITS.maximum.default);
   if (minimum > maximum) {
     throw new ValidationError(
       `option "lambda.min.pollers" (${minimum}) must not exceed "lambda.max.pollers" (${maximum})`,
@@ -243,7 +261,8 @@ export function feedSettings(
     minPollers !== undefined ||
     maxPollers !== undefined ||
     reportBatchItemFailures ||
-    options[OPTION_SCHEMA_DECODE] !== undefined;
+    options[OPTION_SCHEMA_DECODE] !== undefined ||
+    needsProvisionedMode(options);
   const batchSize = number(OPTION_BATCH_SIZE);
   const batchingWindowSeconds = number(OPTION_BATCH_WINDOW_SECONDS);
   return {

@@ -119,3 +119,16 @@ describe("schema registries", () => {
     expect(refused.json.message).toContain("schema.registry.basic.auth.arn");
   });
 });
+
+describe("queue mode through the admin API", () => {
+  it("an exclusive handler of a virtual object cannot be fed in queue mode: 400, nothing created", async () => {
+    const refused = await call(api, "POST", "/subscriptions", {
+      source: "kafka://plain/readings",
+      sink: "service://Readings/record",
+      options: { "lambda.consumption.mode": "queue" },
+    });
+    expect(refused.status).toBe(400);
+    expect(refused.json.message).toContain("does not keep order");
+    expect(feeds.created).toEqual([]);
+  });
+});

@@ -29,6 +29,11 @@ const cluster = (properties: Record<string, string>): KafkaCluster => ({
   origin: "api",
 });
 
+/** On every mapping unless `lambda.metrics` says otherwise. */
+const METRICS = { MetricsConfig: { Metrics: ["EventCount", "ErrorCount", "KafkaMetrics"] } };
+/** Provisioned mappings send their system logs at INFO. */
+const LOGS = { LoggingConfig: { SystemLogLevel: "INFO" } };
+
 describe("buildFeedParams", () => {
   it("builds an MSK mapping with IAM and defaults", () => {
     expect(
@@ -43,6 +48,7 @@ describe("buildFeedParams", () => {
       ),
     ).toEqual({
       FunctionName: ALIAS,
+      ...METRICS,
       Topics: ["orders"],
       StartingPosition: "LATEST",
       EventSourceArn: MSK_ARN,
@@ -73,6 +79,7 @@ describe("buildFeedParams", () => {
       ),
     ).toEqual({
       FunctionName: ALIAS,
+      ...METRICS,
       Topics: ["orders"],
       StartingPosition: "TRIM_HORIZON",
       EventSourceArn: MSK_ARN,
@@ -80,7 +87,8 @@ describe("buildFeedParams", () => {
       SourceAccessConfigurations: [{ Type: "SASL_SCRAM_512_AUTH", URI: SECRET_ARN }],
       BatchSize: 1000,
       MaximumBatchingWindowInSeconds: 5,
-      ProvisionedPollerConfig: { MinimumPollers: 2, MaximumPollers: 20 },
+      ProvisionedPollerConfig: { MinimumPollers: 2, MaximumPollers: 20, PollerGroupName: "c" },
+      ...LOGS,
       FunctionResponseTypes: ["ReportBatchItemFailures"],
     });
   });
@@ -90,6 +98,7 @@ describe("buildFeedParams", () => {
       buildFeedParams(subscription(), cluster({ "bootstrap.servers": "b1:9092,b2:9092" }), ALIAS),
     ).toEqual({
       FunctionName: ALIAS,
+      ...METRICS,
       Topics: ["orders"],
       StartingPosition: "LATEST",
       SelfManagedEventSource: { Endpoints: { KAFKA_BOOTSTRAP_SERVERS: ["b1:9092", "b2:9092"] } },
@@ -112,6 +121,7 @@ describe("buildFeedParams", () => {
     );
     expect(params).toEqual({
       FunctionName: ALIAS,
+      ...METRICS,
       Topics: ["orders"],
       StartingPosition: "LATEST",
       SelfManagedEventSource: { Endpoints: { KAFKA_BOOTSTRAP_SERVERS: ["kafka.internal:9096"] } },
@@ -122,7 +132,8 @@ describe("buildFeedParams", () => {
         { Type: "VPC_SUBNET", URI: "subnet:subnet-0b" },
         { Type: "VPC_SECURITY_GROUP", URI: "security_group:sg-01" },
       ],
-      ProvisionedPollerConfig: { MinimumPollers: 1, MaximumPollers: 200 },
+      ProvisionedPollerConfig: { MinimumPollers: 1, MaximumPollers: 20, PollerGroupName: "c" },
+      ...LOGS,
       FunctionResponseTypes: ["ReportBatchItemFailures"],
     });
   });
@@ -206,6 +217,7 @@ describe("buildFeedParams with a schema registry", () => {
       ),
     ).toEqual({
       FunctionName: ALIAS,
+      ...METRICS,
       Topics: ["orders"],
       StartingPosition: "LATEST",
       SelfManagedEventSource: { Endpoints: { KAFKA_BOOTSTRAP_SERVERS: ["b1:9092"] } },
@@ -221,7 +233,8 @@ describe("buildFeedParams with a schema registry", () => {
           SchemaValidationConfigs: [{ Attribute: "KEY" }, { Attribute: "VALUE" }],
         },
       },
-      ProvisionedPollerConfig: { MinimumPollers: 1, MaximumPollers: 200 },
+      ProvisionedPollerConfig: { MinimumPollers: 1, MaximumPollers: 20, PollerGroupName: "c" },
+      ...LOGS,
     });
   });
 
@@ -243,6 +256,7 @@ describe("buildFeedParams with a schema registry", () => {
       ),
     ).toEqual({
       FunctionName: ALIAS,
+      ...METRICS,
       Topics: ["orders"],
       StartingPosition: "LATEST",
       EventSourceArn: MSK_ARN,
@@ -254,7 +268,8 @@ describe("buildFeedParams with a schema registry", () => {
           SchemaValidationConfigs: [{ Attribute: "VALUE" }],
         },
       },
-      ProvisionedPollerConfig: { MinimumPollers: 1, MaximumPollers: 5 },
+      ProvisionedPollerConfig: { MinimumPollers: 1, MaximumPollers: 5, PollerGroupName: "c" },
+      ...LOGS,
     });
   });
 

@@ -126,19 +126,32 @@ describe("feedSettings", () => {
     });
   });
 
-  it("turns on provisioned mode with AWS default pollers for partial batch responses", () => {
+  it("turns on provisioned mode for partial batch responses: a share of the poller group", () => {
     const settings = feedSettings("s", { "lambda.report.batch.item.failures": "true" });
-    expect(settings.pollers).toEqual({ minimum: 1, maximum: 200 });
+    expect(settings.pollers).toEqual({ minimum: 1, maximum: 20 });
+    expect(
+      feedSettings("s", {
+        "lambda.report.batch.item.failures": "true",
+        "lambda.poller.group": "none",
+      }).pollers,
+    ).toEqual({ minimum: 1, maximum: 200 });
     expect(settings.reportBatchItemFailures).toBe(true);
     expect(reportsBatchItemFailures({ "lambda.report.batch.item.failures": "true" })).toBe(true);
     expect(reportsBatchItemFailures({})).toBe(false);
   });
 
-  it("fills the missing poller bound with the AWS default", () => {
+  it("fills the missing poller bound with the default (a group's share, never below the minimum)", () => {
     expect(feedSettings("s", { "lambda.min.pollers": "3" }).pollers).toEqual({
       minimum: 3,
-      maximum: 200,
+      maximum: 20,
     });
+    expect(feedSettings("s", { "lambda.min.pollers": "50" }).pollers).toEqual({
+      minimum: 50,
+      maximum: 50,
+    });
+    expect(
+      feedSettings("s", { "lambda.min.pollers": "3", "lambda.poller.group": "none" }).pollers,
+    ).toEqual({ minimum: 3, maximum: 200 });
     expect(feedSettings("s", { "lambda.max.pollers": "7" }).pollers).toEqual({
       minimum: 1,
       maximum: 7,

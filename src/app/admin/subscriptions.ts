@@ -3,7 +3,7 @@
 // cluster delete) and pause / resume. Shown as Restate shows them: options with the `group.id`
 // and `client.id` Restate fills in, secret-like values as `***`.
 import { parseBody, subscriptionBodySchema } from "../../core/admin-schemas.ts";
-import { redactProperties } from "../../core/cluster-properties.ts";
+import { PROP_MSK_CLUSTER_ARN, redactProperties } from "../../core/cluster-properties.ts";
 import {
   AlreadyExistsError,
   ConflictError,
@@ -11,7 +11,9 @@ import {
   NotFoundError,
   ValidationError,
 } from "../../core/errors.ts";
+import { checkConsumptionMode } from "../../core/mapping-options.ts";
 import type { FeedRef, Subscription } from "../../core/model.ts";
+import { deliveryMode } from "../../core/plan.ts";
 import type { AdminStore } from "../../core/ports.ts";
 import { registryDecoding } from "../../core/schema-registry.ts";
 import { displayedOptions, normaliseSubscriptionOptions } from "../../core/subscription-options.ts";
@@ -183,6 +185,12 @@ export function subscriptionRoutes(ctx: AdminContext): Routes {
     // now is what hands the credentials to the brokers, and the binding may have changed since.
     await checkKafkaSecretBinding(ctx, cluster);
     registryDecoding(cluster.name, cluster.properties, options);
+    const handler = service.handlers[sink.handler];
+    checkConsumptionMode(options, {
+      msk: cluster.properties[PROP_MSK_CLUSTER_ARN] !== undefined,
+      ordered: handler !== undefined && deliveryMode(service.type, handler).ordered,
+      sink: body.sink,
+    });
 
     const subscription: Subscription = {
       id: newId(),

@@ -7,6 +7,7 @@
 
 import { bootstrapServerList } from "../../core/cluster-properties.ts";
 import { errorMessage, KafkaConfigError, ValidationError } from "../../core/errors.ts";
+import { OPTION_CONSUMPTION_MODE } from "../../core/mapping-options.ts";
 import type { KafkaCluster, Subscription } from "../../core/model.ts";
 import {
   PROP_SCHEMA_REGISTRY_BASIC_AUTH,
@@ -144,6 +145,12 @@ export function startLocalEventSource(options: LocalEventSourceOptions): LocalEv
     emit("error", "cannot consume: unsupported cluster settings", { error: state.configError });
   }
 
+  if (subscription.options[OPTION_CONSUMPTION_MODE] === "queue") {
+    emit(
+      "warn",
+      "queue mode: the local Kafka client has no share-group consumer, so this subscription is read with a consumer group (in order per partition, which queue mode does not promise)",
+    );
+  }
   const connection: FeedConnection = new FeedConnection({
     cluster,
     bootstrapServers,
