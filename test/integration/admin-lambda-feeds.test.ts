@@ -149,6 +149,7 @@ describe("create", () => {
       AmazonManagedKafkaEventSourceConfig: { ConsumerGroupId: id },
       SourceAccessConfigurations: [{ Type: "SASL_SCRAM_512_AUTH", URI: SECRET_ARN }],
       BatchSize: 500,
+      MetricsConfig: { Metrics: ["EventCount", "ErrorCount", "KafkaMetrics"] },
     });
     // The binding was read when the cluster was registered and again for this mapping.
     expect(smMock.commandCalls(DescribeSecretCommand).map((c) => c.args[0].input)).toEqual([
@@ -186,8 +187,10 @@ describe("create", () => {
         { Type: "VPC_SUBNET", URI: "subnet:subnet-0b2" },
         { Type: "VPC_SECURITY_GROUP", URI: "security_group:sg-0c3" },
       ],
-      ProvisionedPollerConfig: { MinimumPollers: 1, MaximumPollers: 200 },
+      ProvisionedPollerConfig: { MinimumPollers: 1, MaximumPollers: 20, PollerGroupName: "onprem" },
       FunctionResponseTypes: ["ReportBatchItemFailures"],
+      LoggingConfig: { SystemLogLevel: "INFO" },
+      MetricsConfig: { Metrics: ["EventCount", "ErrorCount", "KafkaMetrics"] },
     });
   });
 
