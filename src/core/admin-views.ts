@@ -64,6 +64,13 @@ export const clusterListViewSchema = z.strictObject({
 
 // ---- services ----------------------------------------------------------------------------------
 
+/** A service's `auth`, as shown and as taken (`core/admin-schemas.ts` checks it). */
+export const serviceAuthViewSchema = z
+  .strictObject({
+    bearer_token_secret: text("ARN of the Secrets Manager secret holding the bearer token."),
+  })
+  .check(z.describe("How requests authenticate: by reference only, never the token."));
+
 export const serviceViewSchema = z
   .strictObject({
     name: text("The service's name, as used in sinks `service://<name>/<handler>`."),
@@ -95,13 +102,7 @@ export const serviceViewSchema = z
         }),
       )
       .check(z.describe("The handlers subscriptions may name, by name.")),
-    auth: z.optional(
-      z
-        .strictObject({
-          bearer_token_secret: text("ARN of the Secrets Manager secret holding the bearer token."),
-        })
-        .check(z.describe("How requests authenticate: by reference only, never the token.")),
-    ),
+    auth: z.optional(serviceAuthViewSchema),
   })
   .check(z.describe("A registered service."));
 

@@ -23,6 +23,7 @@ import {
   importViewSchema,
   parkedKeyPageViewSchema,
   replayViewSchema,
+  serviceAuthViewSchema,
   serviceListViewSchema,
   serviceViewSchema,
   subscriptionDetailViewSchema,
@@ -83,6 +84,11 @@ interface Described {
   readonly description: string;
   /** By property name: each must be one of the schema's properties. */
   readonly properties?: Readonly<Record<string, string>>;
+  /**
+   * Properties whose schema checks them in a refinement, which JSON Schema cannot see through:
+   * the form they take, by property name.
+   */
+  readonly forms?: Readonly<Record<string, z.core.$ZodType>>;
 }
 
 /** Descriptions of the request schemas, whose modules carry the error messages instead. */
@@ -123,6 +129,7 @@ const REQUEST_DESCRIPTIONS: Partial<Record<SchemaName, Described>> = {
         `Only \`{"bearer_token_secret": "${SECRET_ARN}"}\`: tokens are never accepted in clear, ` +
         "and the secret must name this endpoint.",
     },
+    forms: { auth: serviceAuthViewSchema },
   },
   ServicePatch: {
     description: "What can change while subscriptions use the service; at least one field.",
@@ -130,6 +137,7 @@ const REQUEST_DESCRIPTIONS: Partial<Record<SchemaName, Described>> = {
       endpoint: ENDPOINT_RULE,
       auth: `\`{"bearer_token_secret": "${SECRET_ARN}"}\`, or null to remove it.`,
     },
+    forms: { auth: z.nullable(serviceAuthViewSchema) },
   },
   ServiceImportBody: {
     description: "Where to read services from: a Restate admin API.",
@@ -148,6 +156,10 @@ const REQUEST_DESCRIPTIONS: Partial<Record<SchemaName, Described>> = {
 function describe(name: SchemaName, generated: JsonObject, described: Described): void {
   generated.description = described.description;
   const properties = (generated.properties ?? {}) as Record<string, JsonObject>;
+  for (const [key, form] of Object.entries(described.forms ?? {})) {
+    if (properties[key] === undefined) throw new Error(`${name} has no property ${key}`);
+    properties[key] = plainSchema(form);
+  }
   for (const [key, description] of Object.entries(described.properties ?? {})) {
     const property = properties[key];
     if (property === undefined) throw new Error(`${name} has no property ${key}`);
@@ -157,15 +169,22 @@ function describe(name: SchemaName, generated: JsonObject, described: Described)
 
 type JsonObject = Record<string, unknown>;
 
+/**
+ * `components.schemas`: every schema of SCHEMAS under its name, the ones inside others as `$ref`s
+ * (a subscription in a list, a service in an import). Request bodies are described as sent
+ * (`io: "input"`); transforms and refinements cannot be, and are left open rather than refused.
+ */
 function generateSchemas(): Record<SchemaName, JsonObject> {
+  const named = z.registry<{ id: string }>();
+  for (const [id, schema] of Object.entries(SCHEMAS)) named.add(schema, { id });
+  const { schemas } = z.toJSONSchema(named, {
+    io: "input",
+    unrepresentable: "any",
+    uri: (id) => `#/components/schemas/${id}`,
+  });
   const out: Partial<Record<SchemaName, JsonObject>> = {};
-  for (const [name, schema] of Object.entries(SCHEMAS) as [SchemaName, z.core.$ZodType][]) {
-    const { $schema: _dialect, ...generated } = z.toJSONSchema(schema, {
-      // Request bodies are described as sent; transforms and refinements cannot be, and are
-      // left open rather than refused.
-      io: "input",
-      unrepresentable: "any",
-    }) as JsonObject;
+  for (const name of Object.keys(SCHEMAS) as SchemaName[]) {
+    const { $schema: _dialect, $id: _id, ...generated } = (schemas[name] ?? {}) as JsonObject;
     const described = REQUEST_DESCRIPTIONS[name];
     if (described !== undefined) describe(name, generated, described);
     out[name] = generated;
