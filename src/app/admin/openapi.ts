@@ -31,6 +31,13 @@ import {
   subscriptionViewSchema,
   versionViewSchema,
 } from "../../core/admin-views.ts";
+import {
+  PROP_BOOTSTRAP_SERVERS,
+  PROP_MSK_CLUSTER_ARN,
+  PROP_SASL_MECHANISM,
+  PROP_SECRET_ARN,
+  PROP_SECURITY_PROTOCOL,
+} from "../../core/cluster-properties.ts";
 import { importBodySchema } from "../../core/restate-import.ts";
 import { SUPPORTED_SUBSCRIPTION_OPTIONS } from "../../core/subscription-options.ts";
 import { PRODUCT_VERSION } from "./meta.ts";
@@ -108,9 +115,9 @@ const REQUEST_DESCRIPTIONS: Partial<Record<SchemaName, Described>> = {
     properties: {
       name: "1 to 64 letters, digits, '_' or '-'.",
       properties:
-        "Kafka client properties: `bootstrap.servers` (or an MSK cluster ARN), " +
-        "`security.protocol`, SASL settings. Credentials only by reference: " +
-        "`aws.secrets.manager.arn`, a secret bound to these brokers.",
+        `Kafka client properties: \`${PROP_BOOTSTRAP_SERVERS}\` or \`${PROP_MSK_CLUSTER_ARN}\`, ` +
+        `\`${PROP_SECURITY_PROTOCOL}\`, \`${PROP_SASL_MECHANISM}\`, ... Credentials only by reference: ` +
+        `\`${PROP_SECRET_ARN}\`, a Secrets Manager secret bound to these brokers.`,
     },
   },
   KafkaClusterPatch: {
@@ -208,8 +215,9 @@ interface Operation {
   readonly description?: string;
   readonly parameters?: readonly Parameter[];
   readonly body?: SchemaName;
-  /** Status → response schema (null: no body); `location`: the answer has a Location header. */
-  readonly ok: Readonly<Record<number, SchemaName | null>>;
+  /** Status → response schema (null: no body; "object": a JSON object, this document). */
+  readonly ok: Readonly<Record<number, SchemaName | "object" | null>>;
+  /** The 201 answer has a Location header. */
   readonly location?: boolean;
   /** Error statuses the operation answers for its own reasons (besides the router's). */
   readonly errors: readonly number[];
@@ -238,7 +246,7 @@ const PAGE = [
 ];
 
 /** Every operation, by path (as the router sees it, after the version prefix). */
-export const OPERATIONS: Readonly<Record<string, Readonly<Record<string, Operation>>>> = {
+const OPERATIONS: Readonly<Record<string, Readonly<Record<string, Operation>>>> = {
   "/version": {
     get: {
       operationId: "version",
@@ -263,7 +271,7 @@ export const OPERATIONS: Readonly<Record<string, Readonly<Record<string, Operati
       operationId: "openapi_spec",
       tag: "meta",
       summary: "This OpenAPI document",
-      ok: { 200: null },
+      ok: { 200: "object" },
       errors: [],
     },
   },
@@ -524,10 +532,8 @@ function operationObject(operation: Operation): JsonObject {
           }
         : {}),
       ...(schema === null
-        ? operation.operationId === "openapi_spec"
-          ? { content: jsonContent({ type: "object" }) }
-          : {}
-        : { content: jsonContent(ref(schema)) }),
+        ? {}
+        : { content: jsonContent(schema === "object" ? { type: "object" } : ref(schema)) }),
     };
   }
   for (const status of operation.errors) {
@@ -565,7 +571,7 @@ function operationObject(operation: Operation): JsonObject {
 }
 
 /** The OpenAPI 3.1 document of the admin API. */
-export function buildOpenApiDocument(): JsonObject {
+function buildOpenApiDocument(): JsonObject {
   const paths: JsonObject = {};
   for (const [path, methods] of Object.entries(OPERATIONS)) {
     const item: JsonObject = {};
