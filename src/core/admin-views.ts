@@ -12,13 +12,17 @@ const epochMs = (description: string) => whole(`${description} (epoch millisecon
 const stringMap = (description: string) =>
   z.record(z.string(), z.string()).check(z.describe(description));
 
-/** Restate's error body; none of our errors has a `restate_code`. */
+/** Restate's error body. */
 export const errorViewSchema = z
   .strictObject({
     message: text("What went wrong, written for the caller; never echoes secret values."),
     restate_code: z
       .nullable(z.string())
-      .check(z.describe("Restate's error code; always null here (kept for Restate's CLI).")),
+      .check(
+        z.describe(
+          "Restate's error code where Restate has one for the failure (e.g. META0009), else null.",
+        ),
+      ),
   })
   .check(z.describe("An error, as Restate's admin API writes them."));
 
@@ -140,8 +144,8 @@ const subscriptionShape = {
   source: text("`kafka://<cluster>/<topic>`"),
   sink: text("`service://<Service>/<handler>`"),
   options: stringMap(
-    "The subscription's options, with the `group.id` it reads with (and, as Restate shows " +
-      "them, the defaults it fills in such as `client.id`).",
+    "The subscription's options as Restate shows them: with the `group.id` it reads with and " +
+      'Restate\'s `client.id`; secret-like values as "***".',
   ),
   status: z
     .enum(["provisioning", "active", "paused", "deleting"])

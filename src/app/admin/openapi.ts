@@ -7,6 +7,7 @@
 import * as z from "zod/mini";
 import {
   clusterBodySchema,
+  clusterPatchSchema,
   discardBodySchema,
   replayBodySchema,
   serviceBodySchema,
@@ -42,9 +43,6 @@ import { importBodySchema } from "../../core/restate-import.ts";
 import { SUPPORTED_SUBSCRIPTION_OPTIONS } from "../../core/subscription-options.ts";
 import { PRODUCT_VERSION } from "./meta.ts";
 import { MAX_ADMIN_API_VERSION, MIN_ADMIN_API_VERSION, type Routes } from "./router.ts";
-
-/** `PATCH /kafka-clusters/{name}`: new properties, checked as on registration. */
-const clusterPatchSchema = z.strictObject({ properties: clusterBodySchema.shape.properties });
 
 /** Every schema the document names, generated into `components.schemas`. */
 const SCHEMAS = {
@@ -121,7 +119,11 @@ const REQUEST_DESCRIPTIONS: Partial<Record<SchemaName, Described>> = {
     },
   },
   KafkaClusterPatch: {
-    description: "New properties of a Kafka cluster, checked as on registration.",
+    description: "The whole new properties map of a Kafka cluster, checked as on registration.",
+    properties: {
+      properties:
+        'Replaces the old properties; a secret-like property sent as "***" (as shown) keeps its stored value.',
+    },
   },
   ServiceBody: {
     description:
@@ -306,7 +308,9 @@ const OPERATIONS: Readonly<Record<string, Readonly<Record<string, Operation>>>> 
       operationId: "update_kafka_cluster",
       tag: "kafka_cluster",
       summary: "Change a Kafka cluster's properties",
-      description: "Subscriptions on it pick up the new properties.",
+      description:
+        "Refused (409) while subscriptions use it (their event source mappings would not follow " +
+        "the change) and for clusters of the config file; sending the properties it has is a no-op.",
       parameters: [NAME],
       body: "KafkaClusterPatch",
       ok: { 200: "KafkaCluster" },
@@ -317,8 +321,10 @@ const OPERATIONS: Readonly<Record<string, Readonly<Record<string, Operation>>>> 
       tag: "kafka_cluster",
       summary: "Delete a Kafka cluster",
       description:
-        "Refused (409) while subscriptions use it, unless `force=true`, and for clusters of the config file.",
-      parameters: [NAME, queryParam("force", "Delete even while subscriptions use it.", BOOL)],
+        "Refused (409) while subscriptions use it, unless `force=true`, and for clusters of the " +
+        "config file. Force deletes its subscriptions first, and is refused while any of them " +
+        "holds dead letters.",
+      parameters: [NAME, queryParam("force", "Delete its subscriptions too.", BOOL)],
       ok: { 202: null },
       errors: [400, 404, 409],
     },
