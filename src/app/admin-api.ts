@@ -1,16 +1,17 @@
 // The admin API as a transport-independent application: a request in, a JSON response out.
 // Routes: /subscriptions (and per subscription /pause, /resume, /dead-letters[/replay|/discard],
-// /parked-keys), /kafka-clusters, /services, /version and /health, all also under /v2…/v4. It
-// only composes the route tables of admin/ (subscriptions, dead letters, clusters, services and
-// the version routes) behind the router of admin/router.ts, where errors map to status codes in
-// one place.
+// /parked-keys), /kafka-clusters, /services, /version, /health and /openapi, all also under
+// /v2…/v4. It only composes the route tables of admin/ (subscriptions, dead letters, clusters,
+// services, the version routes and the OpenAPI document) behind the router of admin/router.ts,
+// where errors map to status codes in one place.
 import { randomBytes } from "node:crypto";
 import { consoleAt } from "../core/outcome.ts";
 import { clusterRoutes } from "./admin/clusters.ts";
 import type { AdminContext } from "./admin/context.ts";
 import { deadLetterRoutes } from "./admin/dead-letters.ts";
 import { metaRoutes } from "./admin/meta.ts";
-import { createRouter } from "./admin/router.ts";
+import { openApiRoutes } from "./admin/openapi.ts";
+import { createRouter, type Routes } from "./admin/router.ts";
 import { serviceRoutes } from "./admin/services.ts";
 import { subscriptionRoutes } from "./admin/subscriptions.ts";
 import type { AdminApi, AdminApiDeps, AdminLog } from "./admin/types.ts";
@@ -42,6 +43,18 @@ export function newSubscriptionId(): string {
 
 const defaultLog: AdminLog = (entry) => consoleAt(String(entry.level))(JSON.stringify(entry));
 
+/** Every route of the admin API: path pattern → method → handler. */
+export function adminRoutes(ctx: AdminContext): Routes {
+  return {
+    ...subscriptionRoutes(ctx),
+    ...deadLetterRoutes(ctx),
+    ...clusterRoutes(ctx),
+    ...serviceRoutes(ctx),
+    ...metaRoutes(),
+    ...openApiRoutes(),
+  };
+}
+
 export function createAdminApi(deps: AdminApiDeps): AdminApi {
   const ctx: AdminContext = {
     deps,
@@ -49,15 +62,5 @@ export function createAdminApi(deps: AdminApiDeps): AdminApi {
     now: deps.now ?? (() => new Date()),
     log: deps.log ?? defaultLog,
   };
-  const handle = createRouter(
-    {
-      ...subscriptionRoutes(ctx),
-      ...deadLetterRoutes(ctx),
-      ...clusterRoutes(ctx),
-      ...serviceRoutes(ctx),
-      ...metaRoutes(),
-    },
-    ctx,
-  );
-  return { handle };
+  return { handle: createRouter(adminRoutes(ctx), ctx) };
 }

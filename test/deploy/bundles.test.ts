@@ -16,6 +16,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildFunctions } from "../../scripts/build.ts";
 import { DynamoDeadLetterStore } from "../../src/adapters/dynamo/dead-letter-store.ts";
 import { ensureTable } from "../../src/adapters/dynamo/ensure-table.ts";
+import { openApiDocument } from "../../src/app/admin/openapi.ts";
 import { type EmbeddedDynamoDb, startEmbeddedDynamoDb } from "../../src/local/embedded-dynamodb.ts";
 import { CLUSTER_ARN, loadEvent } from "../helpers/kafka-events.ts";
 import { type RecordingSink, startRecordingSink } from "../helpers/recording-sink.ts";
@@ -164,6 +165,13 @@ describe.skipIf(!built)("bundles built by sam build", () => {
     });
     expect(bad.statusCode).toBe(400);
     expect(typeof bad.json.message).toBe("string");
+  });
+
+  it("admin: GET /v4/openapi answers the OpenAPI document, as generated from the sources", async () => {
+    const response = await call("GET", "/v4/openapi");
+    expect(response.statusCode).toBe(200);
+    expect(response.headers?.["content-type"]).toBe("application/json");
+    expect(response.json).toEqual(openApiDocument());
   });
 
   let subscription: { id: string; source: string; sink: string };
