@@ -5,6 +5,7 @@
 // mapping drop records are refused.
 import type { CreateEventSourceMappingCommandInput } from "@aws-sdk/client-lambda";
 import { ValidationError } from "./errors.ts";
+import { type FilterPattern, parseFilterPatterns } from "./event-filter.ts";
 import { splitList } from "./text.ts";
 import { quote } from "./uris.ts";
 
@@ -16,6 +17,7 @@ export const OPTION_MAX_RETRY_ATTEMPTS = "lambda.max.retry.attempts";
 export const OPTION_MAX_RECORD_AGE_SECONDS = "lambda.max.record.age.seconds";
 export const OPTION_BISECT_ON_ERROR = "lambda.bisect.batch.on.error";
 export const OPTION_ON_FAILURE_DESTINATION = "lambda.on.failure.destination";
+export const OPTION_FILTER_PATTERNS = "lambda.filter.patterns";
 
 export const MAPPING_OPTIONS: readonly string[] = [
   OPTION_CONSUMPTION_MODE,
@@ -26,6 +28,7 @@ export const MAPPING_OPTIONS: readonly string[] = [
   OPTION_MAX_RECORD_AGE_SECONDS,
   OPTION_BISECT_ON_ERROR,
   OPTION_ON_FAILURE_DESTINATION,
+  OPTION_FILTER_PATTERNS,
 ];
 
 /** Options that only a mapping in provisioned mode honours. */
@@ -130,9 +133,17 @@ export function normaliseMappingOption(key: string, value: string): string | und
       }
       return text;
     }
+    case OPTION_FILTER_PATTERNS:
+      return JSON.stringify(parseFilterPatterns(value));
     default:
       return undefined;
   }
+}
+
+/** The filter patterns a subscription's records must match (none: every record goes). */
+export function filterPatterns(options: Readonly<Record<string, string>>): FilterPattern[] {
+  const text = options[OPTION_FILTER_PATTERNS];
+  return text === undefined ? [] : parseFilterPatterns(text);
 }
 
 /** Whether the options ask for something only provisioned mode has. */
@@ -204,8 +215,15 @@ export function mappingParams(
   | "MaximumRecordAgeInSeconds"
   | "BisectBatchOnFunctionError"
   | "DestinationConfig"
+  | "FilterCriteria"
 > {
   const params: ReturnType<typeof mappingParams> = {};
+  const patterns = filterPatterns(options);
+  if (patterns.length > 0) {
+    params.FilterCriteria = {
+      Filters: patterns.map((pattern) => ({ Pattern: JSON.stringify(pattern) })),
+    };
+  }
   const metrics = options[OPTION_METRICS];
   if (metrics !== "none") {
     params.MetricsConfig = {

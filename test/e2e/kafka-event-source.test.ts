@@ -318,3 +318,52 @@ describe("starting at a time", () => {
     expect(committed).toBe(20);
   });
 });
+
+describe("filters", () => {
+  it("records no pattern lets through are not delivered, and their offsets are committed", async () => {
+    const topic = "filtered";
+    const bootstrap = kafka?.bootstrapServers ?? "";
+    const admin = new Admin({ clientId: "e2e-admin-filtered", bootstrapBrokers: [bootstrap] });
+    await admin.createTopics({ topics: [topic], partitions: 1, replicas: 1 });
+    await admin.close();
+    const producer = new Producer({ clientId: "e2e-filtered", bootstrapBrokers: [bootstrap] });
+    try {
+      await producer.send({
+        messages: Array.from({ length: 20 }, (_, n) => ({
+          topic,
+          value: Buffer.from(
+            n === 19 ? "plain text" : JSON.stringify({ n, type: n % 2 === 0 ? "order" : "refund" }),
+          ),
+        })),
+      });
+    } finally {
+      await producer.close();
+    }
+    const seen: number[] = [];
+    const source = startLocalEventSource({
+      subscription: {
+        id: "sub_e2e_filtered",
+        topic,
+        options: {
+          "auto.offset.reset": "earliest",
+          "lambda.filter.patterns": JSON.stringify({ value: { type: ["order"] } }),
+        },
+      },
+      cluster: { name: "local", properties: { "bootstrap.servers": bootstrap } },
+      invoke: async (event) => {
+        for (const record of Object.values(event.records).flat()) {
+          seen.push(JSON.parse(Buffer.from(record.value ?? "", "base64").toString()).n);
+        }
+        return {};
+      },
+      log: () => {},
+      retry: { initialMs: 200, maxMs: 2_000 },
+      statusRefreshMs: 500,
+    });
+    sources.push(source);
+    const committed = () =>
+      source.status().partitions.reduce((n, p) => n + (p.committedOffset ?? 0), 0);
+    await until("every offset committed", () => committed() === 20);
+    expect(seen).toEqual(Array.from({ length: 10 }, (_, i) => i * 2));
+  });
+});

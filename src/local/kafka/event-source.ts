@@ -7,7 +7,7 @@
 
 import { bootstrapServerList } from "../../core/cluster-properties.ts";
 import { errorMessage, KafkaConfigError, ValidationError } from "../../core/errors.ts";
-import { OPTION_CONSUMPTION_MODE } from "../../core/mapping-options.ts";
+import { filterPatterns, OPTION_CONSUMPTION_MODE } from "../../core/mapping-options.ts";
 import type { KafkaCluster, Subscription } from "../../core/model.ts";
 import {
   PROP_SCHEMA_REGISTRY_BASIC_AUTH,
@@ -19,6 +19,7 @@ import {
 import { feedSettings } from "../../core/subscription-options.ts";
 import { BatchRunner } from "./batch-runner.ts";
 import { BatchPlanner, type EsmKafkaEvent, type PartitionStatus } from "./batching.ts";
+import { filterEvent } from "./event-filtering.ts";
 import { FeedConnection } from "./feed-connection.ts";
 import {
   clientSecurityOptions,
@@ -133,9 +134,16 @@ export function startLocalEventSource(options: LocalEventSourceOptions): LocalEv
   try {
     clientSecurityOptions(cluster.properties);
     const decoding = localRegistryDecoding(cluster, subscription.options);
-    if (decoding) {
-      const decoder = createEventDecoder(decoding);
-      invoke = async (event) => options.invoke(await decoder.decodeEvent(event));
+    const decoder = decoding ? createEventDecoder(decoding) : undefined;
+    const patterns = filterPatterns(subscription.options);
+    if (decoder || patterns.length > 0) {
+      // As the mapping does: decode with the registry, then filter what was decoded; a batch
+      // that nothing passes is not invoked (and counts as done).
+      invoke = async (event) => {
+        const decoded = decoder ? await decoder.decodeEvent(event) : event;
+        const passed = patterns.length > 0 ? filterEvent(decoded, patterns) : decoded;
+        return passed ? options.invoke(passed) : {};
+      };
     }
   } catch (error) {
     if (!(error instanceof KafkaConfigError)) throw error;
