@@ -95,7 +95,7 @@ function checkPattern(where: string, pattern: unknown, depth: number): void {
     if (key === "$or") {
       if (!Array.isArray(spec) || spec.length < 2)
         fail(at, `"$or" takes a list of two or more patterns`);
-      spec.forEach((sub, i) => checkPattern(`${at}[${i}]`, sub, depth + 1));
+      for (const [i, sub] of spec.entries()) checkPattern(`${at}[${i}]`, sub, depth + 1);
     } else if (Array.isArray(spec)) {
       if (spec.length === 0) fail(at, "a list of matchers must not be empty");
       for (const matcher of spec) checkMatcher(at, matcher);
