@@ -244,13 +244,17 @@ async function main(): Promise<void> {
     stopping ??= (async () => {
       for (const t of timers) clearInterval(t);
       timers = [];
-      for (const { name, stop } of stops.reverse()) {
+      const stopOne = async ({ name, stop }: (typeof stops)[number]) => {
         try {
           await stop();
         } catch (error) {
           console.error(`stopping ${name}: ${error instanceof Error ? error.message : error}`);
         }
-      }
+      };
+      // The producer and the stack first (their Kafka clients leave cleanly), then the rest at once.
+      const first = new Set(["producer", "local stack"]);
+      for (const entry of stops.filter((s) => first.has(s.name)).reverse()) await stopOne(entry);
+      await Promise.all(stops.filter((s) => !first.has(s.name)).map(stopOne));
       if (keepLogs) console.error(`logs kept in ${work}`);
       else rmSync(work, { recursive: true, force: true });
     })();
