@@ -348,12 +348,11 @@ async function main(): Promise<void> {
     if (stopping) return;
     const producer = track("producer", startProducer(kafka.bootstrapServers, opts.rate, opts.keys));
     progress(`producing ${opts.rate} records/s to ${TOPIC}; logs in ${work}`);
+    let firstRecord: string | undefined;
     void endpoint.firstRecord.then((at) => {
-      if (!stopping) {
-        console.log(
-          `first record reached a handler ${((at - startedAt) / 1000).toFixed(1)} s after start`,
-        );
-      }
+      firstRecord = `first record reached a handler ${((at - startedAt) / 1000).toFixed(1)} s after start`;
+      // On a terminal the line is part of the block redrawn in place.
+      if (!stopping && !process.stdout.isTTY) console.log(firstRecord);
     });
 
     const urls: DemoUrls = {
@@ -415,6 +414,7 @@ async function main(): Promise<void> {
           const lines = statusBlock(await snapshot(), elapsed(), producer.produced());
           const error = producer.lastError();
           if (error) lines.push(`  producer: ${error}`);
+          if (firstRecord) lines.push("", firstRecord);
           if (stopping) return;
           // Up to the start of the previous block, clear to the end, draw the new one.
           process.stdout.write(`${drawn > 0 ? `\x1b[${drawn}F\x1b[J` : ""}${lines.join("\n")}\n`);
