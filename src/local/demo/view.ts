@@ -110,6 +110,8 @@ export function nextCommands(
     "Subscriptions:",
     ...subscriptions.map((s) => `  ${s.id}  ${s.sink}`),
     "",
+    `Dashboard: ${api}/ui`,
+    "",
     "Try next (in another terminal):",
     `  curl -s ${api}/subscriptions/${first}            # status, feedStatus with lag per partition`,
     `  curl -s ${api}/subscriptions/${first}/dead-letters   # the poison record`,

@@ -291,6 +291,11 @@ async function refresh() {
   refreshing ??= (async () => {
     try {
       const { subscriptions } = await api("GET", "/subscriptions");
+      // Oldest first, so that cards keep their places.
+      subscriptions.sort(
+        (a, b) =>
+          String(a.createdAt).localeCompare(String(b.createdAt)) || a.id.localeCompare(b.id),
+      );
       const shown = await Promise.all(subscriptions.map(renderSubscription));
       for (const [id, card] of cards) {
         if (subscriptions.some((s) => s.id === id)) continue;
