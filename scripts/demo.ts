@@ -228,6 +228,7 @@ async function main(): Promise<void> {
     return;
   }
   const progress = (line: string) => console.error(`[${elapsed().toFixed(1)}s] ${line}`);
+  await checkPrerequisites();
   const work = mkdtempSync(join(tmpdir(), "kafka-lambda-ingress-demo-"));
   const logTo = (name: string) => {
     const stream = createWriteStream(join(work, name), { flags: "a" });
@@ -284,7 +285,6 @@ async function main(): Promise<void> {
   };
 
   try {
-    await checkPrerequisites();
     progress("starting Kafka, restate-server, the SDK endpoint and the local stack ...");
     const counters = new Map<string, Counters>();
     const kafkaStarted = startKafka({ numPartitions: PARTITIONS, log: progress }).then((k) =>
