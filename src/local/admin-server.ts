@@ -1,5 +1,6 @@
 // Serves the admin API over plain HTTP for the local stack (API Gateway's part on AWS), only to
-// requests that name it by its own address and come from no other web origin.
+// requests that name it by its own address and come from no other web origin; and, under /ui, the
+// dashboard that calls it (src/local/ui/).
 import { createServer, type IncomingMessage, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { networkInterfaces } from "node:os";
@@ -11,6 +12,7 @@ import {
   localAddressNames,
   refuseForeignRequest,
 } from "../core/admin-request-policy.ts";
+import { uiAsset } from "./ui/assets.ts";
 
 export interface AdminServer {
   readonly url: string;
@@ -71,6 +73,16 @@ export async function startAdminServer(options: {
       // Node reads and drops the unread body once this response is sent.
       response.writeHead(403, { "content-type": "application/json" });
       response.end(JSON.stringify({ message: refused, restate_code: null }));
+      return;
+    }
+    // The dashboard's files, under the same checks as the API it calls.
+    const asset = uiAsset(
+      request.method ?? "GET",
+      new URL(request.url ?? "/", "http://localhost").pathname,
+    );
+    if (asset !== undefined) {
+      response.writeHead(asset.status, asset.headers);
+      response.end(request.method === "HEAD" ? undefined : asset.body);
       return;
     }
     void (async () => {
