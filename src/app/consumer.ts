@@ -26,6 +26,7 @@ import {
   type RetryPolicy,
   sleep as realSleep,
 } from "../core/retry.ts";
+import { routeEvent, routingOf } from "../core/routing.ts";
 import type { SecretResolver } from "../core/secrets.ts";
 import { OPTION_REPORT_BATCH_ITEM_FAILURES } from "../core/subscription-options.ts";
 import { type AuthorizedDeliver, authorizedDeliver } from "./authorized-deliver.ts";
@@ -159,10 +160,12 @@ export function createConsumer(deps: ConsumerDeps): Consumer {
     const commitDeadlineMs = Math.max(deadlineMs, endMs - config.COMMIT_MARGIN_MS);
 
     // Decode, and find where the batch goes.
-    const event = decodeKafkaEvent(rawEvent);
-    if (event.partitions.every((p) => p.records.length === 0)) return undefined;
-    const target = await resolveTarget(event, context.invokedFunctionArn);
+    const decoded = decodeKafkaEvent(rawEvent);
+    if (decoded.partitions.every((p) => p.records.length === 0)) return undefined;
+    const target = await resolveTarget(decoded, context.invokedFunctionArn);
     const { subscription, service } = target;
+    const routing = routingOf(subscription.options);
+    const event = routing ? routeEvent(decoded, routing) : decoded;
     const mode = deliveryMode(service.type, target.handler);
     const authorized = await authorize(target);
 

@@ -30,6 +30,7 @@ import {
   retrying,
   sleep,
 } from "../core/retry.ts";
+import { routeRecord, routingOf } from "../core/routing.ts";
 import type { SecretResolver } from "../core/secrets.ts";
 import { type AuthorizedDeliver, authorizedDeliver } from "./authorized-deliver.ts";
 
@@ -140,8 +141,11 @@ export function createSinkReplay(options: SinkReplayOptions): SinkReplay {
     }
     const build = createRequestBuilder(sinkTarget(subscription, service, mode));
 
+    const routing = routingOf(subscription.options);
     return async (letter, deadline) => {
-      const record = letterToRecord(await options.deadLetters.whole(letter));
+      const stored = letterToRecord(await options.deadLetters.whole(letter));
+      // Routed again from the value, as the consumer routed it: the same keys, the same lane.
+      const record = stored && routing ? routeRecord(stored, routing) : stored;
       if (record === undefined) {
         return {
           outcome: "failed",

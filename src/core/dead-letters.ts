@@ -20,6 +20,7 @@ import { ValidationError } from "./errors.ts";
 import type { DecodedRecord, SchemaMetadata } from "./event.ts";
 import { truncateText } from "./progress.ts";
 import { fingerprintHex, recordFingerprint } from "./record-identity.ts";
+import { laneKeyBytes } from "./routing.ts";
 
 export type DeadLetterKind = "terminal" | "exhausted" | "parked-behind";
 
@@ -147,9 +148,15 @@ export function partitionOfParkedKey(id: string): string {
   return hash < 0 ? id : id.slice(0, hash);
 }
 
-/** A key that can address an ordered lane: present and non-empty (validity is plan's business). */
-export const hasLaneKey = (record: DecodedRecord): record is DecodedRecord & { key: Uint8Array } =>
-  record.key !== null && record.key.length > 0;
+/**
+ * The key that addresses a record's ordered lane and parks behind its dead letter: the object key
+ * routed from the value when the subscription routes from the payload, else the Kafka key;
+ * undefined when there is none (validity is plan's business).
+ */
+export function laneKey(record: DecodedRecord): Uint8Array | undefined {
+  const key = laneKeyBytes(record);
+  return key !== null && key.length > 0 ? key : undefined;
+}
 
 export interface LetterFacts {
   readonly subscriptionId: string;

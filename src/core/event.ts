@@ -44,6 +44,16 @@ export interface DecodedRecord {
    * it with the schema registry: the record is undeliverable.
    */
   readonly decodeError?: string;
+  /** Keys taken from the value by the subscription's JSON pointers (core/routing.ts). */
+  readonly routed?: RoutedKeys;
+}
+
+/** What routing from the payload found for one record. */
+export interface RoutedKeys {
+  readonly objectKey?: string;
+  readonly idempotencyKey?: string;
+  /** Set when a pointer found nothing usable: the record is undeliverable. */
+  readonly failure?: string;
 }
 
 /** What the event source mapping says of a part it decoded with a schema registry. */

@@ -63,6 +63,10 @@ export const FORWARDED_HEADER_B64_PREFIX = "kafka.header-b64.";
  * further.
  */
 export function idempotencyKey(subscriptionId: string, record: DecodedRecord): string {
+  // Taken from the value (`idempotency.key.pointer`): the same business id is one invocation,
+  // whatever offset carries it. Percent-encoded, so that any text is a valid header value.
+  const routed = record.routed?.idempotencyKey;
+  if (routed !== undefined) return `${subscriptionId}/${encodeURIComponent(routed)}`;
   const fingerprint = fingerprintHex(recordFingerprint(record));
   return `${subscriptionId}/${record.topic}/${record.partition}/${record.offset}/${fingerprint}`;
 }

@@ -155,7 +155,16 @@ export function checkRecord(
 ): { readonly objectKey?: string } | { readonly reason: string } {
   const problem = undeliverable(record, mode, limits.maxRequestBytes ?? DEFAULT_MAX_REQUEST_BYTES);
   if (problem !== undefined) return { reason: problem };
+  if (record.routed?.failure !== undefined) return { reason: record.routed.failure };
   if (!mode.keyed) return {};
+  const routed = record.routed?.objectKey;
+  if (routed !== undefined) {
+    const pathBytes = objectKeyPathBytes(routed);
+    const maxBytes = limits.maxKeyUrlBytes ?? DEFAULT_MAX_KEY_URL_BYTES;
+    return pathBytes > maxBytes
+      ? { reason: keyTooLong(pathBytes, maxBytes) }
+      : { objectKey: routed };
+  }
   const key = objectKeyOf(record, limits.maxKeyUrlBytes ?? DEFAULT_MAX_KEY_URL_BYTES);
   return "reason" in key ? key : { objectKey: key.key };
 }

@@ -31,7 +31,7 @@ import {
   type DeadLetter,
   type DeadLetterKind,
   type DeadLetterSettings,
-  hasLaneKey,
+  laneKey,
   parkedKeyId,
 } from "./dead-letters.ts";
 import type { DecodedEvent, DecodedPartition, DecodedRecord } from "./event.ts";
@@ -92,9 +92,8 @@ export function preDispatch(input: PreDispatchInput): PreDispatch {
       } else if (
         input.ordered &&
         input.parkedKeys.size > 0 &&
-        hasLaneKey(record) &&
         record.decodeError === undefined &&
-        input.parkedKeys.has(parkedKeyId(partition.id, record.key))
+        isParked(input.parkedKeys, partition.id, record)
       ) {
         parkedBehind.push({ partitionId: partition.id, record });
       } else {
@@ -240,13 +239,24 @@ function inOffsetOrder(outcomes: readonly RecordOutcome[]): RecordOutcome[] {
   );
 }
 
+/** Whether the record's lane key is one of the parked keys. */
+function isParked(
+  parked: ReadonlySet<string>,
+  partitionId: string,
+  record: DecodedRecord,
+): boolean {
+  const key = laneKey(record);
+  return key !== undefined && parked.has(parkedKeyId(partitionId, key));
+}
+
 /** The parked-key id a record's dead letter parks, if its key policy parks keys. */
-function laneKey(input: PostDispatchInput, partitionId: string, record: DecodedRecord) {
+function parkingKey(input: PostDispatchInput, partitionId: string, record: DecodedRecord) {
+  const key = laneKey(record);
   return input.ordered &&
     input.settings.keyPolicy === "park" &&
-    hasLaneKey(record) &&
+    key !== undefined &&
     record.decodeError === undefined
-    ? parkedKeyId(partitionId, record.key)
+    ? parkedKeyId(partitionId, key)
     : undefined;
 }
 
@@ -335,7 +345,7 @@ function settleDispatched(settling: Settling, sorted: readonly RecordOutcome[]):
         settling.finals.set(coordinate(o.partitionId, o.record.offset), o);
         continue;
       }
-      const key = laneKey(input, o.partitionId, o.record);
+      const key = parkingKey(input, o.partitionId, o.record);
       if (key !== undefined && !settling.newlyParked.has(key)) {
         settling.newlyParked.set(key, o.record.offset);
       }
@@ -355,7 +365,7 @@ function parkBehindNewlyParked(settling: Settling, sorted: readonly RecordOutcom
   if (settling.newlyParked.size === 0) return;
   for (const o of sorted) {
     if (o.status !== "not_attempted") continue;
-    const key = laneKey(settling.input, o.partitionId, o.record);
+    const key = parkingKey(settling.input, o.partitionId, o.record);
     const parkedAt = key === undefined ? undefined : settling.newlyParked.get(key);
     if (parkedAt === undefined || o.record.offset < parkedAt) continue;
     const prev = previousFailure(settling.input, o.partitionId, o.record);
@@ -366,7 +376,7 @@ function parkBehindNewlyParked(settling: Settling, sorted: readonly RecordOutcom
 /** Step 4: records held back by preDispatch because their key was already parked. */
 function parkBehindParkedKeys(settling: Settling): void {
   for (const held of settling.input.pre.parkedBehind) {
-    const key = parkedKeyId(held.partitionId, held.record.key as Uint8Array);
+    const key = parkedKeyId(held.partitionId, laneKey(held.record) as Uint8Array);
     const prev = previousFailure(settling.input, held.partitionId, held.record);
     park(settling, held, "parked-behind", "key is parked behind earlier dead letters", prev, key);
   }

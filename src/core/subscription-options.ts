@@ -11,6 +11,7 @@ import {
   OPTION_POLLER_GROUP,
   POLLER_GROUP_MAX_POLLERS_DEFAULT,
 } from "./mapping-options.ts";
+import { normaliseRoutingOption, ROUTING_OPTIONS } from "./routing.ts";
 import {
   normaliseRegistryOption,
   OPTION_SCHEMA_DECODE,
@@ -42,6 +43,7 @@ export const SUPPORTED_SUBSCRIPTION_OPTIONS: readonly string[] = [
   ...DEAD_LETTER_OPTIONS,
   ...SCHEMA_REGISTRY_OPTIONS,
   ...MAPPING_OPTIONS,
+  ...ROUTING_OPTIONS,
 ];
 
 /**
@@ -135,6 +137,8 @@ function normaliseValue(key: string, value: string): string {
       if (registryValue !== undefined) return registryValue;
       const mappingValue = normaliseMappingOption(key, value);
       if (mappingValue !== undefined) return mappingValue;
+      const routingValue = normaliseRoutingOption(key, value);
+      if (routingValue !== undefined) return routingValue;
       throw new ValidationError(`unsupported subscription option ${quote(key)}`);
     }
   }

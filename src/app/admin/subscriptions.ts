@@ -15,6 +15,7 @@ import { checkConsumptionMode } from "../../core/mapping-options.ts";
 import type { FeedRef, Subscription } from "../../core/model.ts";
 import { deliveryMode } from "../../core/plan.ts";
 import type { AdminStore } from "../../core/ports.ts";
+import { checkRouting } from "../../core/routing.ts";
 import { registryDecoding } from "../../core/schema-registry.ts";
 import { displayedOptions, normaliseSubscriptionOptions } from "../../core/subscription-options.ts";
 import { invalidSubscription, parseSink, parseSource, quote } from "../../core/uris.ts";
@@ -186,6 +187,10 @@ export function subscriptionRoutes(ctx: AdminContext): Routes {
     await checkKafkaSecretBinding(ctx, cluster);
     registryDecoding(cluster.name, cluster.properties, options);
     const handler = service.handlers[sink.handler];
+    if (handler !== undefined) {
+      const mode = deliveryMode(service.type, handler);
+      checkRouting(options, { keyed: mode.keyed, input: mode.input, name: body.sink });
+    }
     checkConsumptionMode(options, {
       msk: cluster.properties[PROP_MSK_CLUSTER_ARN] !== undefined,
       ordered: handler !== undefined && deliveryMode(service.type, handler).ordered,
