@@ -2,7 +2,8 @@
 // ingress, and fed by our local stack through Restate's HTTP ingress. The same records (a key
 // whose base64 differs between alphabets, no key, Kafka headers) go to two identical services;
 // every header Restate's ingress sets must reach the handler from us too, with the same value
-// (the subscription id aside), and what we add besides is named here.
+// (the subscription id aside), and what we add besides is named here: the forwarded record
+// headers, and a record's W3C trace context as `traceparent`.
 import { once } from "node:events";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, type Http2Server } from "node:http2";
@@ -21,6 +22,8 @@ import { type LocalStack, startLocalStack } from "../../src/local/stack.ts";
 import { waitUntil } from "../helpers/until.ts";
 
 const TOPIC = "headers-in";
+/** A W3C trace context the producer of the first record sends along. */
+const TRACEPARENT = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
 const until = waitUntil({ timeoutMs: 90_000, pollMs: 200 });
 
 interface Seen {
@@ -139,7 +142,10 @@ describe("record headers, ours beside Restate's own Kafka ingress", () => {
             topic: TOPIC,
             key: Buffer.from("~~~~"),
             value: Buffer.from(JSON.stringify({ n: 0 })),
-            headers: new Map([[Buffer.from("trace"), Buffer.from("abc")]]),
+            headers: new Map([
+              [Buffer.from("trace"), Buffer.from("abc")],
+              [Buffer.from("traceparent"), Buffer.from(TRACEPARENT)],
+            ]),
           },
           { topic: TOPIC, value: Buffer.from(JSON.stringify({ n: 1 })) },
           {
@@ -175,7 +181,9 @@ describe("record headers, ours beside Restate's own Kafka ingress", () => {
       // Every header of Restate's ingress, same value; besides, only our forwarded record headers.
       expect(kafkaHeaders(weSent?.headers ?? {})).toEqual({
         ...expected,
-        ...(offset === 0 ? { "kafka.header.trace": "abc" } : {}),
+        ...(offset === 0
+          ? { "kafka.header.trace": "abc", "kafka.header.traceparent": TRACEPARENT }
+          : {}),
       });
       // Restate's HTTP ingress consumes the idempotency key: the handler does not see it.
       expect(weSent?.headers["idempotency-key"]).toBeUndefined();
@@ -185,11 +193,14 @@ describe("record headers, ours beside Restate's own Kafka ingress", () => {
           .filter((name) => !/^(kafka|restate)\./.test(name))
           .sort();
       expect(others(restateSaw?.headers ?? {})).toEqual([]);
+      // The producer's trace context reaches the handler as the HTTP header Restate reads.
       expect(others(weSent?.headers ?? {})).toEqual([
         "content-length",
         "content-type",
+        ...(offset === 0 ? ["traceparent"] : []),
         "x-restate-ingress-path",
       ]);
+      if (offset === 0) expect(weSent?.headers.traceparent).toBe(TRACEPARENT);
     }
     expect(kafkaHeaders(seen.HeadersR.get(0)?.headers ?? {})).toMatchObject({
       "kafka.key": "fn5-fg==",
