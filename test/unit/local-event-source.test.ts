@@ -164,6 +164,7 @@ describe("startLocalEventSource", () => {
     ]);
     expect(source.status().lastError?.message).toContain("sink down");
     expect(source.status().state).toBe("running");
+    expect(source.status()).toMatchObject({ batchesInvoked: 3, batchesFailed: 2 });
   });
 
   it("redelivers a partition from the offset a partial batch response names", async () => {

@@ -51,6 +51,7 @@ export class BatchRunner {
   readonly #connection: FeedHandle;
   #batchesInvoked = 0;
   #recordsCompleted = 0;
+  #batchesFailed = 0;
   /** Fires when the batching window of the oldest buffered records ends. */
   #dueTimer: NodeJS.Timeout | undefined;
   /** Records of one fetch response arrive in one burst: batch them together. */
@@ -68,6 +69,11 @@ export class BatchRunner {
   }
 
   /** Records the consumer is done with since the feed (re)started: delivered, or dead-lettered. */
+  /** Invocations that failed (each is retried, as the mapping retries a failed batch). */
+  get batchesFailed(): number {
+    return this.#batchesFailed;
+  }
+
   get recordsCompleted(): number {
     return this.#recordsCompleted;
   }
@@ -219,6 +225,7 @@ export class BatchRunner {
       outcome = { kind: "error", reason: errorMessage(error) };
     }
     if (outcome.kind !== "error") return outcome;
+    this.#batchesFailed++;
     state.failingBatches.add(batch.seq);
     state.recordError(`batch ${batch.seq} failed: ${outcome.reason}`);
     state.refresh();

@@ -35,6 +35,8 @@ export interface LocalEventSourceStatus {
   readonly topic: string;
   readonly lastError?: { readonly message: string; readonly at: string };
   readonly batchesInvoked: number;
+  /** Invocations that failed and were retried. */
+  readonly batchesFailed: number;
   /** Records the consumer is done with since the feed (re)started: delivered, or dead-lettered. */
   readonly recordsCompleted: number;
   readonly partitions: readonly PartitionStatus[];
@@ -215,6 +217,7 @@ export function startLocalEventSource(options: LocalEventSourceOptions): LocalEv
         topic,
         ...(state.lastError ? { lastError: state.lastError } : {}),
         batchesInvoked: runner.batchesInvoked,
+        batchesFailed: runner.batchesFailed,
         recordsCompleted: runner.recordsCompleted,
         partitions: planner.status(),
       };

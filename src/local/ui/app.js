@@ -272,8 +272,9 @@ async function renderSubscription(subscription) {
   const totalLag = partitions.reduce((sum, p) => sum + (p.lag ?? 0), 0);
   const deadLetters = letters.dead_letters ?? [];
   card.counts.textContent = [
-    `records completed since the feed started ${feed?.recordsCompleted ?? 0}`,
+    `records done (delivered or dead-lettered) since the feed started ${feed?.recordsCompleted ?? 0}`,
     `batches ${feed?.batchesInvoked ?? 0}`,
+    `failed batches (retried) ${feed?.batchesFailed ?? 0}`,
     `dead letters ${deadLetters.length}${letters.cursor ? "+" : ""}`,
     `lag ${totalLag}`,
   ].join(" · ");
