@@ -80,17 +80,23 @@ function resolve(template: Template, value: Json | undefined, ctx: ResolveContex
   }
 }
 
+/** Evaluates `value` (Ref, Fn::If, Fn::Join and conditions) as CloudFormation would. */
+export function resolveValue(template: Template, value: Json, ctx: ResolveContext = {}): Json {
+  const resolved = resolve(template, value, ctx);
+  return resolved === NO_VALUE || resolved === undefined ? null : resolved;
+}
+
 function ref(template: Template, name: string, ctx: ResolveContext): Resolved {
   if (name === "AWS::NoValue") return NO_VALUE;
   if (name === "AWS::Region") return ctx.region ?? "us-east-1";
   const parameters = template.Parameters;
   if (isObject(parameters) && isObject(parameters[name])) {
-    const given = ctx.parameters?.[name];
-    if (given !== undefined) return given;
-    const fallback = parameters[name].Default;
-    if (fallback === undefined) throw new Error(`template: parameter ${name} has no default`);
     const type = String(parameters[name].Type);
-    return type === "CommaDelimitedList" ? String(fallback).split(",").filter(Boolean) : fallback;
+    const given = ctx.parameters?.[name];
+    const value = given ?? parameters[name].Default;
+    if (value === undefined) throw new Error(`template: parameter ${name} has no default`);
+    // CloudFormation splits a list parameter on commas; an empty value is one empty string.
+    return type === "CommaDelimitedList" ? String(value).split(",") : value;
   }
   const physical = ctx.resources?.[name];
   if (physical === undefined) throw new Error(`template: no physical name given for ${name}`);

@@ -12,7 +12,7 @@ import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from "aws-lambda";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { buildFunctions } from "../../scripts/build.ts";
 import { DynamoDeadLetterStore } from "../../src/adapters/dynamo/dead-letter-store.ts";
 import { ensureTable } from "../../src/adapters/dynamo/ensure-table.ts";
@@ -20,7 +20,13 @@ import { openApiDocument } from "../../src/app/admin/openapi.ts";
 import { type EmbeddedDynamoDb, startEmbeddedDynamoDb } from "../../src/local/embedded-dynamodb.ts";
 import { CLUSTER_ARN, loadEvent } from "../helpers/kafka-events.ts";
 import { type RecordingSink, startRecordingSink } from "../helpers/recording-sink.ts";
-import { apiEvent, recordedApiEvent } from "./api-events.ts";
+import {
+  apiEvent,
+  JWT_EVENT_TOKEN,
+  jwtApiEvent,
+  recordedApiEvent,
+  recordedJwtEvent,
+} from "./api-events.ts";
 import { type FakeLambdaApi, startFakeLambdaApi } from "./fake-lambda-api.ts";
 import { type FakeSecretsManager, startFakeSecretsManager } from "./fake-secrets-manager.ts";
 import { exhaustedPaymentLetter } from "./letters.ts";
@@ -153,6 +159,31 @@ describe.skipIf(!built)("bundles built by sam build", () => {
     const response = await admin(structuredClone(recordedApiEvent));
     expect(response.statusCode).toBe(200);
     expect(JSON.parse(response.body ?? "")).toEqual({ subscriptions: [] });
+  });
+
+  it("admin: behind the JWT authorizer, answers GET /version and logs changes by sub/iss, never the token", async () => {
+    const version = await admin(structuredClone(recordedJwtEvent));
+    expect(version.statusCode).toBe(200);
+    expect(JSON.parse(version.body ?? "")).toMatchObject({ max_admin_api_version: 4 });
+    const info = vi.spyOn(console, "info").mockImplementation(() => {});
+    try {
+      const refused = await admin(jwtApiEvent("POST", "/v4/services", { name: "x" }));
+      expect(refused.statusCode).toBe(400);
+      const lines = info.mock.calls.map((args) => args.map(String).join(" "));
+      expect(lines).toHaveLength(1);
+      expect(JSON.parse(lines[0] ?? "")).toMatchObject({
+        msg: "admin: change requested",
+        status: 400,
+        caller: {
+          auth: "jwt",
+          sub: "4example0client1id2",
+          iss: "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_AbCdEf123",
+        },
+      });
+      expect(lines[0]).not.toContain(JWT_EVENT_TOKEN);
+    } finally {
+      info.mockRestore();
+    }
   });
 
   it("admin: unknown ids are 404 and bad bodies 400, as JSON messages", async () => {
