@@ -36,6 +36,8 @@ export interface ResolveContext {
   /** What `!Ref <logical id>` of a resource stands for (its physical name). */
   readonly resources?: Readonly<Record<string, string>>;
   readonly region?: string;
+  /** `AWS::StackName` (default kafka-ingress-dev, samconfig.toml's development stack). */
+  readonly stackName?: string;
 }
 
 const NO_VALUE = Symbol("AWS::NoValue");
@@ -69,6 +71,14 @@ function resolve(template: Template, value: Json | undefined, ctx: ResolveContex
       const branch = evaluateCondition(template, String(condition), ctx) ? whenTrue : whenFalse;
       return resolve(template, branch, ctx);
     }
+    case "Fn::Sub": {
+      // The one-argument form: ${Name} stands for Ref Name (no ${Resource.Attribute}).
+      if (typeof arg !== "string")
+        throw new Error("template: only Fn::Sub of a string is supported");
+      return arg.replace(/\$\{([A-Za-z0-9:]+)\}/g, (_m, name: string) =>
+        String(ref(template, name, ctx)),
+      );
+    }
     case "Fn::Join": {
       const [separator, items] = list();
       const parts = resolve(template, items, ctx);
@@ -89,6 +99,8 @@ export function resolveValue(template: Template, value: Json, ctx: ResolveContex
 function ref(template: Template, name: string, ctx: ResolveContext): Resolved {
   if (name === "AWS::NoValue") return NO_VALUE;
   if (name === "AWS::Region") return ctx.region ?? "us-east-1";
+  if (name === "AWS::StackName")
+    return ctx.stackName ?? ctx.resources?.[name] ?? "kafka-ingress-dev";
   const parameters = template.Parameters;
   if (isObject(parameters) && isObject(parameters[name])) {
     const type = String(parameters[name].Type);
