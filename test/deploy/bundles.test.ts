@@ -107,6 +107,7 @@ describe.skipIf(!built)("bundles built by sam build", () => {
       CONSUMER_FUNCTION_NAME: CONSUMER,
       MAX_CONCURRENCY: "16",
       NODE_OPTIONS: "--enable-source-maps",
+      KAFKA_CREDENTIALS_SECRET_PREFIX: "kafka-lambda-ingress/kafka-ingress-dev/kafka-clusters/",
     });
     delete process.env.AWS_SESSION_TOKEN;
     delete process.env.AWS_PROFILE;
@@ -404,6 +405,7 @@ describe.skipIf(!built)("bundles built by sam build", () => {
     const read = {
       target: "secretsmanager.GetSecretValue",
       secretId: TOKEN_ARN,
+      body: { SecretId: TOKEN_ARN },
       authorization: expect.stringMatching(
         /Credential=AKIDDEPLOYTEST\/\d{8}\/us-east-1\/secretsmanager\//,
       ),
@@ -442,5 +444,39 @@ describe.skipIf(!built)("bundles built by sam build", () => {
       );
     }
     expect((await call("DELETE", "/kafka-clusters/scram")).statusCode).toBe(202);
+  });
+
+  it("admin: keeps clear SASL credentials in a secret it creates (signed CreateSecret), deletes it with the cluster", async () => {
+    const password = "deploy-test-scram-password-7f3a";
+    const created = await call("POST", "/kafka-clusters", {
+      name: "given",
+      properties: {
+        "bootstrap.servers": "b-9.kafka.internal:9096",
+        "security.protocol": "SASL_SSL",
+        "sasl.mechanism": "SCRAM-SHA-512",
+        "sasl.username": "ingress",
+        "sasl.password": password,
+      },
+    });
+    expect(created.statusCode).toBe(201);
+    const arn = String(created.json.properties["aws.secrets.manager.arn"]);
+    expect(arn).toMatch(
+      /^arn:aws:secretsmanager:us-east-1:123456789012:secret:kafka-lambda-ingress\/kafka-ingress-dev\/kafka-clusters\/given\/[0-9a-f]{12}-/,
+    );
+    expect(created.body).not.toContain(password);
+    const create = secretsManager.calls.find((c) => c.target === "secretsmanager.CreateSecret");
+    expect(create?.authorization).toMatch(
+      /Credential=AKIDDEPLOYTEST\/\d{8}\/us-east-1\/secretsmanager\//,
+    );
+    expect(secretsManager.secrets.get(arn)).toBe(JSON.stringify({ username: "ingress", password }));
+    expect(secretsManager.tags.get(arn)).toEqual({
+      "kafka-lambda-ingress:brokers": "b-9.kafka.internal:9096",
+    });
+    expect((await call("DELETE", "/kafka-clusters/given")).statusCode).toBe(202);
+    expect(secretsManager.calls.at(-1)).toMatchObject({
+      target: "secretsmanager.DeleteSecret",
+      body: { SecretId: arn, ForceDeleteWithoutRecovery: true },
+    });
+    expect(secretsManager.secrets.has(arn)).toBe(false);
   });
 });
