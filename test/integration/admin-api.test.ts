@@ -754,7 +754,19 @@ describe("PATCH /kafka-clusters/{name}", () => {
       ],
       [
         { properties: { "bootstrap.servers": "b:1", "sasl.password": "hunter2" } },
-        /credentials go by Secrets Manager reference/,
+        /"sasl.username" and "sasl.password" go together/,
+      ],
+      [
+        {
+          properties: {
+            "bootstrap.servers": "b:1",
+            "security.protocol": "SASL_SSL",
+            "sasl.mechanism": "PLAIN",
+            "sasl.username": "alice",
+            "sasl.password": "hunter2",
+          },
+        },
+        /"sasl.username" \/ "sasl.password" cannot be changed with PATCH/,
       ],
       [{ name: "api-c", properties: { "bootstrap.servers": "b:1" } }, /unknown field "name"/],
       [{}, /properties is required/],

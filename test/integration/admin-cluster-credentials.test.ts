@@ -253,6 +253,43 @@ describe("clusters registered with sasl.username / sasl.password on AWS", () => 
     expect(sm.secrets.size).toBe(1);
   });
 
+  it("PATCH: may not borrow another cluster's secret; replacing its own removes it", async () => {
+    await call(api, "POST", "/kafka-clusters", saslCluster("first"));
+    await call(api, "POST", "/kafka-clusters", saslCluster("second"));
+    const first = (await call(api, "GET", "/kafka-clusters/first")).json.properties;
+    const second = (await call(api, "GET", "/kafka-clusters/second")).json.properties;
+    const firstArn = first["aws.secrets.manager.arn"];
+    const secondArn = second["aws.secrets.manager.arn"];
+    expect(firstArn).not.toBe(secondArn);
+
+    const borrowing = await call(api, "PATCH", "/kafka-clusters/second", {
+      properties: { ...second, "aws.secrets.manager.arn": firstArn },
+    });
+    expect(borrowing.status).toBe(400);
+    expect(borrowing.json.message).toMatch(/holds the credentials of another cluster/);
+
+    // The owner's own secret, bound to the brokers by its tag.
+    const own = "arn:aws:secretsmanager:us-east-1:123456789012:secret:kafka-onprem-AbCdEf";
+    sm.secrets.set(own, JSON.stringify({ username: "u", password: "p" }));
+    sm.tags.set(own, { "kafka-lambda-ingress:brokers": BROKERS.replace(",", " ") });
+    sm.calls.length = 0;
+    const moved = await call(api, "PATCH", "/kafka-clusters/second", {
+      properties: { ...second, "aws.secrets.manager.arn": own },
+    });
+    expect(moved.status).toBe(200);
+    expect(sm.calls.map((c) => [c.target, c.body])).toEqual([
+      ["secretsmanager.DescribeSecret", { SecretId: own }],
+      ["secretsmanager.DeleteSecret", { SecretId: secondArn, ForceDeleteWithoutRecovery: true }],
+    ]);
+    expect(sm.secrets.has(secondArn)).toBe(false);
+    expect(sm.secrets.has(firstArn)).toBe(true);
+    // Deleting the cluster now leaves the owner's secret alone.
+    sm.calls.length = 0;
+    expect((await call(api, "DELETE", "/kafka-clusters/second")).status).toBe(202);
+    expect(sm.calls).toEqual([]);
+    expect(sm.secrets.has(own)).toBe(true);
+  });
+
   it("are refused by a deployment without a credential vault", async () => {
     const without = createAdminApi({
       store,
