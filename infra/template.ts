@@ -36,6 +36,8 @@ export interface ResolveContext {
   /** What `!Ref <logical id>` of a resource stands for (its physical name). */
   readonly resources?: Readonly<Record<string, string>>;
   readonly region?: string;
+  /** `AWS::StackName` (default kafka-ingress-dev, samconfig.toml's development stack). */
+  readonly stackName?: string;
 }
 
 const NO_VALUE = Symbol("AWS::NoValue");
@@ -69,6 +71,14 @@ function resolve(template: Template, value: Json | undefined, ctx: ResolveContex
       const branch = evaluateCondition(template, String(condition), ctx) ? whenTrue : whenFalse;
       return resolve(template, branch, ctx);
     }
+    case "Fn::Sub": {
+      // The one-argument form: ${Name} stands for Ref Name (no ${Resource.Attribute}).
+      if (typeof arg !== "string")
+        throw new Error("template: only Fn::Sub of a string is supported");
+      return arg.replace(/\$\{([A-Za-z0-9:]+)\}/g, (_m, name: string) =>
+        String(ref(template, name, ctx)),
+      );
+    }
     case "Fn::Join": {
       const [separator, items] = list();
       const parts = resolve(template, items, ctx);
@@ -80,17 +90,25 @@ function resolve(template: Template, value: Json | undefined, ctx: ResolveContex
   }
 }
 
+/** Evaluates `value` (Ref, Fn::If, Fn::Join and conditions) as CloudFormation would. */
+export function resolveValue(template: Template, value: Json, ctx: ResolveContext = {}): Json {
+  const resolved = resolve(template, value, ctx);
+  return resolved === NO_VALUE || resolved === undefined ? null : resolved;
+}
+
 function ref(template: Template, name: string, ctx: ResolveContext): Resolved {
   if (name === "AWS::NoValue") return NO_VALUE;
   if (name === "AWS::Region") return ctx.region ?? "us-east-1";
+  if (name === "AWS::StackName")
+    return ctx.stackName ?? ctx.resources?.[name] ?? "kafka-ingress-dev";
   const parameters = template.Parameters;
   if (isObject(parameters) && isObject(parameters[name])) {
-    const given = ctx.parameters?.[name];
-    if (given !== undefined) return given;
-    const fallback = parameters[name].Default;
-    if (fallback === undefined) throw new Error(`template: parameter ${name} has no default`);
     const type = String(parameters[name].Type);
-    return type === "CommaDelimitedList" ? String(fallback).split(",").filter(Boolean) : fallback;
+    const given = ctx.parameters?.[name];
+    const value = given ?? parameters[name].Default;
+    if (value === undefined) throw new Error(`template: parameter ${name} has no default`);
+    // CloudFormation splits a list parameter on commas; an empty value is one empty string.
+    return type === "CommaDelimitedList" ? String(value).split(",") : value;
   }
   const physical = ctx.resources?.[name];
   if (physical === undefined) throw new Error(`template: no physical name given for ${name}`);

@@ -120,6 +120,13 @@ const adminSchema = z.extend(commonSchema, {
   CONSUMER_FUNCTION_NAME: optional(z.string().check(z.minLength(1))),
   /** Largest request body the admin API accepts. */
   MAX_BODY_BYTES: positiveInt(ADMIN_DEFAULTS.MAX_BODY_BYTES),
+  /**
+   * Name prefix of the secrets holding clear SASL credentials given through the API
+   * (`kafka-lambda-ingress/<stack>/kafka-clusters/`). Unset: such clusters are refused.
+   */
+  KAFKA_CREDENTIALS_SECRET_PREFIX: optional(
+    z.string().check(z.regex(/^[A-Za-z0-9/_+=.@-]{1,400}\/$/, "a secret name prefix ending in /")),
+  ),
   /** Time one delivery of a replayed dead letter may take (at most 60 s, what the consumer
    * accepts from a replay command). */
   REPLAY_REQUEST_TIMEOUT_MS: z._default(

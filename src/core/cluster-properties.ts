@@ -1,6 +1,7 @@
 // Kafka cluster properties: which ones we honour, their validation, the config-file form
 // (`[[ingress.kafka-clusters]]`) and redaction for API output. Credentials travel by reference
-// (a Secrets Manager ARN); clear credentials are accepted only from the local config file.
+// (a Secrets Manager ARN) or in clear (`sasl.username` / `sasl.password`): through the API these
+// are never stored with the cluster but kept by the deployment's credential vault.
 import { ValidationError } from "./errors.ts";
 import type { ClusterOrigin, KafkaCluster } from "./model.ts";
 import {
@@ -38,13 +39,11 @@ export const API_CLUSTER_PROPERTIES: readonly string[] = [
   PROP_VPC_SUBNETS,
   PROP_VPC_SECURITY_GROUPS,
   ...SCHEMA_REGISTRY_PROPERTIES,
-];
-/** Properties accepted from the local config file: the API ones plus clear SASL credentials. */
-export const CONFIG_CLUSTER_PROPERTIES: readonly string[] = [
-  ...API_CLUSTER_PROPERTIES,
   PROP_SASL_USERNAME,
   PROP_SASL_PASSWORD,
 ];
+/** Properties accepted from the local config file: the same. */
+export const CONFIG_CLUSTER_PROPERTIES: readonly string[] = API_CLUSTER_PROPERTIES;
 
 const HOST_LABEL = "[A-Za-z0-9_](?:[A-Za-z0-9_-]*[A-Za-z0-9_])?";
 const HOST_PORT = new RegExp(
@@ -246,9 +245,10 @@ function oneOf<T extends string>(key: string, value: string, allowed: readonly T
 }
 
 /**
- * Validates and normalises cluster properties. `origin` "api" rejects clear credentials; "config"
- * (the local config file) accepts `sasl.username` / `sasl.password`. Messages never contain the
- * values of secret-like properties.
+ * Validates and normalises cluster properties. Clear credentials (`sasl.username` /
+ * `sasl.password`) go together; through the API (`origin` "api") also only with a SASL PLAIN or
+ * SCRAM mechanism, never beside `aws.secrets.manager.arn`, and not for MSK. Messages never
+ * contain the values of secret-like properties.
  */
 export function validateClusterProperties(
   input: Readonly<Record<string, unknown>>,
@@ -257,16 +257,6 @@ export function validateClusterProperties(
   const raw: Record<string, unknown> = { ...input };
   liftBrokerProtocol(raw);
   const keys = Object.keys(raw);
-  if (origin === "api") {
-    const credentials = keys.filter(
-      (key) => key === PROP_SASL_USERNAME || key === PROP_SASL_PASSWORD,
-    );
-    if (credentials.length > 0) {
-      throw new ValidationError(
-        `properties ${credentials.map((k) => quote(k)).join(", ")} are not accepted through the API: credentials go by Secrets Manager reference — store them in a secret and set "aws.secrets.manager.arn" to its ARN`,
-      );
-    }
-  }
   const supported = origin === "api" ? API_CLUSTER_PROPERTIES : CONFIG_CLUSTER_PROPERTIES;
   const unknown = keys.filter((key) => !supported.includes(key));
   if (unknown.length > 0) {
@@ -322,7 +312,29 @@ export function validateClusterProperties(
   }
   checkConsistency(p);
   checkRegistryProperties(p);
+  if (origin === "api") checkApiCredentials(p);
   return p;
+}
+
+/** Clear credentials through the API: what the vault keeps must be what the event source uses. */
+function checkApiCredentials(p: Readonly<Record<string, string>>): void {
+  if (p[PROP_SASL_USERNAME] === undefined) return;
+  const mechanism = p[PROP_SASL_MECHANISM] as SaslMechanism | undefined;
+  if (mechanism === undefined) {
+    throw new ValidationError(
+      `"sasl.username" / "sasl.password" need "sasl.mechanism" PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512 (and "security.protocol" SASL_PLAINTEXT or SASL_SSL)`,
+    );
+  }
+  if (p[PROP_SECRET_ARN] !== undefined) {
+    throw new ValidationError(
+      `give either "sasl.username" / "sasl.password" or "aws.secrets.manager.arn", not both`,
+    );
+  }
+  if (p[PROP_MSK_CLUSTER_ARN] !== undefined) {
+    throw new ValidationError(
+      `Amazon MSK takes SCRAM credentials only from a secret named AmazonMSK_... that is associated with the cluster: set "aws.secrets.manager.arn" to its ARN instead of "sasl.username" / "sasl.password"`,
+    );
+  }
 }
 
 function checkConsistency(p: Readonly<Record<string, string>>): void {

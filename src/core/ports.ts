@@ -82,3 +82,29 @@ export interface FeedControl {
   /** How the feed is doing (state, lag), where the implementation can tell cheaply. */
   status?(subscription: Subscription): Promise<Record<string, unknown> | undefined>;
 }
+
+/** Clear SASL credentials of a Kafka cluster (`sasl.username`, `sasl.password`). */
+export interface SaslCredentials {
+  readonly username: string;
+  readonly password: string;
+}
+
+/**
+ * Keeps the clear SASL credentials a cluster was registered with through the API outside the
+ * catalog: on AWS a Secrets Manager secret created for it, locally a private file. Errors never
+ * contain the credentials. DependencyError when the vault cannot be reached or refuses.
+ */
+export interface ClusterCredentialVault {
+  /**
+   * Keeps the credentials of a new cluster (given without them); returns the properties that
+   * reference them, to store with the cluster instead (`aws.secrets.manager.arn` on AWS; none
+   * locally, where they are found by the cluster's name).
+   */
+  put(cluster: KafkaCluster, credentials: SaslCredentials): Promise<Record<string, string>>;
+  /** Replaces the credentials kept for a stored cluster (and, on AWS, the brokers they are bound to). */
+  replace(cluster: KafkaCluster, credentials: SaslCredentials): Promise<void>;
+  /** Forgets the credentials kept for a cluster, if this vault holds any; idempotent. */
+  remove(cluster: KafkaCluster): Promise<void>;
+  /** Whether `secretRef` names credentials this vault created (callers may not reference them). */
+  owns(secretRef: string): boolean;
+}

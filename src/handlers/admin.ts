@@ -1,7 +1,8 @@
 // API Gateway HTTP API (payload format 2.0) entry point of the admin API. Thin: it maps the event
-// to an AdminRequest and the AdminResponse back; wiring/admin.ts builds the API behind it.
+// to an AdminRequest and the AdminResponse back, and logs who changed what (the IAM caller, or the
+// JWT's subject and issuer, never a token); wiring/admin.ts builds the API behind it.
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from "aws-lambda";
-import type { AdminApi, AdminApiDeps, AdminRequest } from "../app/admin-api.ts";
+import type { AdminApi, AdminApiDeps, AdminLog, AdminRequest } from "../app/admin-api.ts";
 import { type AdminConfig, adminConfig } from "../config.ts";
 import { base64ToUtf8 } from "../core/encoding.ts";
 import { adminApi, awsAdminApi } from "../wiring/admin.ts";
@@ -38,10 +39,79 @@ export function toAdminRequest(event: APIGatewayProxyEventV2): AdminRequest {
   };
 }
 
-/** The handler answering with `api`. */
-export function adminHandlerFor(api: AdminApi): AdminHandler {
+/** Who API Gateway let through: an IAM principal (SigV4) or a JWT's claims (JWT authorizer). */
+export type AdminCaller =
+  | {
+      readonly auth: "iam";
+      readonly userArn: string | undefined;
+      readonly accountId: string | undefined;
+    }
+  | {
+      readonly auth: "jwt";
+      readonly sub: string | undefined;
+      readonly iss: string | undefined;
+      readonly clientId: string | undefined;
+      readonly scopes: readonly string[] | undefined;
+    }
+  | { readonly auth: "none" };
+
+const text = (value: unknown): string | undefined =>
+  typeof value === "string" && value !== "" ? value : undefined;
+
+function record(value: unknown): Record<string, unknown> | undefined {
+  return typeof value === "object" && value !== null && !Array.isArray(value)
+    ? (value as Record<string, unknown>)
+    : undefined;
+}
+
+/**
+ * The caller from `requestContext.authorizer` as API Gateway passes it: `iam` (userArn,
+ * accountId) on SigV4 routes, `jwt.claims` (all strings, arrays flattened to text) and
+ * `jwt.scopes` (null without a scope claim) on JWT routes. Only the identifying claims are
+ * taken: never the token, nor any other claim.
+ */
+export function callerOf(event: APIGatewayProxyEventV2): AdminCaller {
+  const authorizer = record(record(event.requestContext)?.authorizer);
+  const jwt = record(authorizer?.jwt);
+  if (jwt) {
+    const claims = record(jwt.claims) ?? {};
+    const scopes = Array.isArray(jwt.scopes)
+      ? jwt.scopes.filter((scope): scope is string => typeof scope === "string")
+      : undefined;
+    return {
+      auth: "jwt",
+      sub: text(claims.sub),
+      iss: text(claims.iss),
+      clientId: text(claims.client_id) ?? text(claims.azp),
+      scopes,
+    };
+  }
+  const iam = record(authorizer?.iam);
+  if (iam) {
+    return { auth: "iam", userArn: text(iam.userArn), accountId: text(iam.accountId) };
+  }
+  return { auth: "none" };
+}
+
+const READS = new Set(["GET", "HEAD", "OPTIONS"]);
+const defaultLog: AdminLog = (entry) => console.info(JSON.stringify(entry));
+
+/** The handler answering with `api`; requests that change something are logged with their caller. */
+export function adminHandlerFor(api: AdminApi, log: AdminLog = defaultLog): AdminHandler {
   return async (event) => {
-    const response = await api.handle(toAdminRequest(event));
+    const request = toAdminRequest(event);
+    const response = await api.handle(request);
+    if (!READS.has(request.method.toUpperCase())) {
+      log({
+        level: "info",
+        msg: "admin: change requested",
+        method: request.method,
+        path: request.path,
+        status: response.status,
+        caller: callerOf(event),
+        requestId: event.requestContext?.requestId,
+      });
+    }
     return {
       statusCode: response.status,
       headers: response.headers,
@@ -53,7 +123,7 @@ export function adminHandlerFor(api: AdminApi): AdminHandler {
 
 /** Builds the handler from explicit dependencies (tests, or other wiring). */
 export const createAdminHandler = (deps: AdminApiDeps): AdminHandler =>
-  adminHandlerFor(adminApi(deps));
+  adminHandlerFor(adminApi(deps), deps.log);
 
 /** The AWS deployment's handler: DynamoDB, Lambda and Secrets Manager, from the environment. */
 export const adminHandlerFromConfig = (config: AdminConfig): AdminHandler =>

@@ -24,6 +24,10 @@ export interface LocalFeedOptions {
    * without them, and they are added back here, for the Kafka client alone.
    */
   readonly clusterCredentials?: ClusterCredentials;
+  /** Clear credentials of clusters registered through the API (kept in the data dir). */
+  readonly apiCredentials?: {
+    get(clusterName: string): Readonly<Record<string, string>> | undefined;
+  };
   /** Test seam. */
   readonly startSource?: (options: LocalEventSourceOptions) => LocalEventSource;
 }
@@ -53,7 +57,9 @@ export class LocalFeedControl implements FeedControl {
     if (!consuming || this.#sources.has(subscription.id)) return;
     const start = this.#options.startSource ?? startLocalEventSource;
     const credentials =
-      cluster.origin === "config" ? this.#options.clusterCredentials?.get(cluster.name) : undefined;
+      cluster.origin === "config"
+        ? this.#options.clusterCredentials?.get(cluster.name)
+        : this.#options.apiCredentials?.get(cluster.name);
     this.#sources.set(
       subscription.id,
       start({

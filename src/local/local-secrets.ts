@@ -2,8 +2,9 @@
 // resolve from the LOCAL_SECRETS environment variable, a JSON object mapping secret ARNs to
 // their values as stored in Secrets Manager — {"token": "...", "endpoints": [...]} as a JSON
 // string, or that object itself. Kafka credentials are never read by reference locally (the
-// local event source takes them from the config file, beside their brokers), so a cluster naming
-// a secret has no binding the local admin could check, and is refused.
+// local event source takes them from the config file, or from what the API was given, beside
+// their brokers), so a cluster naming a secret has no binding the local admin could check, and
+// is refused.
 // Local only: the Lambda consumer never reads it.
 
 import { SecretUnavailableError } from "../core/errors.ts";
@@ -62,6 +63,6 @@ export const localKafkaSecretBindings: KafkaSecretBindingReader = async (secretR
   throw new SecretUnavailableError(
     secretRef,
     `the local stack has no Secrets Manager, so secret ${secretRef} is bound to no broker here: ` +
-      `declare the cluster in the config file (--config-file) with "sasl.username" and "sasl.password"`,
+      `give "sasl.username" and "sasl.password" instead (through the API, or in the config file)`,
   );
 };

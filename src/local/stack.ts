@@ -1,4 +1,6 @@
-// The local stack: the admin API and an embedded DynamoDB-compatible store in one process.
+// The local stack: the admin API and an embedded DynamoDB-compatible store in one process, with
+// clear Kafka credentials kept apart from the store (config-file ones in memory, API-given ones
+// in a private file of the data dir).
 import { randomBytes } from "node:crypto";
 import { join } from "node:path";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
@@ -13,6 +15,7 @@ import { startAdminServer } from "./admin-server.ts";
 import { readConfigFileClusters, splitCredentials } from "./config-file.ts";
 import { startEmbeddedDynamoDb } from "./embedded-dynamodb.ts";
 import { localInvocationContext } from "./lambda-context.ts";
+import { openLocalCredentialVault } from "./local-credentials.ts";
 import { LocalFeedControl } from "./local-feeds.ts";
 import { localKafkaSecretBindings, localSecretResolver } from "./local-secrets.ts";
 import { claimDataDir, makePrivateDir, removeStackInfo, writeStackInfo } from "./stack-file.ts";
@@ -80,6 +83,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     await claimDataDir(options.dataDir);
     await makePrivateDir(join(options.dataDir, "dynamodb"));
   }
+  // Credentials given through the API: a private file in the data dir, never the store.
+  const credentialVault = await openLocalCredentialVault(options.dataDir);
   const accessKeyId = randomBytes(24).toString("hex");
   const db = await startEmbeddedDynamoDb({
     dataDir: options.dataDir ? join(options.dataDir, "dynamodb") : undefined,
@@ -110,6 +115,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
         consumer.batch(event, localInvocationContext(subscription.id)),
       log,
       clusterCredentials,
+      apiCredentials: credentialVault,
       consumeKafka: options.consumeKafka,
     });
     const maxBodyBytes = options.maxBodyBytes ?? ADMIN_DEFAULTS.MAX_BODY_BYTES;
@@ -126,6 +132,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       endpointAllow,
       sinkTokenCheck: sinkTokenCheck(secrets),
       kafkaSecretBindings: localKafkaSecretBindings,
+      credentialVault,
     });
     const server = await startAdminServer({
       handle: (request) => api.handle(request),

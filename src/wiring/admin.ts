@@ -1,6 +1,6 @@
 // The one place the admin API is put together: on AWS from the admin configuration with the
 // DynamoDB stores, the Lambda feed control, replays and token checks through the consumer
-// function, Secrets Manager bindings and the Restate admin client; locally from the parts the
+// function, Secrets Manager bindings and credential secrets, and the Restate admin client; locally from the parts the
 // local stack brings (its own feeds, secrets and replay deliveries).
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { LambdaClient } from "@aws-sdk/client-lambda";
@@ -11,7 +11,10 @@ import { LambdaFeedControl } from "../adapters/lambda-feeds.ts";
 import { ConsumerFunctionReplay } from "../adapters/lambda-replay.ts";
 import { consumerFunctionTokenCheck } from "../adapters/lambda-token-check.ts";
 import { createRestateAdminClient } from "../adapters/restate-admin.ts";
-import { secretsManagerKafkaBindings } from "../adapters/secrets-manager.ts";
+import {
+  secretsManagerCredentialVault,
+  secretsManagerKafkaBindings,
+} from "../adapters/secrets-manager.ts";
 import { type AdminApi, type AdminApiDeps, createAdminApi } from "../app/admin-api.ts";
 import type { AdminConfig } from "../config.ts";
 
@@ -53,6 +56,10 @@ export function awsAdminDeps(config: AdminConfig): AdminApiDeps {
     // secret's brokers are in its tags, which this role may describe (never its value).
     sinkTokenCheck: consumerFunctionTokenCheck(lambda, consumerFunction),
     kafkaSecretBindings: secretsManagerKafkaBindings(),
+    // Clear SASL credentials given with a cluster become a secret of this stack, never an item.
+    credentialVault: config.KAFKA_CREDENTIALS_SECRET_PREFIX
+      ? secretsManagerCredentialVault({ prefix: config.KAFKA_CREDENTIALS_SECRET_PREFIX })
+      : undefined,
     restateAdmin: createRestateAdminClient(),
   };
 }

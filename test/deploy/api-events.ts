@@ -25,3 +25,28 @@ export function apiEvent(method: string, path: string, body?: unknown): APIGatew
   }
   return event;
 }
+
+/** GET /version as API Gateway passes it behind the JWT authorizer (AdminJwtIssuer): the bearer
+ * token in `authorization`, its claims (strings) and scopes under `requestContext.authorizer.jwt`. */
+export const recordedJwtEvent = JSON.parse(
+  readFileSync(new URL("./events/api-jwt-get-version.json", import.meta.url), "utf8"),
+) as APIGatewayProxyEventV2;
+
+/** The token the JWT event carries (what must never reach a log line). */
+export const JWT_EVENT_TOKEN = String(recordedJwtEvent.headers.authorization).replace(
+  /^Bearer /,
+  "",
+);
+
+/** `apiEvent`, authorized by the JWT authorizer as in the recorded JWT event. */
+export function jwtApiEvent(method: string, path: string, body?: unknown): APIGatewayProxyEventV2 {
+  const event = apiEvent(method, path, body);
+  const jwt = structuredClone(recordedJwtEvent);
+  for (const name of ["x-amz-date", "x-amz-security-token"]) delete event.headers[name];
+  event.headers.authorization = jwt.headers.authorization;
+  event.headers["user-agent"] = jwt.headers["user-agent"];
+  (event.requestContext as unknown as { authorizer: unknown }).authorizer = (
+    jwt.requestContext as unknown as { authorizer: unknown }
+  ).authorizer;
+  return event;
+}

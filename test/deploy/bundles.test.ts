@@ -12,7 +12,7 @@ import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from "aws-lambda";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { buildFunctions } from "../../scripts/build.ts";
 import { DynamoDeadLetterStore } from "../../src/adapters/dynamo/dead-letter-store.ts";
 import { ensureTable } from "../../src/adapters/dynamo/ensure-table.ts";
@@ -20,7 +20,13 @@ import { openApiDocument } from "../../src/app/admin/openapi.ts";
 import { type EmbeddedDynamoDb, startEmbeddedDynamoDb } from "../../src/local/embedded-dynamodb.ts";
 import { CLUSTER_ARN, loadEvent } from "../helpers/kafka-events.ts";
 import { type RecordingSink, startRecordingSink } from "../helpers/recording-sink.ts";
-import { apiEvent, recordedApiEvent } from "./api-events.ts";
+import {
+  apiEvent,
+  JWT_EVENT_TOKEN,
+  jwtApiEvent,
+  recordedApiEvent,
+  recordedJwtEvent,
+} from "./api-events.ts";
 import { type FakeLambdaApi, startFakeLambdaApi } from "./fake-lambda-api.ts";
 import { type FakeSecretsManager, startFakeSecretsManager } from "./fake-secrets-manager.ts";
 import { exhaustedPaymentLetter } from "./letters.ts";
@@ -101,6 +107,7 @@ describe.skipIf(!built)("bundles built by sam build", () => {
       CONSUMER_FUNCTION_NAME: CONSUMER,
       MAX_CONCURRENCY: "16",
       NODE_OPTIONS: "--enable-source-maps",
+      KAFKA_CREDENTIALS_SECRET_PREFIX: "kafka-lambda-ingress/kafka-ingress-dev/kafka-clusters/",
     });
     delete process.env.AWS_SESSION_TOKEN;
     delete process.env.AWS_PROFILE;
@@ -153,6 +160,31 @@ describe.skipIf(!built)("bundles built by sam build", () => {
     const response = await admin(structuredClone(recordedApiEvent));
     expect(response.statusCode).toBe(200);
     expect(JSON.parse(response.body ?? "")).toEqual({ subscriptions: [] });
+  });
+
+  it("admin: behind the JWT authorizer, answers GET /version and logs changes by sub/iss, never the token", async () => {
+    const version = await admin(structuredClone(recordedJwtEvent));
+    expect(version.statusCode).toBe(200);
+    expect(JSON.parse(version.body ?? "")).toMatchObject({ max_admin_api_version: 4 });
+    const info = vi.spyOn(console, "info").mockImplementation(() => {});
+    try {
+      const refused = await admin(jwtApiEvent("POST", "/v4/services", { name: "x" }));
+      expect(refused.statusCode).toBe(400);
+      const lines = info.mock.calls.map((args) => args.map(String).join(" "));
+      expect(lines).toHaveLength(1);
+      expect(JSON.parse(lines[0] ?? "")).toMatchObject({
+        msg: "admin: change requested",
+        status: 400,
+        caller: {
+          auth: "jwt",
+          sub: "4example0client1id2",
+          iss: "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_AbCdEf123",
+        },
+      });
+      expect(lines[0]).not.toContain(JWT_EVENT_TOKEN);
+    } finally {
+      info.mockRestore();
+    }
   });
 
   it("admin: unknown ids are 404 and bad bodies 400, as JSON messages", async () => {
@@ -373,6 +405,7 @@ describe.skipIf(!built)("bundles built by sam build", () => {
     const read = {
       target: "secretsmanager.GetSecretValue",
       secretId: TOKEN_ARN,
+      body: { SecretId: TOKEN_ARN },
       authorization: expect.stringMatching(
         /Credential=AKIDDEPLOYTEST\/\d{8}\/us-east-1\/secretsmanager\//,
       ),
@@ -411,5 +444,39 @@ describe.skipIf(!built)("bundles built by sam build", () => {
       );
     }
     expect((await call("DELETE", "/kafka-clusters/scram")).statusCode).toBe(202);
+  });
+
+  it("admin: keeps clear SASL credentials in a secret it creates (signed CreateSecret), deletes it with the cluster", async () => {
+    const password = "deploy-test-scram-password-7f3a";
+    const created = await call("POST", "/kafka-clusters", {
+      name: "given",
+      properties: {
+        "bootstrap.servers": "b-9.kafka.internal:9096",
+        "security.protocol": "SASL_SSL",
+        "sasl.mechanism": "SCRAM-SHA-512",
+        "sasl.username": "ingress",
+        "sasl.password": password,
+      },
+    });
+    expect(created.statusCode).toBe(201);
+    const arn = String(created.json.properties["aws.secrets.manager.arn"]);
+    expect(arn).toMatch(
+      /^arn:aws:secretsmanager:us-east-1:123456789012:secret:kafka-lambda-ingress\/kafka-ingress-dev\/kafka-clusters\/given\/[0-9a-f]{12}-/,
+    );
+    expect(created.body).not.toContain(password);
+    const create = secretsManager.calls.find((c) => c.target === "secretsmanager.CreateSecret");
+    expect(create?.authorization).toMatch(
+      /Credential=AKIDDEPLOYTEST\/\d{8}\/us-east-1\/secretsmanager\//,
+    );
+    expect(secretsManager.secrets.get(arn)).toBe(JSON.stringify({ username: "ingress", password }));
+    expect(secretsManager.tags.get(arn)).toEqual({
+      "kafka-lambda-ingress:brokers": "b-9.kafka.internal:9096",
+    });
+    expect((await call("DELETE", "/kafka-clusters/given")).statusCode).toBe(202);
+    expect(secretsManager.calls.at(-1)).toMatchObject({
+      target: "secretsmanager.DeleteSecret",
+      body: { SecretId: arn, ForceDeleteWithoutRecovery: true },
+    });
+    expect(secretsManager.secrets.has(arn)).toBe(false);
   });
 });

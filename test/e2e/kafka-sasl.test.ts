@@ -1,7 +1,13 @@
 // SASL/PLAIN against a real Apache Kafka broker: the broker's client listener is SASL_PLAINTEXT;
 // the local event source authenticates with the cluster's `sasl.*` properties and gets every
-// record; with a wrong password it keeps retrying and its status never shows the password.
+// record; with a wrong password it keeps retrying and its status never shows the password. And
+// the local stack end to end: a cluster registered through its API with `sasl.username` /
+// `sasl.password` consumes from the broker, also after a restart (the credentials kept in the
+// data dir), into a service on loopback.
 import { readFileSync } from "node:fs";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { Admin, Producer } from "@platformatic/kafka";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type RunningKafka, startKafka } from "../../infra/local/kafka.ts";
@@ -10,6 +16,8 @@ import {
   type LocalEventSource,
   startLocalEventSource,
 } from "../../src/local/kafka/event-source.ts";
+import { type LocalStack, startLocalStack } from "../../src/local/stack.ts";
+import { type RecordingSink, startRecordingSink } from "../helpers/recording-sink.ts";
 import { waitUntil } from "../helpers/until.ts";
 
 const TOPIC = "secured";
@@ -156,5 +164,102 @@ describe("local event source on a SASL/PLAIN broker", () => {
     expect(readFileSync(kafka?.logFile ?? "", "utf8")).toMatch(
       /Failed authentication with .*Invalid username or password/,
     );
+  });
+});
+
+describe("local stack: a cluster registered through the API with sasl.username / sasl.password", () => {
+  let work = "";
+  let stack: LocalStack | undefined;
+  let sink: RecordingSink | undefined;
+
+  afterAll(async () => {
+    await stack?.close();
+    await sink?.close();
+    if (work) await rm(work, { recursive: true, force: true });
+  });
+
+  async function api(method: string, path: string, body?: unknown) {
+    const response = await fetch(new URL(path, stack?.adminUrl), {
+      method,
+      headers: body === undefined ? {} : { "content-type": "application/json" },
+      body: body === undefined ? null : JSON.stringify(body),
+    });
+    const text = await response.text();
+    return { status: response.status, text, json: text ? JSON.parse(text) : undefined };
+  }
+
+  const delivered = () =>
+    (sink?.requests ?? []).map((r) => JSON.parse(r.body.toString("utf8")).n as number);
+
+  it("consumes every record with them, and again after a restart", async () => {
+    work = await mkdtemp(join(tmpdir(), "kafka-sasl-api-"));
+    const dataDir = join(work, "data");
+    sink = await startRecordingSink(() => ({ status: 200 }));
+    stack = await startLocalStack({ dataDir, port: 0, log: () => {} });
+    const cluster = await api("POST", "/kafka-clusters", {
+      name: "sasl-api",
+      properties: {
+        "bootstrap.servers": kafka?.bootstrapServers,
+        "security.protocol": "SASL_PLAINTEXT",
+        "sasl.mechanism": "PLAIN",
+        "sasl.username": USER,
+        "sasl.password": PASSWORD,
+      },
+    });
+    expect(cluster.status).toBe(201);
+    expect(cluster.text).not.toContain(PASSWORD);
+    expect(
+      (
+        await api("POST", "/services", {
+          name: "Secured",
+          type: "service",
+          endpoint: sink.url,
+          handlers: { take: {} },
+        })
+      ).status,
+    ).toBe(201);
+    const sub = await api("POST", "/subscriptions", {
+      source: `kafka://sasl-api/${TOPIC}`,
+      sink: "service://Secured/take",
+      options: { "auto.offset.reset": "earliest" },
+    });
+    expect(sub.status).toBe(201);
+    await until("every record delivered to the service", () => delivered().length >= RECORDS);
+    expect([...delivered()].sort((a, b) => a - b)).toEqual(
+      Array.from({ length: RECORDS }, (_, i) => i),
+    );
+    expect(new Set(sink.requests.map((r) => r.path))).toEqual(new Set(["/Secured/take"]));
+    // Committed before the restart, so that the restarted source starts after them.
+    const committed = async () => {
+      const status = (await api("GET", `/subscriptions/${sub.json.id}`)).json.feedStatus;
+      return (status.partitions as { committedOffset?: number }[]).reduce(
+        (n, p) => n + (p.committedOffset ?? 0),
+        0,
+      );
+    };
+    for (let round = 0; (await committed()) !== RECORDS; round++) {
+      if (round > 600) throw new Error("offsets not committed within a minute");
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+
+    // Restarted from the same data dir, the subscription authenticates with the kept credentials.
+    await stack.close();
+    stack = await startLocalStack({ dataDir, port: 0, log: () => {} });
+    const producer = new Producer({
+      clientId: "e2e-producer-after-restart",
+      bootstrapBrokers: [kafka?.bootstrapServers ?? ""],
+      sasl: clientSasl(),
+    });
+    await producer.send({
+      messages: [{ topic: TOPIC, key: Buffer.from("k-0"), value: Buffer.from('{"n":1000}') }],
+    });
+    await producer.close();
+    await until("the record produced after the restart delivered", () =>
+      delivered().includes(1000),
+    );
+    expect(delivered()).toHaveLength(RECORDS + 1);
+    const feed = await api("GET", `/subscriptions/${sub.json.id}`);
+    expect(feed.json.feedStatus.state).toBe("running");
+    expect(feed.text).not.toContain(PASSWORD);
   });
 });

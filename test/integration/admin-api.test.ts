@@ -537,13 +537,13 @@ describe("kafka clusters", () => {
     expect((await call(api, "GET", "/subscriptions")).json.subscriptions).toEqual([]);
   });
 
-  it("refuses clear credentials without echoing them", async () => {
+  it("refuses incomplete clear credentials without echoing them", async () => {
     const response = await call(api, "POST", "/kafka-clusters", {
       name: "x",
       properties: { "bootstrap.servers": "b:9092", "sasl.password": "hunter2" },
     });
     expect(response.status).toBe(400);
-    expect(response.json.message).toMatch(/credentials go by Secrets Manager reference/);
+    expect(response.json.message).toMatch(/"sasl.username" and "sasl.password" go together/);
     expect(response.body).not.toContain("hunter2");
   });
 
@@ -754,7 +754,19 @@ describe("PATCH /kafka-clusters/{name}", () => {
       ],
       [
         { properties: { "bootstrap.servers": "b:1", "sasl.password": "hunter2" } },
-        /credentials go by Secrets Manager reference/,
+        /"sasl.username" and "sasl.password" go together/,
+      ],
+      [
+        {
+          properties: {
+            "bootstrap.servers": "b:1",
+            "security.protocol": "SASL_SSL",
+            "sasl.mechanism": "PLAIN",
+            "sasl.username": "alice",
+            "sasl.password": "hunter2",
+          },
+        },
+        /"sasl.username" \/ "sasl.password" cannot be changed with PATCH/,
       ],
       [{ name: "api-c", properties: { "bootstrap.servers": "b:1" } }, /unknown field "name"/],
       [{}, /properties is required/],

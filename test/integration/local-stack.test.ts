@@ -320,7 +320,7 @@ describe("local stack", () => {
     });
     expect(response.status).toBe(400);
     expect(response.json.message).toBe(
-      `Kafka cluster "aimed": credentials go only to the brokers their secret is bound to: the local stack has no Secrets Manager, so secret ${secret} is bound to no broker here: declare the cluster in the config file (--config-file) with "sasl.username" and "sasl.password"`,
+      `Kafka cluster "aimed": credentials go only to the brokers their secret is bound to: the local stack has no Secrets Manager, so secret ${secret} is bound to no broker here: give "sasl.username" and "sasl.password" instead (through the API, or in the config file)`,
     );
   });
 

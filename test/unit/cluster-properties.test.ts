@@ -77,19 +77,39 @@ describe("validateClusterProperties", () => {
     });
   });
 
-  it("refuses clear credentials through the API, without echoing them", () => {
-    const attempt = () =>
-      validateClusterProperties(
+  it("takes clear credentials through the API only with a SASL mechanism, never echoing them", () => {
+    const sasl = {
+      "bootstrap.servers": "b:9092",
+      "security.protocol": "SASL_SSL",
+      "sasl.mechanism": "SCRAM-SHA-512",
+      "sasl.username": "alice",
+      "sasl.password": "hunter2",
+    };
+    expect(validateClusterProperties(sasl, "api")).toEqual(sasl);
+    const refusals: [Record<string, string>, RegExp][] = [
+      [
         { "bootstrap.servers": "b:9092", "sasl.username": "alice", "sasl.password": "hunter2" },
-        "api",
-      );
-    expect(attempt).toThrow(ValidationError);
-    expect(attempt).toThrow(/credentials go by Secrets Manager reference/);
-    try {
-      attempt();
-    } catch (error) {
-      expect((error as Error).message).not.toMatch(/hunter2|alice/);
+        /need "sasl.mechanism" PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512/,
+      ],
+      [
+        { ...sasl, "aws.secrets.manager.arn": SECRET_ARN },
+        /either "sasl.username" \/ "sasl.password" or "aws.secrets.manager.arn", not both/,
+      ],
+      [{ "bootstrap.servers": "b:9092", "sasl.password": "hunter2" }, /go together/],
+    ];
+    for (const [properties, message] of refusals) {
+      const attempt = () => validateClusterProperties(properties, "api");
+      expect(attempt).toThrow(ValidationError);
+      expect(attempt).toThrow(message);
+      try {
+        attempt();
+      } catch (error) {
+        expect((error as Error).message).not.toMatch(/hunter2|alice/);
+      }
     }
+    // Without a mechanism the config file may still carry them (unused), as Restate's does.
+    const { "sasl.mechanism": _m, "security.protocol": _p, ...bare } = sasl;
+    expect(validateClusterProperties(bare, "config")).toEqual(bare);
   });
 
   it("accepts clear credentials from the config file", () => {

@@ -48,6 +48,7 @@ describe("functionSettings", () => {
       DYNAMODB_ENDPOINT: "http://127.0.0.1:8000",
       CONSUMER_FUNCTION_NAME: "the-consumer",
       SERVICE_ENDPOINT_ALLOW: "",
+      KAFKA_CREDENTIALS_SECRET_PREFIX: "kafka-lambda-ingress/kafka-ingress-dev/kafka-clusters/",
     });
   });
 

@@ -13,6 +13,12 @@ import {
 import { AlreadyExistsError, ConflictError, NotFoundError } from "../../core/errors.ts";
 import type { KafkaCluster } from "../../core/model.ts";
 import { quote } from "../../core/uris.ts";
+import {
+  checkPatchedCredentials,
+  forgetClusterCredentials,
+  forgetReplacedCredentials,
+  keepClusterCredentials,
+} from "./cluster-credentials.ts";
 import { type AdminContext, checkKafkaSecretBinding, deleteUnlessUsed } from "./context.ts";
 import { accepted, json, type Routes, readJson } from "./router.ts";
 import { flag, subscriptionRemover, subscriptionView } from "./subscriptions.ts";
@@ -31,16 +37,19 @@ export function clusterRoutes(ctx: AdminContext): Routes {
 
   async function createCluster(request: AdminRequest): Promise<AdminResponse> {
     const body = parseBody(clusterBodySchema, readJson(request), "Kafka cluster");
-    const cluster: KafkaCluster = {
+    const given: KafkaCluster = {
       name: body.name,
       properties: validateClusterProperties(body.properties, "api"),
       origin: "api",
       createdAt: ctx.now().toISOString(),
     };
-    await checkKafkaSecretBinding(ctx, cluster);
+    await checkKafkaSecretBinding(ctx, given);
+    // Clear credentials go to the vault; the cluster is stored with its reference instead.
+    const { cluster, undo } = await keepClusterCredentials(ctx, given);
     try {
       await store.createCluster(cluster);
     } catch (error) {
+      await undo();
       if (error instanceof AlreadyExistsError) {
         throw new AlreadyExistsError(`Kafka cluster ${quote(cluster.name)} already exists`);
       }
@@ -109,6 +118,7 @@ export function clusterRoutes(ctx: AdminContext): Routes {
       );
     };
     if ((await usersOf(name)).length > 0) throw await inUse();
+    checkPatchedCredentials(ctx, cluster, next);
     await checkKafkaSecretBinding(ctx, next);
     try {
       await store.replaceCluster(cluster, next);
@@ -125,6 +135,7 @@ export function clusterRoutes(ctx: AdminContext): Routes {
         throw new NotFoundError(`Kafka cluster ${quote(name)} not found`);
       throw error;
     }
+    await forgetReplacedCredentials(ctx, cluster, next);
     return json(200, clusterView(next));
   }
 
@@ -167,6 +178,7 @@ export function clusterRoutes(ctx: AdminContext): Routes {
     await deleteUnlessUsed(store, "cluster", name, `Kafka cluster ${quote(name)}`, () =>
       store.deleteCluster(name),
     );
+    await forgetClusterCredentials(ctx, cluster);
     return accepted();
   }
 

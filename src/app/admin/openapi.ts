@@ -36,6 +36,8 @@ import {
   PROP_BOOTSTRAP_SERVERS,
   PROP_MSK_CLUSTER_ARN,
   PROP_SASL_MECHANISM,
+  PROP_SASL_PASSWORD,
+  PROP_SASL_USERNAME,
   PROP_SECRET_ARN,
   PROP_SECURITY_PROTOCOL,
 } from "../../core/cluster-properties.ts";
@@ -114,15 +116,18 @@ const REQUEST_DESCRIPTIONS: Partial<Record<SchemaName, Described>> = {
       name: "1 to 64 letters, digits, '_' or '-'.",
       properties:
         `Kafka client properties: \`${PROP_BOOTSTRAP_SERVERS}\` or \`${PROP_MSK_CLUSTER_ARN}\`, ` +
-        `\`${PROP_SECURITY_PROTOCOL}\`, \`${PROP_SASL_MECHANISM}\`, ... Credentials only by reference: ` +
-        `\`${PROP_SECRET_ARN}\`, a Secrets Manager secret bound to these brokers.`,
+        `\`${PROP_SECURITY_PROTOCOL}\`, \`${PROP_SASL_MECHANISM}\`, ... Credentials by reference ` +
+        `(\`${PROP_SECRET_ARN}\`, a Secrets Manager secret bound to these brokers) or in clear ` +
+        `(\`${PROP_SASL_USERNAME}\` / \`${PROP_SASL_PASSWORD}\`, with a PLAIN or SCRAM mechanism; not ` +
+        "for MSK), which the deployment keeps in a secret of its own (locally a private file) and never shows.",
     },
   },
   KafkaClusterPatch: {
     description: "The whole new properties map of a Kafka cluster, checked as on registration.",
     properties: {
       properties:
-        'Replaces the old properties; a secret-like property sent as "***" (as shown) keeps its stored value.',
+        'Replaces the old properties; a secret-like property sent as "***" (as shown) keeps its stored value. ' +
+        `\`${PROP_SASL_USERNAME}\` / \`${PROP_SASL_PASSWORD}\` cannot be changed: register the cluster again.`,
     },
   },
   ServiceBody: {
@@ -595,7 +600,8 @@ function buildOpenApiDocument(): JsonObject {
         "Kafka clusters, services and subscriptions, as Restate's admin API has them, delivered by " +
         `AWS Lambda. Every path is also served under the version prefixes /v${MIN_ADMIN_API_VERSION} ` +
         `to /v${MAX_ADMIN_API_VERSION}. Request bodies are JSON (content-type application/json); ` +
-        "unknown fields are refused. On AWS, requests are signed (SigV4, IAM).",
+        "unknown fields are refused. On AWS, requests are signed (SigV4, IAM), or carry a JWT of " +
+        "the issuer the stack was deployed with (Authorization: Bearer).",
     },
     tags: [
       { name: "meta", description: "Version, health and this document" },

@@ -2,7 +2,7 @@
 // settings it is given (the wiring supplies them: AWS adapters, or the local stack's own).
 import type { EndpointAllowList } from "../../core/endpoint-policy.ts";
 import type { KafkaSecretBindingReader } from "../../core/kafka-secret-binding.ts";
-import type { AdminStore, FeedControl } from "../../core/ports.ts";
+import type { AdminStore, ClusterCredentialVault, FeedControl } from "../../core/ports.ts";
 import type { DeadLetterStore, ProgressStore } from "../../core/reliability-ports.ts";
 import type { LetterBatchDeliveryFactory } from "../../core/replay.ts";
 import type { RestateAdminReader } from "../../core/restate-import.ts";
@@ -74,6 +74,12 @@ export interface AdminApiDeps {
    * it, such clusters are refused.
    */
   readonly kafkaSecretBindings?: KafkaSecretBindingReader | undefined;
+  /**
+   * Keeps clear SASL credentials given with a cluster (`sasl.username` / `sasl.password`) outside
+   * the catalog: a Secrets Manager secret per cluster on AWS, a private file locally. Without it,
+   * such clusters are refused.
+   */
+  readonly credentialVault?: ClusterCredentialVault | undefined;
 }
 
 export interface AdminApi {
