@@ -365,5 +365,7 @@ describe("filters", () => {
       source.status().partitions.reduce((n, p) => n + (p.committedOffset ?? 0), 0);
     await until("every offset committed", () => committed() === 20);
     expect(seen).toEqual(Array.from({ length: 10 }, (_, i) => i * 2));
+    // The mapping's polled and filtered counts, as the dashboard shows them.
+    expect(source.status()).toMatchObject({ recordsPolled: 20, recordsFiltered: 10 });
   });
 });
