@@ -169,7 +169,9 @@ describe("the dashboard at /ui", () => {
     await card.locator("h2", { hasText: "service://Orders/process" }).waitFor();
     await card.locator('[data-field="feed-state"]', { hasText: "feed running" }).waitFor();
     await card
-      .locator('[data-field="counts"]', { hasText: "records done (delivered or dead-lettered) since the feed started 4" })
+      .locator('[data-field="counts"]', {
+        hasText: "records done (delivered or dead-lettered) since the feed started 4",
+      })
       .waitFor();
     await card.locator('[data-field="counts"]', { hasText: "dead letters 1" }).waitFor();
     const letterRow = card.locator('[data-field="dead-letters"] tr[data-letter]');

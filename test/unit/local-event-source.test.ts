@@ -164,7 +164,11 @@ describe("startLocalEventSource", () => {
     ]);
     expect(source.status().lastError?.message).toContain("sink down");
     expect(source.status().state).toBe("running");
-    expect(source.status()).toMatchObject({ batchesInvoked: 3, batchesFailed: 2 });
+    expect(source.status()).toMatchObject({
+      batchesInvoked: 3,
+      batchesFailed: 2,
+      recordsPolled: 3,
+    });
   });
 
   it("redelivers a partition from the offset a partial batch response names", async () => {

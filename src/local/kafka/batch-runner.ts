@@ -52,6 +52,7 @@ export class BatchRunner {
   #batchesInvoked = 0;
   #recordsCompleted = 0;
   #batchesFailed = 0;
+  #recordsPolled = 0;
   /** Fires when the batching window of the oldest buffered records ends. */
   #dueTimer: NodeJS.Timeout | undefined;
   /** Records of one fetch response arrive in one burst: batch them together. */
@@ -69,6 +70,11 @@ export class BatchRunner {
   }
 
   /** Records the consumer is done with since the feed (re)started: delivered, or dead-lettered. */
+  /** Records fetched from Kafka and taken into batches (a refetch after a reconnect counts again). */
+  get recordsPolled(): number {
+    return this.#recordsPolled;
+  }
+
   /** Invocations that failed (each is retried, as the mapping retries a failed batch). */
   get batchesFailed(): number {
     return this.#batchesFailed;
@@ -81,6 +87,7 @@ export class BatchRunner {
   /** A fetched record: buffered, and batched once the burst it came in is over. */
   accept(record: SourceRecord): void {
     if (!this.#options.planner.accept(record, Date.now())) return;
+    this.#recordsPolled++;
     this.#kicked ??= setImmediate(() => {
       this.#kicked = undefined;
       this.schedule();

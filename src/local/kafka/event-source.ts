@@ -37,6 +37,10 @@ export interface LocalEventSourceStatus {
   readonly batchesInvoked: number;
   /** Invocations that failed and were retried. */
   readonly batchesFailed: number;
+  /** Records fetched into batches, and those the subscription's filters left out: the mapping's
+   * polled and filtered counts. */
+  readonly recordsPolled: number;
+  readonly recordsFiltered: number;
   /** Records the consumer is done with since the feed (re)started: delivered, or dead-lettered. */
   readonly recordsCompleted: number;
   readonly partitions: readonly PartitionStatus[];
@@ -72,6 +76,9 @@ export interface LocalEventSourceOptions {
 }
 
 const STOP_GRACE_MS = 15_000;
+
+const recordCount = (event: EsmKafkaEvent): number =>
+  Object.values(event.records).reduce((n, records) => n + records.length, 0);
 
 /**
  * The decoding the subscription asks for, as the local event source can do it: a
@@ -133,6 +140,7 @@ export function startLocalEventSource(options: LocalEventSourceOptions): LocalEv
     state.recordError(`cluster ${cluster.name} has no bootstrap.servers`);
   }
   let invoke = options.invoke;
+  let recordsFiltered = 0;
   try {
     clientSecurityOptions(cluster.properties);
     const decoding = localRegistryDecoding(cluster, subscription.options);
@@ -144,6 +152,7 @@ export function startLocalEventSource(options: LocalEventSourceOptions): LocalEv
       invoke = async (event) => {
         const decoded = decoder ? await decoder.decodeEvent(event) : event;
         const passed = patterns.length > 0 ? filterEvent(decoded, patterns) : decoded;
+        recordsFiltered += recordCount(decoded) - (passed ? recordCount(passed) : 0);
         return passed ? options.invoke(passed) : {};
       };
     }
@@ -218,6 +227,8 @@ export function startLocalEventSource(options: LocalEventSourceOptions): LocalEv
         ...(state.lastError ? { lastError: state.lastError } : {}),
         batchesInvoked: runner.batchesInvoked,
         batchesFailed: runner.batchesFailed,
+        recordsPolled: runner.recordsPolled,
+        recordsFiltered,
         recordsCompleted: runner.recordsCompleted,
         partitions: planner.status(),
       };

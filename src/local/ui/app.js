@@ -272,6 +272,8 @@ async function renderSubscription(subscription) {
   const totalLag = partitions.reduce((sum, p) => sum + (p.lag ?? 0), 0);
   const deadLetters = letters.dead_letters ?? [];
   card.counts.textContent = [
+    `polled ${feed?.recordsPolled ?? 0}`,
+    `filtered ${feed?.recordsFiltered ?? 0}`,
     `records done (delivered or dead-lettered) since the feed started ${feed?.recordsCompleted ?? 0}`,
     `batches ${feed?.batchesInvoked ?? 0}`,
     `failed batches (retried) ${feed?.batchesFailed ?? 0}`,
