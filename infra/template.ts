@@ -85,12 +85,16 @@ function resolve(template: Template, value: Json | undefined, ctx: ResolveContex
       if (!Array.isArray(parts)) throw new Error("Fn::Join of something that is not a list");
       return parts.map(String).join(String(separator));
     }
+    case "Fn::Split": {
+      const [separator, text] = list();
+      return String(resolve(template, text, ctx)).split(String(separator));
+    }
     default:
       throw new Error(`template: ${fn} is not supported in function settings`);
   }
 }
 
-/** Evaluates `value` (Ref, Fn::If, Fn::Join and conditions) as CloudFormation would. */
+/** Evaluates `value` (Ref, Fn::If, Fn::Join, Fn::Split and conditions) as CloudFormation would. */
 export function resolveValue(template: Template, value: Json, ctx: ResolveContext = {}): Json {
   const resolved = resolve(template, value, ctx);
   return resolved === NO_VALUE || resolved === undefined ? null : resolved;

@@ -127,6 +127,22 @@ const adminSchema = z.extend(commonSchema, {
   KAFKA_CREDENTIALS_SECRET_PREFIX: optional(
     z.string().check(z.regex(/^[A-Za-z0-9/_+=.@-]{1,400}\/$/, "a secret name prefix ending in /")),
   ),
+  /**
+   * The ARNs subscriptions may name as `lambda.on.failure.destination` (comma-separated; the
+   * template's OnFailure*Arns, which its consumer role may send to). Unset: any (the local stack,
+   * whose event source has no on-failure destination). `kafka://<topic>` is always allowed.
+   */
+  ON_FAILURE_DESTINATIONS: optional(
+    z.pipe(
+      z.string(),
+      z.transform((text: string) =>
+        text
+          .split(",")
+          .map((arn) => arn.trim())
+          .filter(Boolean),
+      ),
+    ),
+  ),
   /** Time one delivery of a replayed dead letter may take (at most 60 s, what the consumer
    * accepts from a replay command). */
   REPLAY_REQUEST_TIMEOUT_MS: z._default(

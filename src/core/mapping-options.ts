@@ -203,6 +203,25 @@ export function checkConsumptionMode(
   }
 }
 
+/**
+ * An on-failure destination the deployment can send to: `kafka://<topic>` (the subscription's own
+ * cluster), or one of `allowed` (the ARNs its consumer role may send to; undefined: any).
+ */
+export function checkOnFailureDestination(
+  options: Readonly<Record<string, string>>,
+  allowed: readonly string[] | undefined,
+): void {
+  const destination = options[OPTION_ON_FAILURE_DESTINATION];
+  if (destination === undefined || allowed === undefined || destination.startsWith("kafka://")) {
+    return;
+  }
+  if (!allowed.includes(destination)) {
+    throw new ValidationError(
+      `option "lambda.on.failure.destination" ${quote(destination)} is not one this deployment may send to: list it in the template parameter OnFailureQueueArns, OnFailureTopicArns or OnFailureBucketArns`,
+    );
+  }
+}
+
 /** The mapping fields the options set (besides the pollers' own settings). */
 export function mappingParams(
   options: Readonly<Record<string, string>>,

@@ -61,6 +61,7 @@ export function awsAdminDeps(config: AdminConfig): AdminApiDeps {
       ? secretsManagerCredentialVault({ prefix: config.KAFKA_CREDENTIALS_SECRET_PREFIX })
       : undefined,
     restateAdmin: createRestateAdminClient(),
+    onFailureDestinations: config.ON_FAILURE_DESTINATIONS,
   };
 }
 

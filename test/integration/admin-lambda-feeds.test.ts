@@ -54,8 +54,12 @@ function apiOver(target: AdminStore, retryDelaysMs: number[] = [0, 0, 0]): Admin
     replayBudgetMs: ADMIN_DEFAULTS.REPLAY_BUDGET_MS,
     log: (e) => logs.push(e),
     kafkaSecretBindings: secretsManagerKafkaBindings(),
+    onFailureDestinations: [FAILED_QUEUE],
   });
 }
+
+/** The one on-failure destination this deployment's consumer role may send to. */
+const FAILED_QUEUE = "arn:aws:sqs:eu-west-1:123456789012:payments-failed";
 
 beforeAll(async () => {
   dynamo = await startTestDynamo();
@@ -192,6 +196,48 @@ describe("create", () => {
       LoggingConfig: { SystemLogLevel: "INFO" },
       MetricsConfig: { Metrics: ["EventCount", "ErrorCount", "KafkaMetrics"] },
     });
+  });
+
+  it("a failure backstop with a listed destination: the exact mapping request; another destination is refused", async () => {
+    const response = await call(apiOver(store), "POST", "/subscriptions", {
+      source: "kafka://onprem/payments",
+      sink: "service://Orders/process",
+      options: {
+        "lambda.max.retry.attempts": 5,
+        "lambda.on.failure.destination": FAILED_QUEUE,
+        "lambda.filter.patterns": '{"value": {"amount": [{"numeric": [">", 0]}]}}',
+      },
+    });
+    expect(response.status, response.body).toBe(201);
+    expect(lambdaMock.commandCalls(CreateEventSourceMappingCommand)[0]?.args[0].input).toEqual({
+      FunctionName: `${FUNCTION_ARN}:${response.json.id}`,
+      Topics: ["payments"],
+      StartingPosition: "LATEST",
+      SelfManagedEventSource: {
+        Endpoints: { KAFKA_BOOTSTRAP_SERVERS: ["k1.internal:9092", "k2.internal:9092"] },
+      },
+      SelfManagedKafkaEventSourceConfig: { ConsumerGroupId: response.json.id },
+      SourceAccessConfigurations: [
+        { Type: "VPC_SUBNET", URI: "subnet:subnet-0a1" },
+        { Type: "VPC_SUBNET", URI: "subnet:subnet-0b2" },
+        { Type: "VPC_SECURITY_GROUP", URI: "security_group:sg-0c3" },
+      ],
+      ProvisionedPollerConfig: { MinimumPollers: 1, MaximumPollers: 20, PollerGroupName: "onprem" },
+      FilterCriteria: { Filters: [{ Pattern: '{"value":{"amount":[{"numeric":[">",0]}]}}' }] },
+      MaximumRetryAttempts: 5,
+      DestinationConfig: { OnFailure: { Destination: FAILED_QUEUE } },
+      LoggingConfig: { SystemLogLevel: "INFO" },
+      MetricsConfig: { Metrics: ["EventCount", "ErrorCount", "KafkaMetrics"] },
+    });
+
+    const refused = await call(apiOver(store), "POST", "/subscriptions", {
+      source: "kafka://onprem/refunds",
+      sink: "service://Orders/process",
+      options: { "lambda.on.failure.destination": "arn:aws:sqs:eu-west-1:123456789012:other" },
+    });
+    expect(refused.status).toBe(400);
+    expect(refused.json.message).toContain("OnFailureQueueArns");
+    expect(lambdaMock.commandCalls(CreateEventSourceMappingCommand)).toHaveLength(1);
   });
 
   it("deletes the alias and stores nothing when the mapping cannot be created", async () => {

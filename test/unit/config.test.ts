@@ -64,3 +64,14 @@ describe("configuration from the environment", () => {
     );
   });
 });
+
+describe("ON_FAILURE_DESTINATIONS", () => {
+  it("is the list of ARNs the template joined, empty entries dropped; unset allows any", () => {
+    const queue = "arn:aws:sqs:eu-west-1:123456789012:failed";
+    expect(adminConfig({ ON_FAILURE_DESTINATIONS: `${queue},,` }).ON_FAILURE_DESTINATIONS).toEqual([
+      queue,
+    ]);
+    expect(adminConfig({ ON_FAILURE_DESTINATIONS: ",," }).ON_FAILURE_DESTINATIONS).toEqual([]);
+    expect(adminConfig({}).ON_FAILURE_DESTINATIONS).toBeUndefined();
+  });
+});

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { ValidationError } from "../../src/core/errors.ts";
 import { buildFeedParams } from "../../src/core/feed-params.ts";
-import { checkConsumptionMode } from "../../src/core/mapping-options.ts";
+import { checkConsumptionMode, checkOnFailureDestination } from "../../src/core/mapping-options.ts";
 import type { KafkaCluster, Subscription } from "../../src/core/model.ts";
 import { normaliseSubscriptionOptions } from "../../src/core/subscription-options.ts";
 
@@ -164,5 +164,25 @@ describe("queue mode", () => {
         "auto.offset.reset": "earliest",
       }),
     ).toThrow(`"auto.offset.reset" do not apply`);
+  });
+});
+
+describe("on-failure destinations the deployment may send to", () => {
+  const options = (destination: string) =>
+    normaliseSubscriptionOptions({ "lambda.on.failure.destination": destination });
+
+  it("a listed ARN, or a topic of the subscription's own cluster", () => {
+    expect(() => checkOnFailureDestination(options(QUEUE), [QUEUE])).not.toThrow();
+    expect(() => checkOnFailureDestination(options("kafka://failed"), [])).not.toThrow();
+    expect(() => checkOnFailureDestination(options(QUEUE), undefined)).not.toThrow();
+  });
+
+  it("any other is a 400 naming the template parameters", () => {
+    const other = "arn:aws:sns:eu-west-1:123456789012:elsewhere";
+    expect(() => checkOnFailureDestination(options(other), [QUEUE])).toThrow(
+      new ValidationError(
+        `option "lambda.on.failure.destination" "${other}" is not one this deployment may send to: list it in the template parameter OnFailureQueueArns, OnFailureTopicArns or OnFailureBucketArns`,
+      ),
+    );
   });
 });

@@ -49,6 +49,8 @@ describe("functionSettings", () => {
       CONSUMER_FUNCTION_NAME: "the-consumer",
       SERVICE_ENDPOINT_ALLOW: "",
       KAFKA_CREDENTIALS_SECRET_PREFIX: "kafka-lambda-ingress/kafka-ingress-dev/kafka-clusters/",
+      // No OnFailure*Arns given: the admin allows kafka://<topic> destinations only.
+      ON_FAILURE_DESTINATIONS: ",,",
     });
   });
 

@@ -11,7 +11,7 @@ import {
   NotFoundError,
   ValidationError,
 } from "../../core/errors.ts";
-import { checkConsumptionMode } from "../../core/mapping-options.ts";
+import { checkConsumptionMode, checkOnFailureDestination } from "../../core/mapping-options.ts";
 import type { FeedRef, Subscription } from "../../core/model.ts";
 import { deliveryMode } from "../../core/plan.ts";
 import type { AdminStore } from "../../core/ports.ts";
@@ -191,6 +191,7 @@ export function subscriptionRoutes(ctx: AdminContext): Routes {
       const mode = deliveryMode(service.type, handler);
       checkRouting(options, { keyed: mode.keyed, input: mode.input, name: body.sink });
     }
+    checkOnFailureDestination(options, ctx.deps.onFailureDestinations);
     checkConsumptionMode(options, {
       msk: cluster.properties[PROP_MSK_CLUSTER_ARN] !== undefined,
       ordered: handler !== undefined && deliveryMode(service.type, handler).ordered,

@@ -80,6 +80,11 @@ export interface AdminApiDeps {
    * such clusters are refused.
    */
   readonly credentialVault?: ClusterCredentialVault | undefined;
+  /**
+   * The destinations `lambda.on.failure.destination` may name besides `kafka://<topic>` (those
+   * the deployment's consumer role may send to). Undefined: any.
+   */
+  readonly onFailureDestinations?: readonly string[] | undefined;
 }
 
 export interface AdminApi {
