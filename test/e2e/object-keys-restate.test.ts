@@ -1,8 +1,6 @@
 // Object keys that URL handling likes to rewrite, delivered by the consumer (real undici sink) to a
 // real restate-server: a virtual object's handler must see `.`, `..` and a key with `/` and `%`
 // as its key, and keys too long for a request line must be refused before anything is sent.
-import { once } from "node:events";
-import { createServer, type Http2Server } from "node:http2";
 import * as restate from "@restatedev/restate-sdk";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
@@ -22,6 +20,7 @@ import {
   subscription,
 } from "../helpers/catalog-fixtures.ts";
 import { mskEvent } from "../helpers/kafka-events.ts";
+import { type SdkEndpoint, serveSdkEndpoint } from "../helpers/sdk-endpoint.ts";
 
 /** What the object's handler saw, per Kafka offset. */
 const seen = new Map<number, string>();
@@ -36,35 +35,21 @@ const Keys = restate.object({
   },
 });
 
-let server: Http2Server | undefined;
+let server: SdkEndpoint | undefined;
 let restateServer: RunningRestate | undefined;
 let sink: HttpSink | undefined;
 
 beforeAll(async () => {
-  server = createServer(
-    restate.createEndpointHandler({
-      services: [Keys],
-      logger: (meta, message, ...rest) => {
-        if (meta.level === "warn" || meta.level === "error") console.error(message, ...rest);
-      },
-    }),
-  );
-  server.listen(0, "127.0.0.1");
-  await once(server, "listening");
-  const address = server.address();
-  const port = typeof address === "object" && address ? address.port : 0;
+  server = await serveSdkEndpoint([Keys]);
   restateServer = await startRestate();
-  await registerDeployment(restateServer.adminUrl, `http://127.0.0.1:${port}`);
+  await registerDeployment(restateServer.adminUrl, server.url);
   sink = createHttpSink({ connections: 4, requestTimeoutMs: 10_000 });
 });
 
 afterAll(async () => {
   await sink?.close();
   await restateServer?.stop();
-  await new Promise<void>((resolve) => {
-    server?.close(() => resolve());
-    setTimeout(resolve, 1_000).unref(); // Restate keeps HTTP/2 sessions open
-  });
+  await server?.close();
 });
 
 describe("object keys through a real Restate ingress", () => {

@@ -4,9 +4,7 @@
 // every header Restate's ingress sets must reach the handler from us too, with the same value
 // (the subscription id aside), and what we add besides is named here: the forwarded record
 // headers, and a record's W3C trace context as `traceparent`.
-import { once } from "node:events";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { createServer, type Http2Server } from "node:http2";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Admin, Producer } from "@platformatic/kafka";
@@ -19,6 +17,7 @@ import {
   startRestate,
 } from "../../infra/local/restate.ts";
 import { type LocalStack, startLocalStack } from "../../src/local/stack.ts";
+import { type SdkEndpoint, serveSdkEndpoint } from "../helpers/sdk-endpoint.ts";
 import { waitUntil } from "../helpers/until.ts";
 
 const TOPIC = "headers-in";
@@ -48,7 +47,7 @@ function probe(name: keyof typeof seen) {
 
 let kafka: RunningKafka | undefined;
 let restateServer: RunningRestate | undefined;
-let endpoint: Http2Server | undefined;
+let endpoint: SdkEndpoint | undefined;
 let stack: LocalStack | undefined;
 let work = "";
 
@@ -61,19 +60,8 @@ beforeAll(async () => {
   restateServer = await startRestate({
     kafkaClusters: [{ name: "my-cluster", brokers: [kafka.bootstrapServers] }],
   });
-  endpoint = createServer(
-    restate.createEndpointHandler({
-      services: [probe("HeadersR"), probe("HeadersL")],
-      logger: (meta, message, ...rest) => {
-        if (meta.level === "warn" || meta.level === "error") console.error(message, ...rest);
-      },
-    }),
-  );
-  endpoint.listen(0, "127.0.0.1");
-  await once(endpoint, "listening");
-  const address = endpoint.address();
-  const port = typeof address === "object" && address ? address.port : 0;
-  await registerDeployment(restateServer.adminUrl, `http://127.0.0.1:${port}`);
+  endpoint = await serveSdkEndpoint([probe("HeadersR"), probe("HeadersL")]);
+  await registerDeployment(restateServer.adminUrl, endpoint.url);
 
   const configFile = join(work, "restate.toml");
   writeFileSync(
@@ -91,10 +79,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await stack?.close();
   await restateServer?.stop();
-  await new Promise<void>((resolve) => {
-    endpoint?.close(() => resolve());
-    setTimeout(resolve, 1_000).unref(); // Restate keeps HTTP/2 sessions open
-  });
+  await endpoint?.close();
   await kafka?.stop();
   if (work) rmSync(work, { recursive: true, force: true });
 });

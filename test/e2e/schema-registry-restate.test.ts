@@ -4,9 +4,7 @@
 // with a SchemaRegistryConfig. Keys are Avro-encoded for a virtual object: each object must see
 // its JSON values in offset order; a record with a schema id the registry does not know is
 // dead-lettered with SCHEMA_NOT_FOUND while the rest flows.
-import { once } from "node:events";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { createServer, type Http2Server } from "node:http2";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { SchemaRegistry, SchemaType } from "@kafkajs/confluent-schema-registry";
@@ -24,6 +22,7 @@ import {
   startSchemaRegistry,
 } from "../../infra/local/schema-registry.ts";
 import { type LocalStack, startLocalStack } from "../../src/local/stack.ts";
+import { type SdkEndpoint, serveSdkEndpoint } from "../helpers/sdk-endpoint.ts";
 import { waitUntil } from "../helpers/until.ts";
 
 const AVRO_TOPIC = "readings-avro";
@@ -66,7 +65,7 @@ function readings(name: keyof typeof seen) {
 let kafka: RunningKafka | undefined;
 let registry: RunningSchemaRegistry | undefined;
 let restateServer: RunningRestate | undefined;
-let endpoint: Http2Server | undefined;
+let endpoint: SdkEndpoint | undefined;
 let stack: LocalStack | undefined;
 let work = "";
 
@@ -77,19 +76,8 @@ beforeAll(async () => {
   await admin.createTopics({ topics: [AVRO_TOPIC, PROTO_TOPIC], partitions: 2, replicas: 1 });
   await admin.close();
   restateServer = await startRestate();
-  endpoint = createServer(
-    restate.createEndpointHandler({
-      services: [readings("Readings"), readings("ReadingsP")],
-      logger: (meta, message, ...rest) => {
-        if (meta.level === "warn" || meta.level === "error") console.error(message, ...rest);
-      },
-    }),
-  );
-  endpoint.listen(0, "127.0.0.1");
-  await once(endpoint, "listening");
-  const address = endpoint.address();
-  const port = typeof address === "object" && address ? address.port : 0;
-  await registerDeployment(restateServer.adminUrl, `http://127.0.0.1:${port}`);
+  endpoint = await serveSdkEndpoint([readings("Readings"), readings("ReadingsP")]);
+  await registerDeployment(restateServer.adminUrl, endpoint.url);
 
   const configFile = join(work, "restate.toml");
   writeFileSync(
@@ -113,10 +101,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await stack?.close();
   await restateServer?.stop();
-  await new Promise<void>((resolve) => {
-    endpoint?.close(() => resolve());
-    setTimeout(resolve, 1_000).unref(); // Restate keeps HTTP/2 sessions open
-  });
+  await endpoint?.close();
   await registry?.stop();
   await kafka?.stop();
   if (work) rmSync(work, { recursive: true, force: true });
