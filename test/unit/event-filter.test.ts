@@ -3,6 +3,7 @@ import { parseFilterPatterns, recordPasses } from "../../src/core/event-filter.t
 import { buildFeedParams } from "../../src/core/feed-params.ts";
 import { normaliseSubscriptionOptions } from "../../src/core/subscription-options.ts";
 import { filterEvent } from "../../src/local/kafka/event-filtering.ts";
+import { subscription } from "../helpers/catalog-fixtures.ts";
 
 const bytes = (value: unknown) =>
   new TextEncoder().encode(typeof value === "string" ? value : JSON.stringify(value));
@@ -128,18 +129,7 @@ describe("filters on the event source mapping and locally", () => {
   it("become FilterCriteria, one filter per pattern", () => {
     const options = normaliseSubscriptionOptions({ "lambda.filter.patterns": option });
     const params = buildFeedParams(
-      {
-        id: "sub_abc",
-        source: "kafka://c/orders",
-        sink: "service://Orders/handle",
-        options,
-        cluster: "c",
-        topic: "orders",
-        service: "Orders",
-        handler: "handle",
-        status: "provisioning",
-        createdAt: "2025-01-01T00:00:00.000Z",
-      },
+      subscription({ cluster: "c", options }),
       { name: "c", properties: { "bootstrap.servers": "b:9092" }, origin: "api" },
       "arn:aws:lambda:eu-west-1:123456789012:function:consumer:sub_abc",
     );

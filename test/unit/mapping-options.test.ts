@@ -4,24 +4,15 @@ import { buildFeedParams } from "../../src/core/feed-params.ts";
 import { checkConsumptionMode, checkOnFailureDestination } from "../../src/core/mapping-options.ts";
 import type { KafkaCluster, Subscription } from "../../src/core/model.ts";
 import { normaliseSubscriptionOptions } from "../../src/core/subscription-options.ts";
+import { subscription as fixtureSubscription } from "../helpers/catalog-fixtures.ts";
 
 const ALIAS = "arn:aws:lambda:eu-west-1:123456789012:function:kafka-consumer:sub_abc";
 const MSK_ARN =
   "arn:aws:kafka:eu-west-1:123456789012:cluster/orders/6357e0b2-0e6a-4b86-a0b4-70df934c2e31-5";
 const QUEUE = "arn:aws:sqs:eu-west-1:123456789012:orders-failed";
 
-const subscription = (raw: Record<string, unknown>): Subscription => ({
-  id: "sub_abc",
-  source: "kafka://c/orders",
-  sink: "service://Orders/handle",
-  options: normaliseSubscriptionOptions(raw),
-  cluster: "c",
-  topic: "orders",
-  service: "Orders",
-  handler: "handle",
-  status: "provisioning",
-  createdAt: "2025-01-01T00:00:00.000Z",
-});
+const subscription = (raw: Record<string, unknown>): Subscription =>
+  fixtureSubscription({ cluster: "c", options: normaliseSubscriptionOptions(raw) });
 const selfManaged: KafkaCluster = {
   name: "c",
   properties: { "bootstrap.servers": "b1:9092" },
