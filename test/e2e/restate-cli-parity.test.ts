@@ -1,10 +1,10 @@
 // Restate's own CLI (`restate` 1.7.12) driving Kafka clusters and subscriptions, step by step,
-// against a real restate-server 1.7.12 and against our local stack, in the same test: the exit
-// codes and what each shows must agree, except where we differ on purpose (brokers shown without
-// their protocol prefix, which goes onto `security.protocol`; a cluster in use refuses a change,
-// where Restate's subscriptions would keep reading with the old settings). restate-server takes
-// clusters and subscriptions without a reachable Kafka (its consumer retries in the background),
-// so none is started.
+// against a real restate-server 1.7.12 and against our local stack as `npm start` runs it, in the
+// same test: the exit codes and what each shows must agree, except where we differ on purpose
+// (brokers shown without their protocol prefix, which goes onto `security.protocol`; a cluster in
+// use refuses a change, where Restate's subscriptions would keep reading with the old settings).
+// restate-server takes clusters and subscriptions without a reachable Kafka (its consumer retries
+// in the background), so none is started.
 import { execFile } from "node:child_process";
 import { chmod, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { createRequire } from "node:module";
@@ -12,11 +12,17 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
+  freePort,
+  type ManagedProcess,
+  spawnLogged,
+  tail,
+  waitUntil,
+} from "../../infra/local/processes.ts";
+import {
   type RunningRestate,
   registerDeployment,
   startRestate,
 } from "../../infra/local/restate.ts";
-import { type LocalStack, startLocalStack } from "../../src/local/stack.ts";
 import { type ServedServices, serveTestServices } from "./restate-app/services.ts";
 
 const require = createRequire(import.meta.url);
@@ -39,7 +45,8 @@ interface Both {
 let work = "";
 let restate: RunningRestate | undefined;
 let app: ServedServices | undefined;
-let stack: LocalStack | undefined;
+/** Our local stack as `npm start` runs it (`node src/local/main.ts`), in a process of its own. */
+let stack: { readonly adminUrl: string; readonly process: ManagedProcess } | undefined;
 
 function run(adminUrl: string, args: readonly string[]): Promise<Run> {
   return new Promise((resolve) => {
@@ -70,7 +77,7 @@ function run(adminUrl: string, args: readonly string[]): Promise<Run> {
 async function both(...args: string[]): Promise<Both> {
   const [onRestate, onOurs] = await Promise.all([
     run((restate as RunningRestate).adminUrl, args),
-    run((stack as LocalStack).adminUrl, args),
+    run(stack?.adminUrl ?? "", args),
   ]);
   return { restate: onRestate, ours: onOurs };
 }
@@ -96,11 +103,19 @@ beforeAll(async () => {
   restate = await startRestate({});
   app = await serveTestServices();
   await registerDeployment(restate.adminUrl, app.url);
-  stack = await startLocalStack({
-    dataDir: join(work, "stack"),
-    port: 0,
-    consumeKafka: false,
-    log: () => {},
+  const port = await freePort();
+  const logFile = join(work, "stack.log");
+  const proc = spawnLogged(
+    process.execPath,
+    ["src/local/main.ts", "--data-dir", join(work, "stack"), "--port", String(port), "--no-kafka"],
+    { logFile, cwd: join(import.meta.dirname, "../..") },
+  );
+  stack = { adminUrl: `http://127.0.0.1:${port}`, process: proc };
+  const adminUrl = stack.adminUrl;
+  await waitUntil("npm start's admin API", async () => (await fetch(`${adminUrl}/health`)).ok, {
+    timeoutMs: 60_000,
+    exited: proc.exited,
+    describe: () => `--- stack.log ---\n${tail(logFile)}`,
   });
   const service = await fetch(`${stack.adminUrl}/services`, {
     method: "POST",
@@ -116,7 +131,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await stack?.close();
+  await stack?.process.stop(10_000);
   await app?.close();
   await restate?.stop();
   if (work) await rm(work, { recursive: true, force: true });
@@ -187,7 +202,7 @@ describe("the restate CLI on restate-server and on our stack", () => {
     );
     for (const side of ["restate", "ours"] as const) {
       const shown = await run(
-        side === "restate" ? (restate as RunningRestate).adminUrl : (stack as LocalStack).adminUrl,
+        side === "restate" ? (restate as RunningRestate).adminUrl : (stack?.adminUrl ?? ""),
         ["sub", "describe", ids[side]],
       );
       expect(shown.code, shown.stderr).toBe(0);
@@ -250,7 +265,7 @@ describe("the restate CLI on restate-server and on our stack", () => {
     // sub delete, then kc delete.
     for (const side of ["restate", "ours"] as const) {
       const url =
-        side === "restate" ? (restate as RunningRestate).adminUrl : (stack as LocalStack).adminUrl;
+        side === "restate" ? (restate as RunningRestate).adminUrl : (stack?.adminUrl ?? "");
       const deleted = await run(url, ["sub", "delete", "--yes", ids[side]]);
       expect(deleted.code, deleted.stderr).toBe(0);
       expect(deleted.stdout).toContain(`Subscription ${ids[side]} deleted`);
