@@ -6,7 +6,7 @@ import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { cpus } from "node:os";
 import { join } from "node:path";
 import { renderChart } from "./chart.ts";
-import type { ContenderResult, Measured, RowResult } from "./results.ts";
+import type { ContenderResult, E2eResult, Measured, RowResult } from "./results.ts";
 
 /** The machine the benchmark runs on, as the report names it. */
 export interface Machine {
@@ -86,6 +86,46 @@ function rowsTable(rows: readonly RowResult[]): string {
   return lines.join("\n");
 }
 
+const E2E_TITLES = {
+  "restate-ingress": "Restate's own Kafka ingress",
+  "ours-call": "our local stack → Restate ingress, `call`",
+  "ours-send": "our local stack → Restate ingress, `send`",
+} as const;
+
+/** Workload 6's table and its notes. */
+export function endToEndTable(e2e: E2eResult): string {
+  const restate = e2e.contenders.find((c) => c.name === "restate-ingress");
+  const cpu = (x: number) => (Number.isFinite(x) ? `${x.toFixed(3)} ms` : "–");
+  const lines = [
+    `| workload 6: end to end, ${e2e.records.toLocaleString("en-US")} records, ${e2e.partitions} partitions, ${e2e.keys} keys (${e2e.runs} runs) | records/s | vs Restate's ingress | time to first record | CPU per record: restate-server | SDK endpoint | our stack | Kafka broker | our batches: records / lanes / p50 span | correct (every run) |`,
+    `|${" --- |".repeat(10)}`,
+  ];
+  for (const c of e2e.contenders) {
+    const m = c.medianCpuMsPerRecord;
+    const ratio =
+      restate === undefined ? "–" : fmtX(c.medianRecordsPerSecond / restate.medianRecordsPerSecond);
+    const bad = c.runs.map((r) => r.missing + r.duplicates + r.orderViolations);
+    lines.push(
+      `| ${E2E_TITLES[c.name]} | ${fmtRate(c.medianRecordsPerSecond)} | ${ratio} | ${fmtMs(c.medianFirstRecordMs)} | ${cpu(m["restate-server"])} | ${cpu(m["sdk-endpoint"])} | ${cpu(m["our-stack"])} | ${cpu(m["kafka-broker"])} | ${c.batches === undefined ? "–" : `${c.batches.meanRecords.toFixed(0)} / ${c.batches.meanLanes.toFixed(0)} / ${fmtMs(c.batches.p50SpanMs)}`} | ${c.correct ? "yes" : `NO (${bad.join(", ")} bad entries)`} |`,
+    );
+  }
+  const spread = e2e.contenders
+    .map(
+      (c) =>
+        `${c.name} ${c.runs.map((r) => Math.round(r.recordsPerSecond).toLocaleString("en-US")).join(" / ")}`,
+    )
+    .join("; ");
+  lines.push("");
+  lines.push(
+    "From subscription creation until Restate's state holds every record (the records are produced beforehand, each contender on its own fresh topic; the same records for all three). " +
+      "One Kafka broker, one restate-server, one SDK endpoint (a virtual object's exclusive handler appending {seq, kafka.offset} to the key's state) and our stack, each in its own process; " +
+      "CPU per record = the process's utime + stime over the span / records (our stack idles while Restate's ingress runs). Batches: mean records and lanes per batch, median of the batches' spans (the stack's `batch processed` lines). " +
+      "Correct = no record missing, none twice, offsets increasing per key, checked in Restate's state after each run and again at the end. " +
+      `Machine busy during the runs (all processes, median): ${(e2e.medianMachineBusy * 100).toFixed(0)}% of its cores. Records/s per run: ${spread}.`,
+  );
+  return lines.join("\n");
+}
+
 export interface ReportInput extends Measured {
   readonly machine: Machine;
   readonly concurrency: number;
@@ -96,7 +136,7 @@ export interface ReportInput extends Measured {
 
 /** results.md. */
 export function renderMarkdown(input: ReportInput): string {
-  const { rows, memory, bundles } = input;
+  const { rows, memory, bundles, endToEnd } = input;
   const notes = [...input.notes];
   const out: string[] = [];
   out.push("# Consumer benchmark");
@@ -167,6 +207,10 @@ export function renderMarkdown(input: ReportInput): string {
         "First invocation: the handler's time for the admin's first request (POST /kafka-clusters) and the consumer's first batch (9 records to the loopback sink), SDK clients and connections included; each run is a fresh emulator (infra/cold-start.ts).",
     );
   }
+  if (endToEnd !== undefined) {
+    out.push("");
+    out.push(endToEndTable(endToEnd));
+  }
   if (notes.length > 0) {
     out.push("");
     for (const n of notes) out.push(`- ${n}`);
@@ -181,6 +225,7 @@ export function readMeasured(file: string): Measured {
     rows: saved.rows,
     memory: saved.memory,
     bundles: saved.bundles,
+    endToEnd: saved.endToEnd,
     elapsedSeconds: saved.elapsedSeconds,
   };
 }
@@ -205,6 +250,7 @@ export function writeReport(dir: string, input: ReportInput): string {
         rows: input.rows,
         memory: input.memory,
         bundles: input.bundles,
+        endToEnd: input.endToEnd,
       },
       null,
       2,
