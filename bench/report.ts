@@ -115,13 +115,21 @@ export function endToEndTable(e2e: E2eResult): string {
         `${c.name} ${c.runs.map((r) => Math.round(r.recordsPerSecond).toLocaleString("en-US")).join(" / ")}`,
     )
     .join("; ");
+  const other = e2e.contenders
+    .map(
+      (c) => `${c.name} ${c.runs.map((r) => (r.otherCores ?? Number.NaN).toFixed(2)).join(" / ")}`,
+    )
+    .join("; ");
   lines.push("");
   lines.push(
     "From subscription creation until Restate's state holds every record (the records are produced beforehand, each contender on its own fresh topic; the same records for all three). " +
       "One Kafka broker, one restate-server, one SDK endpoint (a virtual object's exclusive handler appending {seq, kafka.offset} to the key's state) and our stack, each in its own process; " +
       "CPU per record = the process's utime + stime over the span / records (our stack idles while Restate's ingress runs). Batches: mean records and lanes per batch, median of the batches' spans (the stack's `batch processed` lines). " +
       "Correct = no record missing, none twice, offsets increasing per key, checked in Restate's state after each run and again at the end. " +
-      `Machine busy during the runs (all processes, median): ${(e2e.medianMachineBusy * 100).toFixed(0)}% of its cores. Records/s per run: ${spread}.`,
+      `Machine busy during the runs (all processes, median): ${(e2e.medianMachineBusy * 100).toFixed(0)}% of its cores. Records/s per run: ${spread}. CPU taken by other work on the machine meanwhile, cores per run: ${other}.` +
+      (e2e.measuredAt === undefined
+        ? ""
+        : ` Measured ${e2e.measuredAt.slice(0, 16).replace("T", " ")} UTC.`),
   );
   return lines.join("\n");
 }

@@ -81,6 +81,8 @@ export interface E2eRun {
   readonly duplicates: number;
   /** Consecutive entries of a key whose offset (or seq) did not increase. */
   readonly orderViolations: number;
+  /** CPU the rest of the machine used meanwhile (not these processes nor the bench), in cores. */
+  readonly otherCores?: number;
   /** Ours only: from the stack's `batch processed` lines. */
   readonly batches?: {
     readonly count: number;
@@ -116,5 +118,7 @@ export interface E2eResult {
   readonly runs: number;
   /** Share of the machine's CPU time busy (any process) while contenders ran, median. */
   readonly medianMachineBusy: number;
+  /** When it was measured (ISO), for reports that merge it with other workloads' results. */
+  readonly measuredAt: string;
   readonly contenders: E2eContenderResult[];
 }

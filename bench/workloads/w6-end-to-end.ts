@@ -40,6 +40,8 @@ const REPO = fileURLToPath(new URL("../..", import.meta.url));
 const CLUSTER = "bench";
 const PARTITIONS = 4;
 const KEYS = 200;
+/** Records per contender in the warm-up repetition. */
+const WARM_UP_RECORDS = 2_000;
 /** How long one contender may take before the run is declared failed. */
 const CONTENDER_TIMEOUT_MS = 600_000;
 
@@ -534,8 +536,14 @@ export async function endToEnd(options: E2eOptions): Promise<E2eResult> {
   const perContender = new Map<E2eContender, E2eRun[]>(CONTENDERS.map((c) => [c, []]));
   const machineBusy: number[] = [];
   try {
-    for (let run = 0; run < options.runs; run++) {
-      const keys = keysFor(run, options.records);
+    // Run -1 is a warm-up (at most WARM_UP_RECORDS, not counted): the broker's and Restate's
+    // first consumer groups, the JIT and RocksDB's first writes would otherwise land on run 1.
+    for (let run = -1; run < options.runs; run++) {
+      const warmUp = run < 0;
+      const keys = keysFor(
+        run,
+        warmUp ? Math.min(options.records, WARM_UP_RECORDS) : options.records,
+      );
       const topics = Object.fromEntries(
         CONTENDERS.map((c) => [c, `bench-e2e-r${run}-${c}`]),
       ) as Record<E2eContender, string>;
@@ -556,18 +564,37 @@ export async function endToEnd(options: E2eOptions): Promise<E2eResult> {
         await produce(rig.kafka.bootstrapServers, topic, keys);
       }
       // The order rotates from one repetition to the next.
-      const order = CONTENDERS.map((_, i) => CONTENDERS[(i + run) % CONTENDERS.length]);
+      const n = CONTENDERS.length;
+      const order = CONTENDERS.map((_, i) => CONTENDERS[(((i + run) % n) + n) % n]);
       for (const contender of order) {
         if (contender === undefined) continue;
         const before = systemBusyTicks();
-        const result = await runContender(rig, contender, topics[contender], keys);
+        const parentBefore = process.cpuUsage();
+        const measured = await runContender(rig, contender, topics[contender], keys);
+        const parent = process.cpuUsage(parentBefore);
         const after = systemBusyTicks();
         machineBusy.push((after.busy - before.busy) / (after.total - before.total));
-        perContender.get(contender)?.push(result);
+        // What the rest of the machine took meanwhile: busy time not spent by the four processes
+        // or this one (the producer is done by then), in cores.
+        const busyMs = ((after.busy - before.busy) * 1000) / CLOCK_TICKS;
+        const ownMs =
+          Object.values(measured.cpuMsPerRecord).reduce((a, b) => a + b, 0) * keys.length +
+          (parent.user + parent.system) / 1000;
+        const result: E2eRun = {
+          ...measured,
+          otherCores: Math.max(0, busyMs - ownMs) / measured.spanMs,
+        };
+        if (warmUp) {
+          if (result.missing + result.duplicates + result.orderViolations > 0) {
+            throw new Error(`${contender}: warm-up run lost, duplicated or reordered records`);
+          }
+        } else {
+          perContender.get(contender)?.push(result);
+        }
         progress(
-          `  w6 run ${run + 1} ${contender}: ${Math.round(result.recordsPerSecond)} records/s, first after ${Math.round(result.firstRecordMs)} ms, ` +
+          `  w6 ${warmUp ? "warm-up" : `run ${run + 1}`} ${contender}: ${Math.round(result.recordsPerSecond)} records/s, first after ${Math.round(result.firstRecordMs)} ms, ` +
             `Restate ${result.cpuMsPerRecord["restate-server"].toFixed(3)} ms CPU/record, ours ${result.cpuMsPerRecord["our-stack"].toFixed(3)}, ` +
-            `${result.missing} missing, ${result.duplicates} duplicates, ${result.orderViolations} out of order` +
+            `other load ${result.otherCores?.toFixed(2)} cores, ${result.missing} missing, ${result.duplicates} duplicates, ${result.orderViolations} out of order` +
             (result.batches === undefined
               ? ""
               : `; ${result.batches.count} batches of ${result.batches.meanRecords.toFixed(0)} records in ${result.batches.meanLanes.toFixed(0)} lanes, p50 span ${Math.round(result.batches.p50SpanMs)} ms`),
@@ -598,6 +625,7 @@ export async function endToEnd(options: E2eOptions): Promise<E2eResult> {
     keys: KEYS,
     runs: options.runs,
     medianMachineBusy: median(machineBusy),
+    measuredAt: new Date().toISOString(),
     contenders,
   };
 }
