@@ -129,7 +129,7 @@ export function endToEndTable(e2e: E2eResult): string {
       `Machine busy during the runs (all processes, median): ${(e2e.medianMachineBusy * 100).toFixed(0)}% of its cores. Records/s per run: ${spread}. CPU taken by other work on the machine meanwhile, cores per run: ${other}.` +
       (e2e.measuredAt === undefined
         ? ""
-        : ` Measured ${e2e.measuredAt.slice(0, 16).replace("T", " ")} UTC.`),
+        : ` Measured ${e2e.measuredAt.slice(0, 16).replace("T", " ")} UTC, Node ${e2e.node}.`),
   );
   return lines.join("\n");
 }
@@ -226,15 +226,40 @@ export function renderMarkdown(input: ReportInput): string {
   return `${out.join("\n")}\n`;
 }
 
-/** What a results.json holds that the report is made from. */
-export function readMeasured(file: string): Measured {
+/** What a results.json holds that the report is made from, and the machine that measured it. */
+export function readMeasured(file: string): { measured: Measured; machine?: Machine } {
   const saved = JSON.parse(readFileSync(file, "utf8"));
-  return {
-    rows: saved.rows,
+  const measured: Measured = {
+    rows: saved.rows ?? [],
     memory: saved.memory,
     bundles: saved.bundles,
     endToEnd: saved.endToEnd,
     elapsedSeconds: saved.elapsedSeconds,
+  };
+  return typeof saved.machine === "string"
+    ? {
+        measured,
+        machine: { description: saved.machine, nproc: saved.nproc, cpuModel: saved.cpuModel },
+      }
+    : { measured };
+}
+
+/**
+ * `--update`: what this run measured replaces its part of an earlier results.json (rows by id,
+ * the memory, bundle and end-to-end results when measured); the rest stays as it was.
+ */
+export function mergeMeasured(saved: Measured, fresh: Measured): Measured {
+  const freshIds = new Set(fresh.rows.map((r) => r.id));
+  const rows = [...saved.rows.filter((r) => !freshIds.has(r.id)), ...fresh.rows];
+  const memory = fresh.memory ?? saved.memory;
+  const bundles = fresh.bundles ?? saved.bundles;
+  const endToEnd = fresh.endToEnd ?? saved.endToEnd;
+  return {
+    rows,
+    ...(memory === undefined ? {} : { memory }),
+    ...(bundles === undefined ? {} : { bundles }),
+    ...(endToEnd === undefined ? {} : { endToEnd }),
+    elapsedSeconds: fresh.rows.length > 0 ? fresh.elapsedSeconds : saved.elapsedSeconds,
   };
 }
 

@@ -120,5 +120,7 @@ export interface E2eResult {
   readonly medianMachineBusy: number;
   /** When it was measured (ISO), for reports that merge it with other workloads' results. */
   readonly measuredAt: string;
+  /** Node version of the run (the other workloads may come from another run, see --update). */
+  readonly node: string;
   readonly contenders: E2eContenderResult[];
 }

@@ -5,7 +5,8 @@
 //
 //   node bench/run.ts [--runs 5] [--only w1,w2,w3,w4,w5,w6] [--seq-w2 subset|full] [--quick]
 //                     [--skip-e2e] [--e2e-records 20000] [--e2e-runs 3]
-//                     [--out bench/results] [--from results.json]
+//                     [--out bench/results] [--update] [--from results.json]
+import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
@@ -13,7 +14,7 @@ import { createHttpSink } from "../src/adapters/http-sink.ts";
 import { CONSUMER_CONFIG } from "./consumer.ts";
 import { benchStore, CONCURRENCY, type Rig } from "./contenders.ts";
 import { bareAgent, progress, SinkProcess, StoreProcess } from "./lib.ts";
-import { readMeasured, thisMachine, writeReport } from "./report.ts";
+import { type Machine, mergeMeasured, readMeasured, thisMachine, writeReport } from "./report.ts";
 import type { BundleResult, E2eResult, Measured, MemoryResult, RowResult } from "./results.ts";
 import { parallelConsumerShape } from "./workloads/w1-parallel-consumer.ts";
 import { skewedKeys } from "./workloads/w2-skewed-keys.ts";
@@ -33,6 +34,9 @@ const USAGE = `usage: node bench/run.ts [options]
   --e2e-records N    workload 6's records per contender and run (default 20000)
   --e2e-runs N       workload 6's repetitions (default 3)
   --out DIR          where results.md, results.json and chart.svg go (default bench/results)
+  --update           keep what --out's results.json holds for the workloads not run this time
+                     (e.g. --only w6 --update refreshes workload 6 alone; with --from, merges
+                     that file's results into --out's)
   --from FILE        re-render results.md and chart.svg from a results.json, measuring nothing
   --help             this text
 `;
@@ -50,6 +54,8 @@ const { values } = parseArgs({
     "skip-e2e": { type: "boolean", default: false },
     "e2e-records": { type: "string", default: "20000" },
     "e2e-runs": { type: "string", default: "3" },
+    /** Merge what this run measured into the results.json already in --out. */
+    update: { type: "boolean", default: false },
     /** Re-render results.md and chart.svg from a results.json, measuring nothing. */
     from: { type: "string" },
     help: { type: "boolean", default: false },
@@ -131,10 +137,27 @@ async function measureAll(): Promise<Measured> {
   };
 }
 
-const measured = values.from !== undefined ? readMeasured(values.from) : await measureAll();
+/** The measurements to report, and the machine that made them (an earlier run's, when re-used). */
+async function measurements(): Promise<{ measured: Measured; machine: Machine }> {
+  let fresh: Measured;
+  let freshMachine = machine;
+  if (values.from !== undefined) {
+    const saved = readMeasured(values.from);
+    fresh = saved.measured;
+    freshMachine = saved.machine ?? machine;
+  } else {
+    fresh = await measureAll();
+  }
+  const previous = join(OUT, "results.json");
+  if (!values.update || !existsSync(previous)) return { measured: fresh, machine: freshMachine };
+  const saved = readMeasured(previous);
+  return { measured: mergeMeasured(saved.measured, fresh), machine: saved.machine ?? machine };
+}
+
+const { measured, machine: measuredOn } = await measurements();
 const markdown = writeReport(OUT, {
   ...measured,
-  machine,
+  machine: measuredOn,
   concurrency: CONCURRENCY,
   runs: RUNS,
   notes,

@@ -626,6 +626,7 @@ export async function endToEnd(options: E2eOptions): Promise<E2eResult> {
     runs: options.runs,
     medianMachineBusy: median(machineBusy),
     measuredAt: new Date().toISOString(),
+    node: process.version,
     contenders,
   };
 }
