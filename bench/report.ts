@@ -115,6 +115,13 @@ export function endToEndTable(e2e: E2eResult): string {
         `${c.name} ${c.runs.map((r) => Math.round(r.recordsPerSecond).toLocaleString("en-US")).join(" / ")}`,
     )
     .join("; ");
+  const perRunRatio = e2e.contenders
+    .filter((c) => c.name !== "restate-ingress" && restate !== undefined)
+    .map(
+      (c) =>
+        `${c.name} ${c.runs.map((r, i) => fmtX(r.recordsPerSecond / (restate?.runs[i]?.recordsPerSecond ?? Number.NaN))).join(" / ")}`,
+    )
+    .join("; ");
   const other = e2e.contenders
     .map(
       (c) => `${c.name} ${c.runs.map((r) => (r.otherCores ?? Number.NaN).toFixed(2)).join(" / ")}`,
@@ -126,10 +133,10 @@ export function endToEndTable(e2e: E2eResult): string {
       "One Kafka broker, one restate-server, one SDK endpoint (a virtual object's exclusive handler appending {seq, kafka.offset} to the key's state) and our stack, each in its own process; " +
       "CPU per record = the process's utime + stime over the span / records (our stack idles while Restate's ingress runs). Batches: mean records and lanes per batch, median of the batches' spans (the stack's `batch processed` lines). " +
       "Correct = no record missing, none twice, offsets increasing per key, checked in Restate's state after each run and again at the end. " +
-      `Machine busy during the runs (all processes, median): ${(e2e.medianMachineBusy * 100).toFixed(0)}% of its cores. Records/s per run: ${spread}. CPU taken by other work on the machine meanwhile, cores per run: ${other}.` +
+      `Machine busy during the runs (all processes, median): ${(e2e.medianMachineBusy * 100).toFixed(0)}% of its cores. Records/s per run: ${spread}; vs Restate's ingress in the same repetition: ${perRunRatio}. CPU taken by other work on the machine meanwhile, cores per run: ${other}.` +
       (e2e.measuredAt === undefined
         ? ""
-        : ` Measured ${e2e.measuredAt.slice(0, 16).replace("T", " ")} UTC, Node ${e2e.node}.`),
+        : ` Measured ${e2e.measuredAt.slice(0, 16).replace("T", " ")} UTC${(e2e.node as string | undefined) === undefined ? "" : `, Node ${e2e.node}`}.`),
   );
   return lines.join("\n");
 }
