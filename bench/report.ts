@@ -13,6 +13,9 @@ export interface Machine {
   readonly description: string;
   readonly nproc: number;
   readonly cpuModel: string;
+  /** Node version and date of the run that measured, when re-rendering an earlier results.json. */
+  readonly node?: string;
+  readonly date?: string;
 }
 
 export function thisMachine(): Machine {
@@ -246,7 +249,13 @@ export function readMeasured(file: string): { measured: Measured; machine?: Mach
   return typeof saved.machine === "string"
     ? {
         measured,
-        machine: { description: saved.machine, nproc: saved.nproc, cpuModel: saved.cpuModel },
+        machine: {
+          description: saved.machine,
+          nproc: saved.nproc,
+          cpuModel: saved.cpuModel,
+          ...(typeof saved.node === "string" ? { node: saved.node } : {}),
+          ...(typeof saved.date === "string" ? { date: saved.date } : {}),
+        },
       }
     : { measured };
 }
@@ -282,11 +291,11 @@ export function writeReport(dir: string, input: ReportInput): string {
         machine: input.machine.description,
         nproc: input.machine.nproc,
         cpuModel: input.machine.cpuModel,
-        node: process.version,
+        node: input.machine.node ?? process.version,
         concurrency: input.concurrency,
         runs: input.runs,
         elapsedSeconds: input.elapsedSeconds,
-        date: new Date().toISOString(),
+        date: input.machine.date ?? new Date().toISOString(),
         rows: input.rows,
         memory: input.memory,
         bundles: input.bundles,
