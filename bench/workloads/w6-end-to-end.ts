@@ -61,13 +61,17 @@ export interface E2eOptions {
 
 const CLOCK_TICKS = 100; // USER_HZ on Linux
 
+/** utime + stime (all threads) from a `/proc/<pid>/stat` line, in ms. */
+export function cpuMsOfStat(stat: string): number {
+  // Fields after `(comm)` (which may hold spaces); utime and stime are fields 14 and 15.
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS;
+}
+
 /** utime + stime of a process (all its threads), in ms; NaN when it is gone. */
 function cpuMs(pid: number): number {
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    // Fields after the `(comm)` one; utime and stime are fields 14 and 15 of the whole line.
-    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS;
+    return cpuMsOfStat(readFileSync(`/proc/${pid}/stat`, "utf8"));
   } catch {
     return Number.NaN;
   }
@@ -217,7 +221,7 @@ async function produce(bootstrap: string, topic: string, keys: readonly string[]
 
 // ---- correctness -----------------------------------------------------------------------------------
 
-interface Check {
+export interface Check {
   readonly total: number;
   readonly missing: number;
   readonly duplicates: number;
@@ -244,7 +248,8 @@ async function readState(
   return out;
 }
 
-function check(state: Map<string, E2eEntry[]>, keys: readonly string[]): Check {
+/** `keys[seq]` is the key record `seq` was produced with. */
+export function check(state: Map<string, E2eEntry[]>, keys: readonly string[]): Check {
   const expected = new Map<string, number[]>();
   keys.forEach((key, seq) => {
     const list = expected.get(key) ?? [];
@@ -272,7 +277,7 @@ function check(state: Map<string, E2eEntry[]>, keys: readonly string[]): Check {
 
 // ---- our stack's batches ----------------------------------------------------------------------------
 
-interface Batches {
+export interface Batches {
   readonly count: number;
   readonly meanRecords: number;
   readonly meanLanes: number;
@@ -280,11 +285,12 @@ interface Batches {
   readonly p90SpanMs: number;
 }
 
-function batchesOf(logFile: string, subscription: string): Batches | undefined {
+/** The `batch processed` lines of one subscription in the stack's log. */
+export function batchesOf(log: string, subscription: string): Batches | undefined {
   const sizes: number[] = [];
   const lanes: number[] = [];
   const spans: number[] = [];
-  for (const line of readFileSync(logFile, "utf8").split("\n")) {
+  for (const line of log.split("\n")) {
     if (!line.includes('"batch processed"') || !line.includes(subscription)) continue;
     try {
       const parsed = JSON.parse(line) as {
@@ -478,7 +484,9 @@ async function runContender(
     ]),
   ) as Record<ProcessName, number>;
   const batches =
-    contender === "restate-ingress" ? undefined : batchesOf(rig.stack.logFile, subscription.id);
+    contender === "restate-ingress"
+      ? undefined
+      : batchesOf(readFileSync(rig.stack.logFile, "utf8"), subscription.id);
   return {
     spanMs,
     recordsPerSecond: records / (spanMs / 1000),
