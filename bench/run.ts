@@ -30,7 +30,7 @@ const USAGE = `usage: node bench/run.ts [options]
   --seq-w2 MODE      workload 2's sequential loop: subset (2,000 records, extrapolated; default)
                      or full
   --quick            skip the long rows (W1 with 1 and 10 keys, W2)
-  --skip-e2e         skip workload 6 (real Kafka, restate-server and our stack; ~3-5 min)
+  --skip-e2e         skip workload 6 (real Kafka, restate-server and our stack; ~3–5 min)
   --e2e-records N    workload 6's records per contender and run (default 20000)
   --e2e-runs N       workload 6's repetitions (default 3)
   --out DIR          where results.md, results.json and chart.svg go (default bench/results)
