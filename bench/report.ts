@@ -6,13 +6,16 @@ import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { cpus } from "node:os";
 import { join } from "node:path";
 import { renderChart } from "./chart.ts";
-import type { ContenderResult, Measured, RowResult } from "./results.ts";
+import type { ContenderResult, E2eResult, Measured, RowResult } from "./results.ts";
 
 /** The machine the benchmark runs on, as the report names it. */
 export interface Machine {
   readonly description: string;
   readonly nproc: number;
   readonly cpuModel: string;
+  /** Node version and date of the run that measured, when re-rendering an earlier results.json. */
+  readonly node?: string;
+  readonly date?: string;
 }
 
 export function thisMachine(): Machine {
@@ -86,6 +89,61 @@ function rowsTable(rows: readonly RowResult[]): string {
   return lines.join("\n");
 }
 
+const E2E_TITLES = {
+  "restate-ingress": "Restate's own Kafka ingress",
+  "ours-call": "our local stack → Restate ingress, `call`",
+  "ours-send": "our local stack → Restate ingress, `send`",
+} as const;
+
+/** Workload 6's table and its notes. */
+export function endToEndTable(e2e: E2eResult): string {
+  const restate = e2e.contenders.find((c) => c.name === "restate-ingress");
+  const cpu = (x: number) => (Number.isFinite(x) ? `${x.toFixed(3)} ms` : "–");
+  const lines = [
+    `| workload 6: end to end, ${e2e.records.toLocaleString("en-US")} records, ${e2e.partitions} partitions, ${e2e.keys} keys (${e2e.runs} runs) | records/s | vs Restate's ingress | time to first record | CPU per record: restate-server | SDK endpoint | our stack | Kafka broker | our batches: records / lanes / p50 span | correct (every run) |`,
+    `|${" --- |".repeat(10)}`,
+  ];
+  for (const c of e2e.contenders) {
+    const m = c.medianCpuMsPerRecord;
+    const ratio =
+      restate === undefined ? "–" : fmtX(c.medianRecordsPerSecond / restate.medianRecordsPerSecond);
+    const bad = c.runs.map((r) => r.missing + r.duplicates + r.orderViolations);
+    lines.push(
+      `| ${E2E_TITLES[c.name]} | ${fmtRate(c.medianRecordsPerSecond)} | ${ratio} | ${fmtMs(c.medianFirstRecordMs)} | ${cpu(m["restate-server"])} | ${cpu(m["sdk-endpoint"])} | ${cpu(m["our-stack"])} | ${cpu(m["kafka-broker"])} | ${c.batches === undefined ? "–" : `${c.batches.meanRecords.toFixed(0)} / ${c.batches.meanLanes.toFixed(0)} / ${fmtMs(c.batches.p50SpanMs)}`} | ${c.correct ? "yes" : `NO (${bad.join(", ")} bad entries)`} |`,
+    );
+  }
+  const spread = e2e.contenders
+    .map(
+      (c) =>
+        `${c.name} ${c.runs.map((r) => Math.round(r.recordsPerSecond).toLocaleString("en-US")).join(" / ")}`,
+    )
+    .join("; ");
+  const perRunRatio = e2e.contenders
+    .filter((c) => c.name !== "restate-ingress" && restate !== undefined)
+    .map(
+      (c) =>
+        `${c.name} ${c.runs.map((r, i) => fmtX(r.recordsPerSecond / (restate?.runs[i]?.recordsPerSecond ?? Number.NaN))).join(" / ")}`,
+    )
+    .join("; ");
+  const other = e2e.contenders
+    .map(
+      (c) => `${c.name} ${c.runs.map((r) => (r.otherCores ?? Number.NaN).toFixed(2)).join(" / ")}`,
+    )
+    .join("; ");
+  lines.push("");
+  lines.push(
+    "From subscription creation until Restate's state holds every record (the records are produced beforehand, each contender on its own fresh topic; the same records for all three). " +
+      "One Kafka broker, one restate-server, one SDK endpoint (a virtual object's exclusive handler appending {seq, kafka.offset} to the key's state) and our stack, each in its own process; " +
+      "CPU per record = the process's utime + stime over the span / records (our stack idles while Restate's ingress runs). Batches: mean records and lanes per batch, median of the batches' spans (the stack's `batch processed` lines). " +
+      "Correct = no record missing, none twice, offsets increasing per key, checked in Restate's state after each run and again at the end. " +
+      `Machine busy during the runs (all processes, median): ${(e2e.medianMachineBusy * 100).toFixed(0)}% of its cores. Records/s per run: ${spread}; vs Restate's ingress in the same repetition: ${perRunRatio}. CPU taken by other work on the machine meanwhile, cores per run: ${other}.` +
+      (e2e.measuredAt === undefined
+        ? ""
+        : ` Measured ${e2e.measuredAt.slice(0, 16).replace("T", " ")} UTC${(e2e.node as string | undefined) === undefined ? "" : `, Node ${e2e.node}`}.`),
+  );
+  return lines.join("\n");
+}
+
 export interface ReportInput extends Measured {
   readonly machine: Machine;
   readonly concurrency: number;
@@ -96,7 +154,7 @@ export interface ReportInput extends Measured {
 
 /** results.md. */
 export function renderMarkdown(input: ReportInput): string {
-  const { rows, memory, bundles } = input;
+  const { rows, memory, bundles, endToEnd } = input;
   const notes = [...input.notes];
   const out: string[] = [];
   out.push("# Consumer benchmark");
@@ -167,6 +225,10 @@ export function renderMarkdown(input: ReportInput): string {
         "First invocation: the handler's time for the admin's first request (POST /kafka-clusters) and the consumer's first batch (9 records to the loopback sink), SDK clients and connections included; each run is a fresh emulator (infra/cold-start.ts).",
     );
   }
+  if (endToEnd !== undefined) {
+    out.push("");
+    out.push(endToEndTable(endToEnd));
+  }
   if (notes.length > 0) {
     out.push("");
     for (const n of notes) out.push(`- ${n}`);
@@ -174,14 +236,46 @@ export function renderMarkdown(input: ReportInput): string {
   return `${out.join("\n")}\n`;
 }
 
-/** What a results.json holds that the report is made from. */
-export function readMeasured(file: string): Measured {
+/** What a results.json holds that the report is made from, and the machine that measured it. */
+export function readMeasured(file: string): { measured: Measured; machine?: Machine } {
   const saved = JSON.parse(readFileSync(file, "utf8"));
-  return {
-    rows: saved.rows,
+  const measured: Measured = {
+    rows: saved.rows ?? [],
     memory: saved.memory,
     bundles: saved.bundles,
+    endToEnd: saved.endToEnd,
     elapsedSeconds: saved.elapsedSeconds,
+  };
+  return typeof saved.machine === "string"
+    ? {
+        measured,
+        machine: {
+          description: saved.machine,
+          nproc: saved.nproc,
+          cpuModel: saved.cpuModel,
+          ...(typeof saved.node === "string" ? { node: saved.node } : {}),
+          ...(typeof saved.date === "string" ? { date: saved.date } : {}),
+        },
+      }
+    : { measured };
+}
+
+/**
+ * `--update`: what this run measured replaces its part of an earlier results.json (rows by id,
+ * the memory, bundle and end-to-end results when measured); the rest stays as it was.
+ */
+export function mergeMeasured(saved: Measured, fresh: Measured): Measured {
+  const freshIds = new Set(fresh.rows.map((r) => r.id));
+  const rows = [...saved.rows.filter((r) => !freshIds.has(r.id)), ...fresh.rows];
+  const memory = fresh.memory ?? saved.memory;
+  const bundles = fresh.bundles ?? saved.bundles;
+  const endToEnd = fresh.endToEnd ?? saved.endToEnd;
+  return {
+    rows,
+    ...(memory === undefined ? {} : { memory }),
+    ...(bundles === undefined ? {} : { bundles }),
+    ...(endToEnd === undefined ? {} : { endToEnd }),
+    elapsedSeconds: fresh.rows.length > 0 ? fresh.elapsedSeconds : saved.elapsedSeconds,
   };
 }
 
@@ -197,14 +291,15 @@ export function writeReport(dir: string, input: ReportInput): string {
         machine: input.machine.description,
         nproc: input.machine.nproc,
         cpuModel: input.machine.cpuModel,
-        node: process.version,
+        node: input.machine.node ?? process.version,
         concurrency: input.concurrency,
         runs: input.runs,
         elapsedSeconds: input.elapsedSeconds,
-        date: new Date().toISOString(),
+        date: input.machine.date ?? new Date().toISOString(),
         rows: input.rows,
         memory: input.memory,
         bundles: input.bundles,
+        endToEnd: input.endToEnd,
       },
       null,
       2,

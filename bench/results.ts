@@ -59,5 +59,68 @@ export interface Measured {
   readonly rows: RowResult[];
   readonly memory?: MemoryResult;
   readonly bundles?: BundleResult[];
+  readonly endToEnd?: E2eResult;
   readonly elapsedSeconds: number;
+}
+
+/** Workload 6's contenders: Restate's own Kafka ingress, our stack with `call` and with `send`. */
+export type E2eContender = "restate-ingress" | "ours-call" | "ours-send";
+export type E2eProcess = "restate-server" | "sdk-endpoint" | "our-stack" | "kafka-broker";
+
+/** One contender's run, from subscription creation until Restate holds every record. */
+export interface E2eRun {
+  readonly spanMs: number;
+  readonly recordsPerSecond: number;
+  /** Subscription creation → the handler's first execution. */
+  readonly firstRecordMs: number;
+  /** CPU (user + system) each process spent over the span, per record. */
+  readonly cpuMsPerRecord: Record<E2eProcess, number>;
+  /** Entries in the objects' state (records + duplicates). */
+  readonly total: number;
+  readonly missing: number;
+  readonly duplicates: number;
+  /** Consecutive entries of a key whose offset (or seq) did not increase. */
+  readonly orderViolations: number;
+  /** CPU the rest of the machine used meanwhile (not these processes nor the bench), in cores. */
+  readonly otherCores?: number;
+  /** Ours only: from the stack's `batch processed` lines. */
+  readonly batches?: {
+    readonly count: number;
+    readonly meanRecords: number;
+    readonly meanLanes: number;
+    readonly p50SpanMs: number;
+    readonly p90SpanMs: number;
+  };
+}
+
+export interface E2eContenderResult {
+  readonly name: E2eContender;
+  readonly runs: E2eRun[];
+  readonly medianRecordsPerSecond: number;
+  readonly medianSpanMs: number;
+  readonly medianFirstRecordMs: number;
+  readonly medianCpuMsPerRecord: Record<E2eProcess, number>;
+  /** Every run: no record missing, none twice, offsets increasing per key. */
+  readonly correct: boolean;
+  readonly batches?: {
+    readonly meanRecords: number;
+    readonly meanLanes: number;
+    readonly p50SpanMs: number;
+    readonly p90SpanMs: number;
+  };
+}
+
+/** Workload 6: end to end through a real Kafka broker and a real Restate server. */
+export interface E2eResult {
+  readonly records: number;
+  readonly partitions: number;
+  readonly keys: number;
+  readonly runs: number;
+  /** Share of the machine's CPU time busy (any process) while contenders ran, median. */
+  readonly medianMachineBusy: number;
+  /** When it was measured (ISO), for reports that merge it with other workloads' results. */
+  readonly measuredAt: string;
+  /** Node version of the run (the other workloads may come from another run, see --update). */
+  readonly node: string;
+  readonly contenders: E2eContenderResult[];
 }

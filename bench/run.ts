@@ -3,31 +3,40 @@
 // the options, starts the shared processes and runs the workloads chosen; bench/workloads/ holds
 // the workloads, bench/report.ts the output.
 //
-//   node bench/run.ts [--runs 5] [--only w1,w2,w3,w4,w5] [--seq-w2 subset|full] [--quick]
-//                     [--out bench/results] [--from results.json]
+//   node bench/run.ts [--runs 5] [--only w1,w2,w3,w4,w5,w6] [--seq-w2 subset|full] [--quick]
+//                     [--skip-e2e] [--e2e-records 20000] [--e2e-runs 3]
+//                     [--out bench/results] [--update] [--from results.json]
+import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { createHttpSink } from "../src/adapters/http-sink.ts";
 import { CONSUMER_CONFIG } from "./consumer.ts";
 import { benchStore, CONCURRENCY, type Rig } from "./contenders.ts";
-import { bareAgent, SinkProcess, StoreProcess } from "./lib.ts";
-import { readMeasured, thisMachine, writeReport } from "./report.ts";
-import type { BundleResult, Measured, MemoryResult, RowResult } from "./results.ts";
+import { bareAgent, progress, SinkProcess, StoreProcess } from "./lib.ts";
+import { type Machine, mergeMeasured, readMeasured, thisMachine, writeReport } from "./report.ts";
+import type { BundleResult, E2eResult, Measured, MemoryResult, RowResult } from "./results.ts";
 import { parallelConsumerShape } from "./workloads/w1-parallel-consumer.ts";
 import { skewedKeys } from "./workloads/w2-skewed-keys.ts";
 import { zeroLatency } from "./workloads/w3-zero-latency.ts";
 import { memoryWorkload } from "./workloads/w4-memory.ts";
 import { coldStart } from "./workloads/w5-cold-start.ts";
+import { endToEnd } from "./workloads/w6-end-to-end.ts";
 
 const USAGE = `usage: node bench/run.ts [options]
 
   --runs N           runs per contender after a warm-up (default 5; more for the short rows)
-  --only w1,...,w5   the workloads to run (default all: w1,w2,w3,w4,w5)
+  --only w1,...,w6   the workloads to run (default all: w1,w2,w3,w4,w5,w6)
   --seq-w2 MODE      workload 2's sequential loop: subset (2,000 records, extrapolated; default)
                      or full
   --quick            skip the long rows (W1 with 1 and 10 keys, W2)
+  --skip-e2e         skip workload 6 (real Kafka, restate-server and our stack; ~3–5 min)
+  --e2e-records N    workload 6's records per contender and run (default 20000)
+  --e2e-runs N       workload 6's repetitions (default 3)
   --out DIR          where results.md, results.json and chart.svg go (default bench/results)
+  --update           keep what --out's results.json holds for the workloads not run this time
+                     (e.g. --only w6 --update refreshes workload 6 alone; with --from, merges
+                     that file's results into --out's)
   --from FILE        re-render results.md and chart.svg from a results.json, measuring nothing
   --help             this text
 `;
@@ -36,11 +45,17 @@ const root = fileURLToPath(new URL("..", import.meta.url));
 const { values } = parseArgs({
   options: {
     runs: { type: "string", default: "5" },
-    only: { type: "string", default: "w1,w2,w3,w4,w5" },
+    only: { type: "string", default: "w1,w2,w3,w4,w5,w6" },
     "seq-w2": { type: "string", default: "subset" },
     out: { type: "string", default: join(root, "bench/results") },
     /** Skip the long rows (W1 with 1 and 10 keys, W2): for quick before/after comparisons. */
     quick: { type: "boolean", default: false },
+    /** Skip workload 6 (end to end through real Kafka and Restate: the slowest). */
+    "skip-e2e": { type: "boolean", default: false },
+    "e2e-records": { type: "string", default: "20000" },
+    "e2e-runs": { type: "string", default: "3" },
+    /** Merge what this run measured into the results.json already in --out. */
+    update: { type: "boolean", default: false },
     /** Re-render results.md and chart.svg from a results.json, measuring nothing. */
     from: { type: "string" },
     help: { type: "boolean", default: false },
@@ -64,6 +79,7 @@ async function measureAll(): Promise<Measured> {
   const rows: RowResult[] = [];
   let memory: MemoryResult | undefined;
   let bundles: BundleResult[] | undefined;
+  let e2e: E2eResult | undefined;
   const sink = await SinkProcess.start();
   const storeProcess = await StoreProcess.start();
   const agent = bareAgent(CONCURRENCY);
@@ -92,6 +108,19 @@ async function measureAll(): Promise<Measured> {
       bundles = cold.bundles;
       notes.push(...cold.notes);
     }
+    if (ONLY.has("w6") && !values["skip-e2e"]) {
+      try {
+        e2e = await endToEnd({
+          records: Number(values["e2e-records"]),
+          runs: Number(values["e2e-runs"]),
+        });
+      } catch (error) {
+        // Java, Maven or the restate-server package missing: the other workloads still count.
+        const message = error instanceof Error ? error.message : String(error);
+        notes.push(`w6: not measured (${message.split("\n")[0]})`);
+        progress(`workload 6 failed: ${message}`);
+      }
+    }
   } finally {
     await agent.close();
     await httpSink.close();
@@ -103,14 +132,32 @@ async function measureAll(): Promise<Measured> {
     rows,
     ...(memory === undefined ? {} : { memory }),
     ...(bundles === undefined ? {} : { bundles }),
+    ...(e2e === undefined ? {} : { endToEnd: e2e }),
     elapsedSeconds: Math.round((Date.now() - startedAt) / 1000),
   };
 }
 
-const measured = values.from !== undefined ? readMeasured(values.from) : await measureAll();
+/** The measurements to report, and the machine that made them (an earlier run's, when re-used). */
+async function measurements(): Promise<{ measured: Measured; machine: Machine }> {
+  let fresh: Measured;
+  let freshMachine = machine;
+  if (values.from !== undefined) {
+    const saved = readMeasured(values.from);
+    fresh = saved.measured;
+    freshMachine = saved.machine ?? machine;
+  } else {
+    fresh = await measureAll();
+  }
+  const previous = join(OUT, "results.json");
+  if (!values.update || !existsSync(previous)) return { measured: fresh, machine: freshMachine };
+  const saved = readMeasured(previous);
+  return { measured: mergeMeasured(saved.measured, fresh), machine: saved.machine ?? machine };
+}
+
+const { measured, machine: measuredOn } = await measurements();
 const markdown = writeReport(OUT, {
   ...measured,
-  machine,
+  machine: measuredOn,
   concurrency: CONCURRENCY,
   runs: RUNS,
   notes,
