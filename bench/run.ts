@@ -32,6 +32,8 @@ const USAGE = `usage: node bench/run.ts [options]
   --quick            skip the long rows (W1 with 1 and 10 keys, W2)
   --skip-e2e         skip workload 6 (real Kafka, restate-server and our stack; ~3–5 min)
   --e2e-records N    workload 6's records per contender and run (default 20000)
+  --e2e-options JSON more options for our stack's subscriptions in workload 6, e.g.
+                     '{"lambda.batch.size": "500"}' (a tuning experiment)
   --e2e-runs N       workload 6's repetitions (default 3)
   --out DIR          where results.md, results.json and chart.svg go (default bench/results)
   --update           keep what --out's results.json holds for the workloads not run this time
@@ -54,6 +56,8 @@ const { values } = parseArgs({
     "skip-e2e": { type: "boolean", default: false },
     "e2e-records": { type: "string", default: "20000" },
     "e2e-runs": { type: "string", default: "3" },
+    /** JSON object of more options for our stack's subscriptions in workload 6. */
+    "e2e-options": { type: "string" },
     /** Merge what this run measured into the results.json already in --out. */
     update: { type: "boolean", default: false },
     /** Re-render results.md and chart.svg from a results.json, measuring nothing. */
@@ -113,6 +117,9 @@ async function measureAll(): Promise<Measured> {
         e2e = await endToEnd({
           records: Number(values["e2e-records"]),
           runs: Number(values["e2e-runs"]),
+          ...(values["e2e-options"]
+            ? { ourOptions: JSON.parse(values["e2e-options"]) as Record<string, string> }
+            : {}),
         });
       } catch (error) {
         // Java, Maven or the restate-server package missing: the other workloads still count.

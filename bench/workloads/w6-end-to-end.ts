@@ -55,6 +55,8 @@ const CONTENDERS: readonly E2eContender[] = ["restate-ingress", "ours-call", "ou
 export interface E2eOptions {
   readonly records: number;
   readonly runs: number;
+  /** More options for our stack's subscriptions (`--e2e-options`), e.g. a batch size to try. */
+  readonly ourOptions?: Readonly<Record<string, string>>;
 }
 
 // ---- processes and their CPU time ------------------------------------------------------------------
@@ -417,6 +419,7 @@ async function runContender(
   contender: E2eContender,
   topic: string,
   keys: readonly string[],
+  ourOptions: Readonly<Record<string, string>> = {},
 ): Promise<E2eRun> {
   const object = OBJECT[contender];
   const records = keys.length;
@@ -442,7 +445,7 @@ async function runContender(
       "our subscription",
       "POST",
       `${rig.stackUrl}/subscriptions`,
-      { source, sink, options: { "auto.offset.reset": "earliest" } },
+      { source, sink, options: { "auto.offset.reset": "earliest", ...ourOptions } },
       201,
     );
     subscription = { url: `${rig.stackUrl}/subscriptions`, id: created.id };
@@ -578,7 +581,13 @@ export async function endToEnd(options: E2eOptions): Promise<E2eResult> {
         if (contender === undefined) continue;
         const before = systemBusyTicks();
         const parentBefore = process.cpuUsage();
-        const measured = await runContender(rig, contender, topics[contender], keys);
+        const measured = await runContender(
+          rig,
+          contender,
+          topics[contender],
+          keys,
+          options.ourOptions,
+        );
         const parent = process.cpuUsage(parentBefore);
         const after = systemBusyTicks();
         machineBusy.push((after.busy - before.busy) / (after.total - before.total));
