@@ -143,6 +143,22 @@ const adminSchema = z.extend(commonSchema, {
       ),
     ),
   ),
+  /**
+   * MSK topic ARNs whose topics an MSK subscription may name as `lambda.on.failure.destination`
+   * `kafka://<topic>` (the template's OnFailureKafkaTopicArns, which its consumer role may write).
+   * Unset: any.
+   */
+  ON_FAILURE_KAFKA_TOPIC_ARNS: optional(
+    z.pipe(
+      z.string(),
+      z.transform((text: string) =>
+        text
+          .split(",")
+          .map((topic) => topic.trim())
+          .filter(Boolean),
+      ),
+    ),
+  ),
   /** Time one delivery of a replayed dead letter may take (at most 60 s, what the consumer
    * accepts from a replay command). */
   REPLAY_REQUEST_TIMEOUT_MS: z._default(

@@ -203,19 +203,39 @@ export function checkConsumptionMode(
   }
 }
 
+/** The ARN of topic `topic` of the MSK cluster `clusterArn` (`:cluster/` becomes `:topic/`). */
+export const mskTopicArn = (clusterArn: string, topic: string): string =>
+  `${clusterArn.replace(":cluster/", ":topic/")}/${topic}`;
+
 /**
- * An on-failure destination the deployment can send to: `kafka://<topic>` (the subscription's own
- * cluster), or one of `allowed` (the ARNs its consumer role may send to; undefined: any).
+ * An on-failure destination the deployment can send to: one of `arns` (those its consumer role may
+ * send to), or `kafka://<topic>` in the subscription's own cluster — on MSK one whose topic ARN is
+ * in `kafkaTopicArns` (those its role may write). Undefined lists allow any.
  */
 export function checkOnFailureDestination(
   options: Readonly<Record<string, string>>,
-  allowed: readonly string[] | undefined,
+  allowed: {
+    readonly arns?: readonly string[] | undefined;
+    readonly kafkaTopicArns?: readonly string[] | undefined;
+    /** Set when the subscription's cluster is an MSK cluster. */
+    readonly mskClusterArn?: string | undefined;
+  },
 ): void {
   const destination = options[OPTION_ON_FAILURE_DESTINATION];
-  if (destination === undefined || allowed === undefined || destination.startsWith("kafka://")) {
+  if (destination === undefined) return;
+  if (destination.startsWith("kafka://")) {
+    const topic = destination.slice("kafka://".length);
+    const { mskClusterArn, kafkaTopicArns } = allowed;
+    if (mskClusterArn === undefined || kafkaTopicArns === undefined) return;
+    const arn = mskTopicArn(mskClusterArn, topic);
+    if (!kafkaTopicArns.includes(arn)) {
+      throw new ValidationError(
+        `option "lambda.on.failure.destination" ${quote(destination)}: this deployment may not write ${arn}: list it in the template parameter OnFailureKafkaTopicArns`,
+      );
+    }
     return;
   }
-  if (!allowed.includes(destination)) {
+  if (allowed.arns !== undefined && !allowed.arns.includes(destination)) {
     throw new ValidationError(
       `option "lambda.on.failure.destination" ${quote(destination)} is not one this deployment may send to: list it in the template parameter OnFailureQueueArns, OnFailureTopicArns or OnFailureBucketArns`,
     );

@@ -62,6 +62,7 @@ export function awsAdminDeps(config: AdminConfig): AdminApiDeps {
       : undefined,
     restateAdmin: createRestateAdminClient(),
     onFailureDestinations: config.ON_FAILURE_DESTINATIONS,
+    onFailureKafkaTopicArns: config.ON_FAILURE_KAFKA_TOPIC_ARNS,
   };
 }
 

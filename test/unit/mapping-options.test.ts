@@ -163,14 +163,27 @@ describe("on-failure destinations the deployment may send to", () => {
     normaliseSubscriptionOptions({ "lambda.on.failure.destination": destination });
 
   it("a listed ARN, or a topic of the subscription's own cluster", () => {
-    expect(() => checkOnFailureDestination(options(QUEUE), [QUEUE])).not.toThrow();
-    expect(() => checkOnFailureDestination(options("kafka://failed"), [])).not.toThrow();
-    expect(() => checkOnFailureDestination(options(QUEUE), undefined)).not.toThrow();
+    const self = { arns: [QUEUE], kafkaTopicArns: [] };
+    expect(() => checkOnFailureDestination(options(QUEUE), self)).not.toThrow();
+    expect(() => checkOnFailureDestination(options("kafka://failed"), self)).not.toThrow();
+    expect(() => checkOnFailureDestination(options(QUEUE), {})).not.toThrow();
+  });
+
+  it("an MSK cluster's topic only when its role may write it", () => {
+    const failedTopic =
+      "arn:aws:kafka:eu-west-1:123456789012:topic/orders/6357e0b2-0e6a-4b86-a0b4-70df934c2e31-5/orders-failed";
+    const allowed = { arns: [], kafkaTopicArns: [failedTopic], mskClusterArn: MSK_ARN };
+    expect(() =>
+      checkOnFailureDestination(options("kafka://orders-failed"), allowed),
+    ).not.toThrow();
+    expect(() => checkOnFailureDestination(options("kafka://other"), allowed)).toThrow(
+      `this deployment may not write ${failedTopic.replace("orders-failed", "other")}: list it in the template parameter OnFailureKafkaTopicArns`,
+    );
   });
 
   it("any other is a 400 naming the template parameters", () => {
     const other = "arn:aws:sns:eu-west-1:123456789012:elsewhere";
-    expect(() => checkOnFailureDestination(options(other), [QUEUE])).toThrow(
+    expect(() => checkOnFailureDestination(options(other), { arns: [QUEUE] })).toThrow(
       new ValidationError(
         `option "lambda.on.failure.destination" "${other}" is not one this deployment may send to: list it in the template parameter OnFailureQueueArns, OnFailureTopicArns or OnFailureBucketArns`,
       ),

@@ -36,6 +36,7 @@ const SIDS = [
   "PublishToOnFailureTopics",
   "ListOnFailureBuckets",
   "WriteToOnFailureBuckets",
+  "WriteOnFailureKafkaTopics",
 ];
 
 describe("consumer role grants for registries and destinations", () => {
@@ -55,6 +56,8 @@ describe("consumer role grants for registries and destinations", () => {
           OnFailureQueueArns: "arn:aws:sqs:eu-west-1:111122223333:failed",
           OnFailureTopicArns: "arn:aws:sns:eu-west-1:111122223333:failed",
           OnFailureBucketArns: "arn:aws:s3:::failed-a,arn:aws:s3:::failed-b",
+          OnFailureKafkaTopicArns:
+            "arn:aws:kafka:eu-west-1:111122223333:topic/orders/0a1b2c3d-4e5f-6789-abcd-ef0123456789-2/orders-failed",
         },
         SIDS,
       ),
@@ -93,6 +96,13 @@ describe("consumer role grants for registries and destinations", () => {
         Effect: "Allow",
         Action: "s3:PutObject",
         Resource: ["arn:aws:s3:::failed-a/*", "arn:aws:s3:::failed-b/*"],
+      },
+      WriteOnFailureKafkaTopics: {
+        Effect: "Allow",
+        Action: ["kafka-cluster:DescribeTopic", "kafka-cluster:WriteData"],
+        Resource: [
+          "arn:aws:kafka:eu-west-1:111122223333:topic/orders/0a1b2c3d-4e5f-6789-abcd-ef0123456789-2/orders-failed",
+        ],
       },
     });
   });

@@ -51,6 +51,7 @@ describe("functionSettings", () => {
       KAFKA_CREDENTIALS_SECRET_PREFIX: "kafka-lambda-ingress/kafka-ingress-dev/kafka-clusters/",
       // No OnFailure*Arns given: the admin allows kafka://<topic> destinations only.
       ON_FAILURE_DESTINATIONS: ",,",
+      ON_FAILURE_KAFKA_TOPIC_ARNS: "",
     });
   });
 

@@ -191,7 +191,11 @@ export function subscriptionRoutes(ctx: AdminContext): Routes {
       const mode = deliveryMode(service.type, handler);
       checkRouting(options, { keyed: mode.keyed, input: mode.input, name: body.sink });
     }
-    checkOnFailureDestination(options, ctx.deps.onFailureDestinations);
+    checkOnFailureDestination(options, {
+      arns: ctx.deps.onFailureDestinations,
+      kafkaTopicArns: ctx.deps.onFailureKafkaTopicArns,
+      mskClusterArn: cluster.properties[PROP_MSK_CLUSTER_ARN],
+    });
     checkConsumptionMode(options, {
       msk: cluster.properties[PROP_MSK_CLUSTER_ARN] !== undefined,
       ordered: handler !== undefined && deliveryMode(service.type, handler).ordered,

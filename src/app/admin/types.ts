@@ -85,6 +85,11 @@ export interface AdminApiDeps {
    * the deployment's consumer role may send to). Undefined: any.
    */
   readonly onFailureDestinations?: readonly string[] | undefined;
+  /**
+   * The MSK topic ARNs `kafka://<topic>` destinations of MSK subscriptions may stand for (the
+   * consumer role writes them with IAM). Undefined: any.
+   */
+  readonly onFailureKafkaTopicArns?: readonly string[] | undefined;
 }
 
 export interface AdminApi {
