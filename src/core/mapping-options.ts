@@ -265,8 +265,11 @@ export function mappingParams(
   }
   const metrics = options[OPTION_METRICS];
   if (metrics !== "none") {
+    // By default EventCount everywhere (AWS has it for every kind of mapping), and ErrorCount
+    // and KafkaMetrics where the mapping is provisioned, which AWS documents with them.
+    const defaults: readonly Metric[] = provisioned ? ALL_METRICS : ["EventCount"];
     params.MetricsConfig = {
-      Metrics: metrics === undefined ? [...ALL_METRICS] : (splitList(metrics) as Metric[]),
+      Metrics: metrics === undefined ? [...defaults] : (splitList(metrics) as Metric[]),
     };
   }
   // System logs exist in provisioned mode only: INFO there unless asked otherwise.

@@ -153,7 +153,7 @@ describe("create", () => {
       AmazonManagedKafkaEventSourceConfig: { ConsumerGroupId: id },
       SourceAccessConfigurations: [{ Type: "SASL_SCRAM_512_AUTH", URI: SECRET_ARN }],
       BatchSize: 500,
-      MetricsConfig: { Metrics: ["EventCount", "ErrorCount", "KafkaMetrics"] },
+      MetricsConfig: { Metrics: ["EventCount"] },
     });
     // The binding was read when the cluster was registered and again for this mapping.
     expect(smMock.commandCalls(DescribeSecretCommand).map((c) => c.args[0].input)).toEqual([

@@ -29,8 +29,10 @@ const cluster = (properties: Record<string, string>): KafkaCluster => ({
   origin: "api",
 });
 
-/** On every mapping unless `lambda.metrics` says otherwise. */
+/** On provisioned mappings unless `lambda.metrics` says otherwise. */
 const METRICS = { MetricsConfig: { Metrics: ["EventCount", "ErrorCount", "KafkaMetrics"] } };
+/** On on-demand mappings: the count AWS has for every kind of mapping. */
+const EVENT_COUNT = { MetricsConfig: { Metrics: ["EventCount"] } };
 /** Provisioned mappings send their system logs at INFO. */
 const LOGS = { LoggingConfig: { SystemLogLevel: "INFO" } };
 
@@ -48,7 +50,7 @@ describe("buildFeedParams", () => {
       ),
     ).toEqual({
       FunctionName: ALIAS,
-      ...METRICS,
+      ...EVENT_COUNT,
       Topics: ["orders"],
       StartingPosition: "LATEST",
       EventSourceArn: MSK_ARN,
@@ -98,7 +100,7 @@ describe("buildFeedParams", () => {
       buildFeedParams(subscription(), cluster({ "bootstrap.servers": "b1:9092,b2:9092" }), ALIAS),
     ).toEqual({
       FunctionName: ALIAS,
-      ...METRICS,
+      ...EVENT_COUNT,
       Topics: ["orders"],
       StartingPosition: "LATEST",
       SelfManagedEventSource: { Endpoints: { KAFKA_BOOTSTRAP_SERVERS: ["b1:9092", "b2:9092"] } },

@@ -110,7 +110,13 @@ describe("poller groups, metrics and logs", () => {
   });
 
   it("metrics on by default, chosen or off; system logs at the level asked", () => {
+    // On demand: EventCount, which AWS has for every mapping; provisioned: all three.
     expect(buildFeedParams(subscription({}), selfManaged, ALIAS)).toMatchObject({
+      MetricsConfig: { Metrics: ["EventCount"] },
+    });
+    expect(
+      buildFeedParams(subscription({ "lambda.max.pollers": 5 }), selfManaged, ALIAS),
+    ).toMatchObject({
       MetricsConfig: { Metrics: ["EventCount", "ErrorCount", "KafkaMetrics"] },
     });
     expect(buildFeedParams(subscription({}), selfManaged, ALIAS).LoggingConfig).toBeUndefined();
