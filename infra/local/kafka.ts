@@ -7,24 +7,18 @@
 // Programmatic: `const kafka = await startKafka(); ...; await kafka.stop();`
 import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import {
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readdirSync,
-  renameSync,
-  rmSync,
-  writeFileSync,
-} from "node:fs";
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { homedir, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { promisify } from "node:util";
 import { Admin } from "@platformatic/kafka";
 import {
+  ensureCachedDir,
   freePorts,
   LOOPBACK,
   portAccepts,
   runIfMain,
+  runMaven,
   spawnLogged,
   stopOnSignals,
   tail,
@@ -125,49 +119,24 @@ export async function ensureKafkaJars(
   cacheDir: string = defaultKafkaCacheDir(version),
   log: (line: string) => void = () => {},
 ): Promise<string> {
-  const libs = join(cacheDir, "libs");
-  const marker = join(libs, ".complete");
-  if (existsSync(marker)) return libs;
-  mkdirSync(cacheDir, { recursive: true });
-  const work = mkdtempSync(join(cacheDir, "download-"));
-  try {
+  return ensureCachedDir(cacheDir, "libs", async (work) => {
     writeFileSync(join(work, "pom.xml"), pom(version));
-    log(`downloading Apache Kafka ${version} jars from Maven Central into ${libs}`);
-    const mvn = process.env.MVN ?? "mvn";
-    try {
-      await execFileAsync(
-        mvn,
-        [
-          "-B",
-          "-q",
-          "-f",
-          join(work, "pom.xml"),
-          "dependency:copy-dependencies",
-          "-DincludeScope=runtime",
-          `-DoutputDirectory=${join(work, "libs")}`,
-        ],
-        { maxBuffer: 16 * 1024 * 1024, timeout: 15 * 60_000 },
-      );
-    } catch (error) {
-      const e = error as { stdout?: string; stderr?: string; message: string };
-      throw new Error(
-        `Maven could not fetch org.apache.kafka:kafka_2.13:${version} (is "mvn" on PATH and Maven Central reachable?): ${e.message}\n${e.stdout ?? ""}${e.stderr ?? ""}`.trim(),
-      );
-    }
+    log(
+      `downloading Apache Kafka ${version} jars from Maven Central into ${join(cacheDir, "libs")}`,
+    );
+    await runMaven(`org.apache.kafka:kafka_2.13:${version}`, [
+      "-f",
+      join(work, "pom.xml"),
+      "dependency:copy-dependencies",
+      "-DincludeScope=runtime",
+      `-DoutputDirectory=${join(work, "libs")}`,
+    ]);
     const jars = readdirSync(join(work, "libs"));
     if (!jars.some((j) => j.startsWith(`kafka_2.13-${version}`))) {
       throw new Error(`Maven finished but kafka_2.13-${version}.jar is missing in ${work}/libs`);
     }
-    writeFileSync(join(work, "libs", ".complete"), `${new Date().toISOString()}\n`);
-    try {
-      renameSync(join(work, "libs"), libs);
-    } catch (error) {
-      if (!existsSync(marker)) throw error; // another process won the race: fine
-    }
-    return libs;
-  } finally {
-    rmSync(work, { recursive: true, force: true });
-  }
+    return join(work, "libs");
+  });
 }
 
 /** Kafka's Uuid text form: 16 random bytes, URL-safe base64 without padding, not starting "-". */

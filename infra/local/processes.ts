@@ -1,12 +1,26 @@
-// Small process helpers shared by the local Kafka and Restate launchers: free loopback ports,
-// readiness polling, log tails and a child process that is stopped reliably (also on exit).
-import { type ChildProcess, spawn } from "node:child_process";
+// Small process helpers shared by the local Kafka, Restate and schema registry launchers: free
+// loopback ports, readiness polling, log tails, a child process that is stopped reliably (also on
+// exit), a cache directory filled once, and Maven runs.
+import { type ChildProcess, execFile, spawn } from "node:child_process";
 import { once } from "node:events";
-import { closeSync, openSync, readFileSync } from "node:fs";
+import {
+  closeSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { createConnection, createServer } from "node:net";
-import { resolve } from "node:path";
+import { join, resolve } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { pathToFileURL } from "node:url";
+import { promisify } from "node:util";
+
+const execFileAsync = promisify(execFile);
 
 export const LOOPBACK = "127.0.0.1";
 
@@ -188,4 +202,50 @@ export function runIfMain(moduleUrl: string, main: () => Promise<void>): void {
     console.error(error instanceof Error ? error.message : error);
     process.exit(1);
   });
+}
+
+/**
+ * Makes sure `<cacheDir>/<name>` holds what `fill(work)` builds: on first use `fill` gets a fresh
+ * temp dir beside it and returns the directory to keep, which is marked complete and renamed into
+ * place. Safe against concurrent callers: each fills its own temp dir and the first rename wins.
+ */
+export async function ensureCachedDir(
+  cacheDir: string,
+  name: string,
+  fill: (work: string) => Promise<string>,
+): Promise<string> {
+  const target = join(cacheDir, name);
+  const marker = join(target, ".complete");
+  if (existsSync(marker)) return target;
+  mkdirSync(cacheDir, { recursive: true });
+  const work = mkdtempSync(join(cacheDir, "download-"));
+  try {
+    const filled = await fill(work);
+    writeFileSync(join(filled, ".complete"), `${new Date().toISOString()}\n`);
+    try {
+      renameSync(filled, target);
+    } catch (error) {
+      if (!existsSync(marker)) throw error; // another process won the race: fine
+    }
+    return target;
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
+/** Runs Maven (`$MVN`, else `mvn`) quietly; a failure names `what` and how to get it. */
+export async function runMaven(what: string, args: readonly string[], cwd?: string): Promise<void> {
+  const mvn = process.env.MVN ?? "mvn";
+  try {
+    await execFileAsync(mvn, ["-B", "-q", ...args], {
+      ...(cwd ? { cwd } : {}),
+      maxBuffer: 16 * 1024 * 1024,
+      timeout: 15 * 60_000,
+    });
+  } catch (error) {
+    const e = error as { stdout?: string; stderr?: string; message: string };
+    throw new Error(
+      `Maven could not fetch ${what} (is "mvn" on PATH and Maven Central reachable?): ${e.message}\n${e.stdout ?? ""}${e.stderr ?? ""}`.trim(),
+    );
+  }
 }

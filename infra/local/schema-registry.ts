@@ -7,22 +7,16 @@
 //
 // Programmatic: `const registry = await startSchemaRegistry(); ...; await registry.stop();`
 import { execFile } from "node:child_process";
-import {
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readdirSync,
-  renameSync,
-  rmSync,
-  writeFileSync,
-} from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { homedir, tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import {
+  ensureCachedDir,
   freePort,
   LOOPBACK,
   runIfMain,
+  runMaven,
   spawnLogged,
   stopOnSignals,
   tail,
@@ -68,32 +62,16 @@ export async function ensureApicurio(
   cacheDir: string = defaultApicurioCacheDir(version),
   log: (line: string) => void = () => {},
 ): Promise<string> {
-  const app = join(cacheDir, "app");
-  const marker = join(app, ".complete");
-  if (existsSync(marker)) return app;
-  mkdirSync(cacheDir, { recursive: true });
-  const work = mkdtempSync(join(cacheDir, "download-"));
-  try {
-    log(`downloading Apicurio Registry ${version} from Maven Central into ${app}`);
-    const mvn = process.env.MVN ?? "mvn";
-    try {
-      await execFileAsync(
-        mvn,
-        [
-          "-B",
-          "-q",
-          "dependency:copy",
-          `-Dartifact=io.apicurio:apicurio-registry-app:${version}:zip:all`,
-          `-DoutputDirectory=${work}`,
-        ],
-        { cwd: work, maxBuffer: 16 * 1024 * 1024, timeout: 15 * 60_000 },
-      );
-    } catch (error) {
-      const e = error as { stdout?: string; stderr?: string; message: string };
-      throw new Error(
-        `Maven could not fetch io.apicurio:apicurio-registry-app:${version}:zip:all (is "mvn" on PATH and Maven Central reachable?): ${e.message}\n${e.stdout ?? ""}${e.stderr ?? ""}`.trim(),
-      );
-    }
+  return ensureCachedDir(cacheDir, "app", async (work) => {
+    log(
+      `downloading Apicurio Registry ${version} from Maven Central into ${join(cacheDir, "app")}`,
+    );
+    const artifact = `io.apicurio:apicurio-registry-app:${version}:zip:all`;
+    await runMaven(
+      artifact,
+      ["dependency:copy", `-Dartifact=${artifact}`, `-DoutputDirectory=${work}`],
+      work,
+    );
     const zip = readdirSync(work).find((name) => name.endsWith(".zip"));
     if (!zip) throw new Error(`Maven finished but no zip is in ${work}`);
     const unpacked = join(work, "app");
@@ -102,16 +80,8 @@ export async function ensureApicurio(
     if (!existsSync(join(unpacked, runnerJar(version)))) {
       throw new Error(`${zip} holds no ${runnerJar(version)}`);
     }
-    writeFileSync(join(unpacked, ".complete"), `${new Date().toISOString()}\n`);
-    try {
-      renameSync(unpacked, app);
-    } catch (error) {
-      if (!existsSync(marker)) throw error; // another process won the race: fine
-    }
-    return app;
-  } finally {
-    rmSync(work, { recursive: true, force: true });
-  }
+    return unpacked;
+  });
 }
 
 /** Unpacks with the JDK's `jar`, or Python's zipfile where only a JRE is installed. */
