@@ -275,8 +275,11 @@ export function storedReliability(stores: ReliabilityStores): Reliability {
       return {
         outcomes: post.outcomes,
         counts: post.counts,
-        commit: (window) =>
-          retrying(
+        commit: async (window) => {
+          // A batch delivered whole in one go leaves nothing to save (its offsets are committed
+          // by the event source): no write, so no need to ask whether writes are still taken.
+          if (post.letters.length === 0 && post.progress.length === 0) return;
+          await retrying(
             async () => {
               if (!(await window.accepting())) {
                 throw new SubscriptionResolutionError(
@@ -292,7 +295,8 @@ export function storedReliability(stores: ReliabilityStores): Reliability {
               now: window.now,
               sleep: window.sleep,
             },
-          ),
+          );
+        },
       };
     },
   };
