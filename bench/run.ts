@@ -35,6 +35,8 @@ const USAGE = `usage: node bench/run.ts [options]
   --e2e-options JSON more options for our stack's subscriptions in workload 6, e.g.
                      '{"lambda.batch.size": "500"}' (a tuning experiment)
   --e2e-runs N       workload 6's repetitions (default 3)
+  --e2e-profile DIR  write a V8 CPU profile of our stack in workload 6 to DIR (read it with
+                     node bench/profile-summary.ts)
   --out DIR          where results.md, results.json and chart.svg go (default bench/results)
   --update           keep what --out's results.json holds for the workloads not run this time
                      (e.g. --only w6 --update refreshes workload 6 alone; with --from, merges
@@ -58,6 +60,8 @@ const { values } = parseArgs({
     "e2e-runs": { type: "string", default: "3" },
     /** JSON object of more options for our stack's subscriptions in workload 6. */
     "e2e-options": { type: "string" },
+    /** Where workload 6 writes a CPU profile of our stack (`--cpu-prof-dir`). */
+    "e2e-profile": { type: "string" },
     /** Merge what this run measured into the results.json already in --out. */
     update: { type: "boolean", default: false },
     /** Re-render results.md and chart.svg from a results.json, measuring nothing. */
@@ -120,6 +124,7 @@ async function measureAll(): Promise<Measured> {
           ...(values["e2e-options"]
             ? { ourOptions: JSON.parse(values["e2e-options"]) as Record<string, string> }
             : {}),
+          ...(values["e2e-profile"] ? { profileDir: values["e2e-profile"] } : {}),
         });
       } catch (error) {
         // Java, Maven or the restate-server package missing: the other workloads still count.

@@ -57,6 +57,8 @@ export interface E2eOptions {
   readonly runs: number;
   /** More options for our stack's subscriptions (`--e2e-options`), e.g. a batch size to try. */
   readonly ourOptions?: Readonly<Record<string, string>>;
+  /** Where our stack writes a V8 CPU profile when it stops (`--e2e-profile`). */
+  readonly profileDir?: string;
 }
 
 // ---- processes and their CPU time ------------------------------------------------------------------
@@ -332,7 +334,7 @@ interface Rig {
   readonly pids: Record<ProcessName, number>;
 }
 
-async function startRig(work: string): Promise<Rig> {
+async function startRig(work: string, profileDir: string | undefined): Promise<Rig> {
   const kafka = await startKafka({ numPartitions: PARTITIONS });
   let restate: RunningRestate | undefined;
   let endpoint: Endpoint | undefined;
@@ -352,6 +354,7 @@ async function startRig(work: string): Promise<Rig> {
     const stack = spawnLogged(
       process.execPath,
       [
+        ...(profileDir === undefined ? [] : ["--cpu-prof", `--cpu-prof-dir=${profileDir}`]),
         "src/local/main.ts",
         "--data-dir",
         join(work, "data"),
@@ -543,7 +546,7 @@ export async function endToEnd(options: E2eOptions): Promise<E2eResult> {
     `workload 6: end to end (Kafka → Restate), ${options.records} records, ${options.runs} runs`,
   );
   const work = mkdtempSync(join(tmpdir(), "bench-e2e-"));
-  const rig = await startRig(work);
+  const rig = await startRig(work, options.profileDir);
   const perContender = new Map<E2eContender, E2eRun[]>(CONTENDERS.map((c) => [c, []]));
   const machineBusy: number[] = [];
   try {
