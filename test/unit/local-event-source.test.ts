@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from "vitest";
 import type { EsmKafkaEvent, SourceRecord } from "../../src/local/kafka/batching.ts";
 import {
+  LOCAL_DEFAULT_BATCH_SIZE,
   type LocalEventSource,
   startLocalEventSource,
 } from "../../src/local/kafka/event-source.ts";
@@ -105,25 +106,41 @@ describe("startLocalEventSource", () => {
 
   it("delivers every record once in batches and commits after success", async () => {
     const kafka = new FakeKafka();
-    kafka.produce(0, 250);
+    kafka.produce(0, 1_250);
     kafka.produce(1, 30);
     const events: EsmKafkaEvent[] = [];
     source = start(kafka, async (event) => {
       events.push(event);
     });
-    await until("commits", () => kafka.commits.get(0) === 250 && kafka.commits.get(1) === 30);
+    await until("commits", () => kafka.commits.get(0) === 1_250 && kafka.commits.get(1) === 30);
     const seen0 = events.flatMap((e) => offsetsOf(e, "t-0"));
-    expect(seen0).toEqual(Array.from({ length: 250 }, (_, i) => i));
-    expect(
-      Math.max(...events.map((e) => Object.values(e.records).flat().length)),
-    ).toBeLessThanOrEqual(100);
+    expect(seen0).toEqual(Array.from({ length: 1_250 }, (_, i) => i));
+    // Without `lambda.batch.size`, batches fill up to the local default (500), never beyond.
+    expect(LOCAL_DEFAULT_BATCH_SIZE).toBe(500);
+    expect(Math.max(...events.map((e) => Object.values(e.records).flat().length))).toBe(500);
     expect(events[0]?.bootstrapServers).toBe("127.0.0.1:9");
     await until("status", () => source?.status().partitions[0]?.lag === 0);
     expect(source.status()).toMatchObject({
       state: "running",
       groupId: "sub_1",
-      recordsCompleted: 280,
+      recordsCompleted: 1_280,
     });
+  });
+
+  it("keeps batches within the subscription's lambda.batch.size", async () => {
+    const kafka = new FakeKafka();
+    kafka.produce(0, 450);
+    const sizes: number[] = [];
+    source = start(
+      kafka,
+      async (event) => {
+        sizes.push(Object.values(event.records).flat().length);
+      },
+      { "lambda.batch.size": "100" },
+    );
+    await until("commits", () => kafka.commits.get(0) === 450);
+    expect(Math.max(...sizes)).toBe(100);
+    expect(sizes.reduce((a, b) => a + b, 0)).toBe(450);
   });
 
   it("a group that has committed nothing shows its lag from where it starts", async () => {

@@ -113,6 +113,13 @@ function localRegistryDecoding(
   return decoding;
 }
 
+/**
+ * `lambda.batch.size` when a subscription does not set it: larger than the mapping's own default
+ * (100), because one batch in flight per partition waits for its longest lane, and more records
+ * per batch put more keys' lanes in flight (README, "Tuning the event source mapping").
+ */
+export const LOCAL_DEFAULT_BATCH_SIZE = 500;
+
 export function startLocalEventSource(options: LocalEventSourceOptions): LocalEventSource {
   const { subscription, cluster } = options;
   const log = options.log ?? ((line: string) => console.log(line));
@@ -122,7 +129,7 @@ export function startLocalEventSource(options: LocalEventSourceOptions): LocalEv
     .filter((server) => server.length > 0);
   const retry = options.retry ?? { initialMs: 1_000, maxMs: 30_000 };
   const planner = new BatchPlanner({
-    batchSize: settings.batchSize ?? 100,
+    batchSize: settings.batchSize ?? LOCAL_DEFAULT_BATCH_SIZE,
     windowMs:
       settings.batchingWindowSeconds !== undefined ? settings.batchingWindowSeconds * 1000 : 500,
   });
