@@ -7,6 +7,7 @@ import { type RunningKafka, startKafka } from "../../infra/local/kafka.ts";
 import { decodeKafkaEvent } from "../../src/core/event.ts";
 import type { EsmKafkaEvent } from "../../src/local/kafka/batching.ts";
 import {
+  LOCAL_DEFAULT_BATCH_SIZE,
   type LocalEventSource,
   startLocalEventSource,
 } from "../../src/local/kafka/event-source.ts";
@@ -126,7 +127,7 @@ describe("local event source on a real Kafka broker", () => {
     );
 
     expect(delivered).toHaveLength(RECORDS);
-    expect(Math.max(...batchSizes)).toBeLessThanOrEqual(100);
+    expect(Math.max(...batchSizes)).toBeLessThanOrEqual(LOCAL_DEFAULT_BATCH_SIZE);
     expect(Math.max(...partitionsPerBatch)).toBeGreaterThan(1);
     for (let p = 0; p < PARTITIONS; p++) {
       const offsets = delivered.filter((d) => d.partition === p).map((d) => d.offset);
