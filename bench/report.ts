@@ -279,6 +279,19 @@ export function mergeMeasured(saved: Measured, fresh: Measured): Measured {
   };
 }
 
+/**
+ * `--update`: the machine line the report heads its tables with. It describes the rows, so a run
+ * that measured rows names this machine and Node; one that measured none (e.g. `--only w6`, which
+ * dates its own table) keeps the line of the run that measured them.
+ */
+export function updatedMachine(
+  saved: Machine | undefined,
+  fresh: Measured,
+  current: Machine,
+): Machine {
+  return fresh.rows.length > 0 || saved === undefined ? current : saved;
+}
+
 /** Writes results.md, results.json and (with rows) chart.svg into `dir`; returns the markdown. */
 export function writeReport(dir: string, input: ReportInput): string {
   const markdown = renderMarkdown(input);

@@ -14,7 +14,14 @@ import { createHttpSink } from "../src/adapters/http-sink.ts";
 import { CONSUMER_CONFIG } from "./consumer.ts";
 import { benchStore, CONCURRENCY, type Rig } from "./contenders.ts";
 import { bareAgent, progress, SinkProcess, StoreProcess } from "./lib.ts";
-import { type Machine, mergeMeasured, readMeasured, thisMachine, writeReport } from "./report.ts";
+import {
+  type Machine,
+  mergeMeasured,
+  readMeasured,
+  thisMachine,
+  updatedMachine,
+  writeReport,
+} from "./report.ts";
 import type { BundleResult, E2eResult, Measured, MemoryResult, RowResult } from "./results.ts";
 import { parallelConsumerShape } from "./workloads/w1-parallel-consumer.ts";
 import { skewedKeys } from "./workloads/w2-skewed-keys.ts";
@@ -163,7 +170,10 @@ async function measurements(): Promise<{ measured: Measured; machine: Machine }>
   const previous = join(OUT, "results.json");
   if (!values.update || !existsSync(previous)) return { measured: fresh, machine: freshMachine };
   const saved = readMeasured(previous);
-  return { measured: mergeMeasured(saved.measured, fresh), machine: saved.machine ?? machine };
+  return {
+    measured: mergeMeasured(saved.measured, fresh),
+    machine: updatedMachine(saved.machine, fresh, machine),
+  };
 }
 
 const { measured, machine: measuredOn } = await measurements();

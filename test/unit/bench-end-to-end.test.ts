@@ -3,7 +3,7 @@
 // results. A mistake here would call a lossy or reordered run correct, or misstate its cost.
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { mergeMeasured } from "../../bench/report.ts";
+import { type Machine, mergeMeasured, updatedMachine } from "../../bench/report.ts";
 import type { Measured, RowResult } from "../../bench/results.ts";
 import { batchesOf, check, cpuMsOfStat } from "../../bench/workloads/w6-end-to-end.ts";
 
@@ -118,6 +118,25 @@ describe("--update", () => {
       endToEnd: { records: 20_000 },
       elapsedSeconds: 30,
     });
+  });
+
+  it("names the machine that measured the rows", () => {
+    const earlier: Machine = {
+      description: "2 × CPU, Node v22.0.0, linux/x64",
+      nproc: 2,
+      cpuModel: "CPU",
+      node: "v22.0.0",
+    };
+    const now: Machine = {
+      description: "2 × CPU, Node v24.0.0, linux/x64",
+      nproc: 2,
+      cpuModel: "CPU",
+    };
+    const withRows: Measured = { rows: [row("w3-zero", 3)], elapsedSeconds: 30 };
+    const withoutRows: Measured = { rows: [], elapsedSeconds: 30 };
+    expect(updatedMachine(earlier, withRows, now)).toBe(now);
+    expect(updatedMachine(earlier, withoutRows, now)).toBe(earlier);
+    expect(updatedMachine(undefined, withoutRows, now)).toBe(now);
   });
 
   it("a run without rows keeps the earlier rows' elapsed time", () => {
