@@ -179,6 +179,8 @@ export interface WorkloadShape {
   readonly keyOf: (i: number) => string;
   /** Bytes of filler in each JSON value (default 0). */
   readonly padding?: number;
+  /** JSON value of record i (default `{i, key}`, plus the padding). */
+  readonly valueOf?: (i: number, key: string) => unknown;
 }
 
 /** The MSK cluster of the benchmark's events (and of its catalog's cluster). */
@@ -206,7 +208,7 @@ export function buildEvent(shape: WorkloadShape): MskEvent {
     const partition = shape.partitions === 1 ? 0 : fnv1a(key) % shape.partitions;
     const offset = next[partition] ?? 0;
     next[partition] = offset + 1;
-    const value = pad === undefined ? { i, key } : { i, key, pad };
+    const value = shape.valueOf?.(i, key) ?? (pad === undefined ? { i, key } : { i, key, pad });
     const id = `${TOPIC}-${partition}`;
     records[id] ??= [];
     records[id].push(
@@ -277,7 +279,7 @@ export function bareAgent(connections: number): Agent {
 }
 
 /** One request, body drained: the least an HTTP client can do. */
-async function post(agent: Agent, req: SinkRequest): Promise<void> {
+async function post(agent: Agent, req: SinkRequest, accepted = 200): Promise<void> {
   const res = await request(req.url, {
     method: req.method,
     headers: req.headers,
@@ -285,7 +287,7 @@ async function post(agent: Agent, req: SinkRequest): Promise<void> {
     dispatcher: agent,
   });
   await res.body.dump();
-  if (res.statusCode !== 200) throw new Error(`sink answered ${res.statusCode}`);
+  if (res.statusCode !== accepted) throw new Error(`sink answered ${res.statusCode}`);
 }
 
 /** The reference: the same lanes, one request at a time per lane, `concurrency` lanes at once. */
@@ -293,12 +295,14 @@ export async function referenceLanes(
   agent: Agent,
   lanes: readonly SinkRequest[][],
   concurrency: number,
+  /** The status every answer must have (Restate's ingress answers `/send` with 202). */
+  accepted = 200,
 ): Promise<void> {
   let next = 0;
   const worker = async () => {
     while (next < lanes.length) {
       const lane = lanes[next++] ?? [];
-      for (const req of lane) await post(agent, req);
+      for (const req of lane) await post(agent, req, accepted);
     }
   };
   await Promise.all(Array.from({ length: Math.min(concurrency, lanes.length) }, worker));

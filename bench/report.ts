@@ -6,6 +6,7 @@ import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { cpus } from "node:os";
 import { join } from "node:path";
 import { renderChart } from "./chart.ts";
+import { median } from "./lib.ts";
 import type { ContenderResult, E2eResult, Measured, RowResult } from "./results.ts";
 
 /** The machine the benchmark runs on, as the report names it. */
@@ -93,7 +94,17 @@ const E2E_TITLES = {
   "restate-ingress": "Restate's own Kafka ingress",
   "ours-call": "our local stack → Restate ingress, `call`",
   "ours-send": "our local stack → Restate ingress, `send`",
+  "http-send":
+    "floor of any HTTP feed: our requests, built ahead, every key at once, bare undici → Restate ingress, `send`",
 } as const;
+
+/** The bare HTTP feed's own CPU (the bench process), when workload 6 ran it. */
+function feederNote(e2e: E2eResult): string {
+  const feed = e2e.contenders.find((c) => c.name === "http-send");
+  const perRun = feed?.runs.map((r) => r.feederCpuMsPerRecord ?? Number.NaN) ?? [];
+  if (perRun.length === 0 || perRun.some((x) => !Number.isFinite(x))) return "";
+  return ` (the feed itself: ${median(perRun).toFixed(3)} ms CPU per record)`;
+}
 
 /** Workload 6's table and its notes. */
 export function endToEndTable(e2e: E2eResult): string {
@@ -132,7 +143,10 @@ export function endToEndTable(e2e: E2eResult): string {
     .join("; ");
   lines.push("");
   lines.push(
-    "From subscription creation until Restate's state holds every record (the records are produced beforehand, each contender on its own fresh topic; the same records for all three). " +
+    "From subscription creation until Restate's state holds every record (the records are produced beforehand, each contender on its own fresh topic; the same records for all). " +
+      "The floor of any HTTP feed reads no Kafka: the bench process sends our consumer's requests for the same records (same headers, idempotency keys and per-key lanes, built ahead) with every key's lane in flight at once (one request per key: the most an order-keeping feed can have in flight), so its Restate CPU per record is the least Restate's HTTP ingress costs whatever feeds it" +
+      feederNote(e2e) +
+      ". " +
       "One Kafka broker, one restate-server, one SDK endpoint (a virtual object's exclusive handler appending {seq, kafka.offset} to the key's state) and our stack, each in its own process; " +
       "CPU per record = the process's utime + stime over the span / records (our stack idles while Restate's ingress runs). Batches: mean records and lanes per batch, median of the batches' spans (the stack's `batch processed` lines). " +
       "Correct = no record missing, none twice, offsets increasing per key, checked in Restate's state after each run and again at the end. " +

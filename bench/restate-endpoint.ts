@@ -1,6 +1,7 @@
 // Workload 6's Restate TS SDK endpoint, forked in its own process (HTTP/2 cleartext on loopback):
-// three identical virtual objects, one per contender so that their states never mix (`BenchR` fed
-// by Restate's own Kafka ingress, `BenchCall` and `BenchSend` by our stack). The exclusive `record`
+// identical virtual objects, one per contender so that their states never mix (`BenchR` fed by
+// Restate's own Kafka ingress, `BenchCall` and `BenchSend` by our stack, `BenchHttp` by the bench's
+// bare HTTP feed). The exclusive `record`
 // handler appends `{seq, offset}` (offset from the `kafka.offset` header both feeds set) to the
 // key's state; the shared `get` reads it back. Over IPC the parent asks how many distinct records
 // each object has seen and when the first one came (a replayed handler counts once).
@@ -8,7 +9,7 @@ import { once } from "node:events";
 import { createServer } from "node:http2";
 import * as restate from "@restatedev/restate-sdk";
 
-export const E2E_OBJECTS = ["BenchR", "BenchCall", "BenchSend"] as const;
+export const E2E_OBJECTS = ["BenchR", "BenchCall", "BenchSend", "BenchHttp"] as const;
 export type E2eObject = (typeof E2E_OBJECTS)[number];
 
 export interface E2eEntry {

@@ -63,8 +63,12 @@ export interface Measured {
   readonly elapsedSeconds: number;
 }
 
-/** Workload 6's contenders: Restate's own Kafka ingress, our stack with `call` and with `send`. */
-export type E2eContender = "restate-ingress" | "ours-call" | "ours-send";
+/**
+ * Workload 6's contenders: Restate's own Kafka ingress, our stack with `call` and with `send`, and
+ * the floor of any HTTP feed: our requests for the same records, built ahead and sent by bare undici
+ * from the bench process to Restate's ingress with `send` (no Kafka, no store).
+ */
+export type E2eContender = "restate-ingress" | "ours-call" | "ours-send" | "http-send";
 export type E2eProcess = "restate-server" | "sdk-endpoint" | "our-stack" | "kafka-broker";
 
 /** One contender's run, from subscription creation until Restate holds every record. */
@@ -83,6 +87,8 @@ export interface E2eRun {
   readonly orderViolations: number;
   /** CPU the rest of the machine used meanwhile (not these processes nor the bench), in cores. */
   readonly otherCores?: number;
+  /** http-send only: CPU of the bench process (the bare feed), per record. */
+  readonly feederCpuMsPerRecord?: number;
   /** Ours only: from the stack's `batch processed` lines. */
   readonly batches?: {
     readonly count: number;

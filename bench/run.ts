@@ -4,7 +4,7 @@
 // the workloads, bench/report.ts the output.
 //
 //   node bench/run.ts [--runs 5] [--only w1,w2,w3,w4,w5,w6] [--seq-w2 subset|full] [--quick]
-//                     [--skip-e2e] [--e2e-records 20000] [--e2e-runs 3]
+//                     [--skip-e2e] [--e2e-records 20000] [--e2e-runs 4]
 //                     [--out bench/results] [--update] [--from results.json]
 import { existsSync } from "node:fs";
 import { join } from "node:path";
@@ -41,7 +41,7 @@ const USAGE = `usage: node bench/run.ts [options]
   --e2e-records N    workload 6's records per contender and run (default 20000)
   --e2e-options JSON more options for our stack's subscriptions in workload 6, e.g.
                      '{"lambda.batch.size": "500"}' (a tuning experiment)
-  --e2e-runs N       workload 6's repetitions (default 3)
+  --e2e-runs N       workload 6's repetitions (default 4: each contender in each place of the order once)
   --e2e-profile DIR  write a V8 CPU profile of our stack in workload 6 to DIR (read it with
                      node bench/profile-summary.ts)
   --out DIR          where results.md, results.json and chart.svg go (default bench/results)
@@ -64,7 +64,7 @@ const { values } = parseArgs({
     /** Skip workload 6 (end to end through real Kafka and Restate: the slowest). */
     "skip-e2e": { type: "boolean", default: false },
     "e2e-records": { type: "string", default: "20000" },
-    "e2e-runs": { type: "string", default: "3" },
+    "e2e-runs": { type: "string", default: "4" },
     /** JSON object of more options for our stack's subscriptions in workload 6. */
     "e2e-options": { type: "string" },
     /** Where workload 6 writes a CPU profile of our stack (`--cpu-prof-dir`). */

@@ -3,8 +3,10 @@
 // process. On the same records (N JSON records, 4 partitions, 200 uniform keys, each contender on
 // its own fresh topic), three contenders feed a virtual object's exclusive handler: Restate's own
 // Kafka ingress (a Restate subscription), and our stack → Restate's ingress with `call` and with
-// `send`. Measured per contender from subscription creation until Restate holds every record in
-// the objects' state: records/s, time to first record, CPU ms per record of each process, and for
+// `send`. A fourth, the floor of any HTTP feed, sends our requests for the same records (built
+// ahead, no Kafka, every key's lane at once) from this process to Restate's ingress with `send`. Measured per contender from
+// subscription creation (the feed's first request) until Restate holds every record in the
+// objects' state: records/s, time to first record, CPU ms per record of each process, and for
 // ours the batches from the stack's `batch processed` log lines. Correctness on every run: every
 // record once, offsets increasing per key.
 import { type ChildProcess, fork } from "node:child_process";
@@ -13,6 +15,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Admin, Producer } from "@platformatic/kafka";
+import type { Agent } from "undici";
 import { type RunningKafka, startKafka } from "../../infra/local/kafka.ts";
 import {
   freePort,
@@ -26,7 +29,9 @@ import {
   registerDeployment,
   startRestate,
 } from "../../infra/local/restate.ts";
-import { median, prng, progress } from "../lib.ts";
+import type { SinkRequest } from "../../src/core/invocation.ts";
+import { VIRTUAL_OBJECT } from "../contenders.ts";
+import { bareAgent, buildEvent, median, prepare, prng, progress, referenceLanes } from "../lib.ts";
 import type { E2eEntry, E2eObject, FromEndpoint, ToEndpoint } from "../restate-endpoint.ts";
 import type {
   E2eContender,
@@ -49,8 +54,16 @@ const OBJECT: Record<E2eContender, E2eObject> = {
   "restate-ingress": "BenchR",
   "ours-call": "BenchCall",
   "ours-send": "BenchSend",
+  "http-send": "BenchHttp",
 };
-const CONTENDERS: readonly E2eContender[] = ["restate-ingress", "ours-call", "ours-send"];
+const CONTENDERS: readonly E2eContender[] = [
+  "restate-ingress",
+  "ours-call",
+  "ours-send",
+  "http-send",
+];
+/** The contenders that read the records from Kafka (each from a topic of its own). */
+const KAFKA_CONTENDERS = CONTENDERS.filter((c) => c !== "http-send");
 
 export interface E2eOptions {
   readonly records: number;
@@ -332,6 +345,8 @@ interface Rig {
   readonly stack: ManagedProcess;
   readonly stackUrl: string;
   readonly pids: Record<ProcessName, number>;
+  /** The bare HTTP feed's client. */
+  readonly agent: Agent;
 }
 
 async function startRig(work: string, profileDir: string | undefined): Promise<Rig> {
@@ -400,6 +415,7 @@ async function startRig(work: string, profileDir: string | undefined): Promise<R
         "our-stack": stack.child.pid ?? 0,
         "kafka-broker": pidWithArgument(kafka.dataDir),
       },
+      agent: bareAgent(KEYS),
     };
   } catch (error) {
     endpoint?.stop();
@@ -410,10 +426,35 @@ async function startRig(work: string, profileDir: string | undefined): Promise<R
 }
 
 async function stopRig(rig: Rig): Promise<void> {
+  await rig.agent.close();
   await rig.stack.stop(10_000);
   rig.endpoint.stop();
   await rig.restate.stop();
   await rig.kafka.stop();
+}
+
+/**
+ * The bare HTTP feed's requests: what our consumer sends Restate's ingress for these records (same
+ * headers, idempotency keys and per-key lanes; a key's records in one partition, offsets ascending).
+ */
+export function httpFeedLanes(
+  ingressUrl: string,
+  keys: readonly string[],
+  run: number,
+): SinkRequest[][] {
+  const event = buildEvent({
+    count: keys.length,
+    partitions: PARTITIONS,
+    keyOf: (i) => keys[i] ?? "",
+    valueOf: (seq, key) => ({ seq, key }),
+  });
+  return prepare(event, VIRTUAL_OBJECT, {
+    subscriptionId: `bench-http-feed-${run}`,
+    endpoint: ingressUrl,
+    service: OBJECT["http-send"],
+    handler: "record",
+    invocation: "send",
+  }).lanes;
 }
 
 /** One contender on its own topic: subscribe, wait until Restate holds every record, check. */
@@ -422,19 +463,28 @@ async function runContender(
   contender: E2eContender,
   topic: string,
   keys: readonly string[],
+  run: number,
   ourOptions: Readonly<Record<string, string>> = {},
 ): Promise<E2eRun> {
   const object = OBJECT[contender];
   const records = keys.length;
   await rig.endpoint.reset();
+  const lanes =
+    contender === "http-send" ? httpFeedLanes(rig.restate.ingressUrl, keys, run) : undefined;
   const cpuBefore = Object.fromEntries(
     Object.entries(rig.pids).map(([name, pid]) => [name, cpuMs(pid)]),
   ) as Record<ProcessName, number>;
+  const feederBefore = process.cpuUsage();
   const source = `kafka://${CLUSTER}/${topic}`;
   const sink = `service://${object}/record`;
   const startedAt = Date.now();
-  let subscription: { url: string; id: string };
-  if (contender === "restate-ingress") {
+  let subscription: { url: string; id: string } | undefined;
+  let feed: Promise<void> | undefined;
+  if (lanes !== undefined) {
+    // One request per key in flight, every key at once: the most an order-keeping feed can put in
+    // flight, and Restate's HTTP ingress spends less CPU per record the more it has in flight.
+    feed = referenceLanes(rig.agent, lanes, KEYS, 202);
+  } else if (contender === "restate-ingress") {
     const created = await expectStatus(
       "Restate subscription",
       "POST",
@@ -457,10 +507,16 @@ async function runContender(
   let firstAt: number | null = null;
   let state = new Map<string, E2eEntry[]>();
   let endedAt = 0;
+  // A failed request ends the run at once rather than at the timeout.
+  let feedFailed: unknown;
+  feed?.catch((error: unknown) => {
+    feedFailed = error;
+  });
   for (;;) {
     if (Date.now() - startedAt > CONTENDER_TIMEOUT_MS) {
       throw new Error(`${contender}: not done after ${CONTENDER_TIMEOUT_MS} ms`);
     }
+    if (feedFailed !== undefined) throw new Error(`${contender}: ${String(feedFailed)}`);
     const stats = (await rig.endpoint.stats())[object];
     firstAt ??= stats.firstAt;
     if (stats.distinct >= records) {
@@ -478,9 +534,15 @@ async function runContender(
   const cpuAfter = Object.fromEntries(
     Object.entries(rig.pids).map(([name, pid]) => [name, cpuMs(pid)]),
   ) as Record<ProcessName, number>;
-  // Stop it consuming, so that the next contender has the machine to itself.
-  const deleted = await call("DELETE", `${subscription.url}/${subscription.id}`);
-  if (deleted.status >= 300) progress(`  (could not delete ${subscription.id}: ${deleted.status})`);
+  const feeder = process.cpuUsage(feederBefore);
+  await feed;
+  if (subscription !== undefined) {
+    // Stop it consuming, so that the next contender has the machine to itself.
+    const deleted = await call("DELETE", `${subscription.url}/${subscription.id}`);
+    if (deleted.status >= 300) {
+      progress(`  (could not delete ${subscription.id}: ${deleted.status})`);
+    }
+  }
   const spanMs = endedAt - startedAt;
   const verdict = check(state, keys);
   const cpuMsPerRecord = Object.fromEntries(
@@ -490,9 +552,9 @@ async function runContender(
     ]),
   ) as Record<ProcessName, number>;
   const batches =
-    contender === "restate-ingress"
-      ? undefined
-      : batchesOf(readFileSync(rig.stack.logFile, "utf8"), subscription.id);
+    contender === "ours-call" || contender === "ours-send"
+      ? batchesOf(readFileSync(rig.stack.logFile, "utf8"), subscription?.id ?? "")
+      : undefined;
   return {
     spanMs,
     recordsPerSecond: records / (spanMs / 1000),
@@ -500,6 +562,9 @@ async function runContender(
     cpuMsPerRecord,
     ...verdict,
     ...(batches === undefined ? {} : { batches }),
+    ...(lanes === undefined
+      ? {}
+      : { feederCpuMsPerRecord: (feeder.user + feeder.system) / 1000 / records }),
   };
 }
 
@@ -532,6 +597,24 @@ function summarise(contender: E2eContender, runs: E2eRun[]): E2eContenderResult 
   };
 }
 
+/** CPU use, in cores, below which a process counts as idle (10 ms ticks: one tick per 200 ms). */
+const IDLE_CORES = 0.05;
+const SETTLE_WINDOW_MS = 500;
+const SETTLE_MAX_MS = 15_000;
+
+/** Waits (at least 1 s, at most SETTLE_MAX_MS) until every process is idle for a window. */
+async function settle(pids: Record<ProcessName, number>): Promise<void> {
+  await sleep(1_000);
+  const deadline = Date.now() + SETTLE_MAX_MS;
+  const total = () => Object.values(pids).reduce((sum, pid) => sum + cpuMs(pid), 0);
+  while (Date.now() < deadline) {
+    const before = total();
+    await sleep(SETTLE_WINDOW_MS);
+    if (total() - before <= IDLE_CORES * SETTLE_WINDOW_MS) return;
+  }
+  progress(`  (processes still busy after ${SETTLE_MAX_MS / 1000} s; going on)`);
+}
+
 /** System-wide CPU use (all cores busy = 100% × nproc) over a span, from /proc/stat. */
 function systemBusyTicks(): { busy: number; total: number } {
   const line = readFileSync("/proc/stat", "utf8").split("\n")[0] ?? "";
@@ -561,20 +644,21 @@ export async function endToEnd(options: E2eOptions): Promise<E2eResult> {
       const topics = Object.fromEntries(
         CONTENDERS.map((c) => [c, `bench-e2e-r${run}-${c}`]),
       ) as Record<E2eContender, string>;
+      const kafkaTopics = KAFKA_CONTENDERS.map((c) => topics[c]);
       const admin = new Admin({
         clientId: "bench-e2e-admin",
         bootstrapBrokers: [rig.kafka.bootstrapServers],
       });
       try {
         await admin.createTopics({
-          topics: Object.values(topics),
+          topics: kafkaTopics,
           partitions: PARTITIONS,
           replicas: 1,
         });
       } finally {
         await admin.close();
       }
-      for (const topic of Object.values(topics)) {
+      for (const topic of kafkaTopics) {
         await produce(rig.kafka.bootstrapServers, topic, keys);
       }
       // The order rotates from one repetition to the next.
@@ -589,6 +673,7 @@ export async function endToEnd(options: E2eOptions): Promise<E2eResult> {
           contender,
           topics[contender],
           keys,
+          run,
           options.ourOptions,
         );
         const parent = process.cpuUsage(parentBefore);
@@ -619,7 +704,9 @@ export async function endToEnd(options: E2eOptions): Promise<E2eResult> {
               ? ""
               : `; ${result.batches.count} batches of ${result.batches.meanRecords.toFixed(0)} records in ${result.batches.meanLanes.toFixed(0)} lanes, p50 span ${Math.round(result.batches.p50SpanMs)} ms`),
         );
-        await sleep(1_000); // let the deleted subscription wind down before the next contender
+        // The next contender starts once the deleted subscription has wound down and Restate's
+        // background work (RocksDB flushes and compactions) on these records is over.
+        await settle(rig.pids);
       }
     }
     // Late duplicates would show up now, once everything has settled.

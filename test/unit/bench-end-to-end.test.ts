@@ -5,7 +5,12 @@ import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { type Machine, mergeMeasured, updatedMachine } from "../../bench/report.ts";
 import type { Measured, RowResult } from "../../bench/results.ts";
-import { batchesOf, check, cpuMsOfStat } from "../../bench/workloads/w6-end-to-end.ts";
+import {
+  batchesOf,
+  check,
+  cpuMsOfStat,
+  httpFeedLanes,
+} from "../../bench/workloads/w6-end-to-end.ts";
 
 describe("end-to-end correctness check", () => {
   // seq 0..5: keys a, b, a, a, b, a
@@ -95,6 +100,44 @@ describe("CPU time from /proc/<pid>/stat", () => {
     // /proc counts 10 ms ticks; any other field (start time, sizes, ...) would be far off.
     expect(Math.abs(fromStat - fromUsage)).toBeLessThan(30);
     expect(fromStat).toBeGreaterThan(0);
+  });
+});
+
+describe("the bare HTTP feed (the floor of any feed of Restate's ingress)", () => {
+  it("sends our consumer's requests: one lane per key, in the order produced, to /send", () => {
+    const keys = ["a", "b", "a", "c", "a", "b"];
+    const lanes = httpFeedLanes("http://127.0.0.1:8080", keys, 3);
+    expect(lanes.flat()).toHaveLength(keys.length);
+    expect(lanes).toHaveLength(3);
+    const decoder = new TextDecoder();
+    for (const lane of lanes) {
+      const bodies = lane.map(
+        (req) => JSON.parse(decoder.decode(req.body)) as { seq: number; key: string },
+      );
+      const key = bodies[0]?.key ?? "";
+      expect(bodies.map((b) => b.key)).toEqual(bodies.map(() => key));
+      const seqs = bodies.map((b) => b.seq);
+      expect(seqs).toEqual(keys.flatMap((k, seq) => (k === key ? [seq] : [])));
+      const offsets = lane.map((req) => Number(req.headers["kafka.offset"]));
+      expect(offsets).toEqual([...offsets].sort((x, y) => x - y));
+      expect(new Set(offsets).size).toBe(offsets.length);
+      for (const req of lane) {
+        expect(req.url).toBe(`http://127.0.0.1:8080/BenchHttp/${key}/record/send`);
+        expect(Object.keys(req.headers).sort()).toEqual([
+          "content-type",
+          "idempotency-key",
+          "kafka.key",
+          "kafka.offset",
+          "kafka.partition",
+          "kafka.timestamp",
+          "kafka.topic",
+          "restate.subscription.id",
+        ]);
+        expect(req.headers["restate.subscription.id"]).toBe("bench-http-feed-3");
+      }
+    }
+    const idempotencyKeys = lanes.flat().map((req) => req.headers["idempotency-key"]);
+    expect(new Set(idempotencyKeys).size).toBe(keys.length);
   });
 });
 
