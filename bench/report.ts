@@ -103,7 +103,7 @@ function feederNote(e2e: E2eResult): string {
   const feed = e2e.contenders.find((c) => c.name === "http-send");
   const perRun = feed?.runs.map((r) => r.feederCpuMsPerRecord ?? Number.NaN) ?? [];
   if (perRun.length === 0 || perRun.some((x) => !Number.isFinite(x))) return "";
-  return ` (the feed itself: ${median(perRun).toFixed(3)} ms CPU per record)`;
+  return ` (the feed itself, the bench process: ${median(perRun).toFixed(3)} ms CPU per record)`;
 }
 
 /** Workload 6's table and its notes. */

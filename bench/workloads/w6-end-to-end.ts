@@ -1,14 +1,14 @@
 // Workload 6, end to end: a real Kafka broker, a real restate-server, a Restate TS SDK endpoint
 // (bench/restate-endpoint.ts) and our local stack (`node src/local/main.ts`), each in its own
 // process. On the same records (N JSON records, 4 partitions, 200 uniform keys, each contender on
-// its own fresh topic), three contenders feed a virtual object's exclusive handler: Restate's own
-// Kafka ingress (a Restate subscription), and our stack → Restate's ingress with `call` and with
-// `send`. A fourth, the floor of any HTTP feed, sends our requests for the same records (built
-// ahead, no Kafka, every key's lane at once) from this process to Restate's ingress with `send`. Measured per contender from
-// subscription creation (the feed's first request) until Restate holds every record in the
-// objects' state: records/s, time to first record, CPU ms per record of each process, and for
-// ours the batches from the stack's `batch processed` log lines. Correctness on every run: every
-// record once, offsets increasing per key.
+// its own fresh topic), contenders feed a virtual object's exclusive handler: Restate's own Kafka
+// ingress (a Restate subscription), our stack → Restate's ingress with `call` and with `send`,
+// and the floor of any HTTP feed, which sends our requests for the same records (built ahead, no
+// Kafka, every key's lane at once) from this process to Restate's ingress with `send`. Measured
+// per contender from subscription creation (the floor's first request) until Restate holds every
+// record in the objects' state: records/s, time to first record, CPU ms per record of each
+// process, and for ours the batches from the stack's `batch processed` log lines. Correctness on
+// every run: every record once, offsets increasing per key.
 import { type ChildProcess, fork } from "node:child_process";
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
